@@ -1,0 +1,215 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+
+	"github.com/otelaudit/otelaudit"
+)
+
+// Auditor turns audit events into OpenTelemetry log records.
+//
+// Every method is fire-and-forget: it never returns an error, never panics
+// and never waits on I/O itself. Whether Emit waits is up to the processors
+// of the LoggerProvider: the SDK's BatchProcessor does not; a
+// SimpleProcessor exports synchronously and so does.
+//
+// An event the Auditor refuses (see [Reason]) is not emitted; it is counted
+// in [Auditor.Stats] and reported to the error handler as a [*RejectError].
+// The other events are unaffected.
+//
+// An Auditor is safe for concurrent use. The zero value is not usable; call
+// [New].
+type Auditor struct {
+	logger  log.Logger
+	onError func(error)
+	cfg     config
+
+	emitted  atomic.Uint64
+	rejected [numReasons]atomic.Uint64
+}
+
+// New returns an Auditor that emits through the configured LoggerProvider.
+func New(opts ...Option) *Auditor {
+	c := newConfig(opts)
+	return &Auditor{
+		logger:  c.provider.Logger(ScopeName, log.WithInstrumentationVersion(otelaudit.Version)),
+		onError: c.onError,
+		cfg:     c,
+	}
+}
+
+// Reason says why an event was rejected.
+type Reason int
+
+// Rejection reasons.
+const (
+	// ReasonInvalidAction: the action breaks the naming rule (empty,
+	// upper-case, a dynamic value...).
+	ReasonInvalidAction Reason = iota
+	// ReasonIDGeneration: no event id could be generated (the system's
+	// random source failed).
+	ReasonIDGeneration
+	// ReasonPanic: emitting panicked (a processor or exporter bug); the
+	// panic was recovered.
+	ReasonPanic
+	numReasons
+)
+
+var reasonNames = [numReasons]string{"invalid_action", "id_generation", "panic"}
+
+// String returns the reason's name as used in metrics and errors.
+func (r Reason) String() string {
+	if r < 0 || r >= numReasons {
+		return fmt.Sprintf("reason(%d)", int(r))
+	}
+	return reasonNames[r]
+}
+
+// RejectError reports a rejected event to the error handler.
+type RejectError struct {
+	Reason Reason
+	Action otelaudit.Action
+	Err    error
+}
+
+func (e *RejectError) Error() string {
+	return fmt.Sprintf("otelaudit: audit event %q rejected (%s): %v", e.Action, e.Reason, e.Err)
+}
+
+func (e *RejectError) Unwrap() error { return e.Err }
+
+// ErrRejected is matched by every [*RejectError] through errors.Is.
+var ErrRejected = errors.New("otelaudit: audit event rejected")
+
+// Is reports whether target is [ErrRejected].
+func (e *RejectError) Is(target error) bool { return target == ErrRejected }
+
+// Stats counts what an Auditor did since it was created.
+type Stats struct {
+	// Emitted counts events handed to the logger.
+	Emitted uint64
+	// Rejected counts refused events by reason name.
+	Rejected map[string]uint64
+}
+
+// Stats returns the Auditor's counters.
+func (a *Auditor) Stats() Stats {
+	s := Stats{Emitted: a.emitted.Load(), Rejected: make(map[string]uint64, numReasons)}
+	for r := Reason(0); r < numReasons; r++ {
+		s.Rejected[r.String()] = a.rejected[r].Load()
+	}
+	return s
+}
+
+func (a *Auditor) reject(r Reason, action otelaudit.Action, err error) {
+	a.rejected[r].Add(1)
+	a.onError(&RejectError{Reason: r, Action: action, Err: err})
+}
+
+// Record emits e. Fields the event leaves empty are filled in: the id (a new
+// UUIDv7), the time (now) and the client fields (from ctx, see
+// [ContextWithClient]). A nil ctx is treated as context.Background().
+func (a *Auditor) Record(ctx context.Context, e otelaudit.Event) {
+	if a == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			a.reject(ReasonPanic, e.Action, fmt.Errorf("panic while emitting: %v", p))
+		}
+	}()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := e.Action.Validate(); err != nil {
+		a.reject(ReasonInvalidAction, e.Action, err)
+		return
+	}
+	if e.ID == uuid.Nil {
+		id, err := uuid.NewV7()
+		if err != nil {
+			a.reject(ReasonIDGeneration, e.Action, err)
+			return
+		}
+		e.ID = id
+	}
+	if e.Time.IsZero() {
+		e.Time = a.cfg.now()
+	}
+	if c, ok := ClientFromContext(ctx); ok {
+		e.Client = mergeClient(e.Client, c)
+	}
+	var r log.Record
+	BuildRecord(&r, &e)
+	a.logger.Emit(ctx, r)
+	a.emitted.Add(1)
+}
+
+func mergeClient(e, fromCtx otelaudit.Client) otelaudit.Client {
+	if e.IP == "" {
+		e.IP = fromCtx.IP
+	}
+	if e.UserAgent == "" {
+		e.UserAgent = fromCtx.UserAgent
+	}
+	if e.SessionID == "" {
+		e.SessionID = fromCtx.SessionID
+	}
+	return e
+}
+
+// BuildRecord writes e into r following the record contract (see the
+// otelaudit package documentation). It sets exactly what e holds: it assigns
+// no id or time and reads no context; trace and span ids are added by the
+// SDK from the context passed to Emit. Empty fields are omitted.
+func BuildRecord(r *log.Record, e *otelaudit.Event) {
+	r.SetEventName(e.Action.EventName())
+	r.SetTimestamp(e.Time)
+	if e.Outcome.Failed {
+		r.SetSeverity(log.SeverityWarn)
+	} else {
+		r.SetSeverity(log.SeverityInfo)
+	}
+
+	var buf [14]attribute.KeyValue
+	kvs := buf[:0]
+	if e.ID != uuid.Nil {
+		kvs = append(kvs, attribute.String(otelaudit.KeyEventID, e.ID.String()))
+	}
+	kvs = appendString(kvs, otelaudit.KeyUserID, e.Actor.UserID)
+	kvs = appendString(kvs, otelaudit.KeyWorkspaceID, e.Actor.WorkspaceID)
+	kvs = appendString(kvs, otelaudit.KeyUserName, e.Actor.Name)
+	kvs = appendString(kvs, otelaudit.KeyClientAddress, e.Client.IP)
+	kvs = appendString(kvs, otelaudit.KeyUserAgent, e.Client.UserAgent)
+	kvs = appendString(kvs, otelaudit.KeySessionID, e.Client.SessionID)
+	kvs = appendString(kvs, otelaudit.KeyResourceType, e.Resource.Type)
+	kvs = appendString(kvs, otelaudit.KeyResourceID, e.Resource.ID)
+	kvs = append(kvs, attribute.String(otelaudit.KeyOutcome, e.Outcome.String()))
+	if e.Outcome.Failed {
+		kvs = appendString(kvs, otelaudit.KeyErrorType, e.Outcome.ErrorType)
+	}
+	if e.Details.Type() != attribute.EMPTY {
+		kvs = append(kvs, attribute.KeyValue{Key: otelaudit.KeyDetails, Value: e.Details})
+	}
+	if e.Previous.Type() != attribute.EMPTY {
+		kvs = append(kvs, attribute.KeyValue{Key: otelaudit.KeyPrevious, Value: e.Previous})
+	}
+	if e.New.Type() != attribute.EMPTY {
+		kvs = append(kvs, attribute.KeyValue{Key: otelaudit.KeyNew, Value: e.New})
+	}
+	r.AddAttributes(kvs...)
+}
+
+func appendString(kvs []attribute.KeyValue, k, v string) []attribute.KeyValue {
+	if v == "" {
+		return kvs
+	}
+	return append(kvs, attribute.String(k, v))
+}
