@@ -1,0 +1,50 @@
+// Package auditrow is the one mapping from audit log records to rows, shared
+// by every exporter: Postgres and ClickHouse code differ only in how they
+// write a [Row]. The record contract it reads is documented in the otelaudit
+// package.
+//
+// # Outcomes for every input
+//
+// [Mapper.Map] never panics and never fails a record for its values. A record
+// is either refused with a counted reason ([ReasonOf]) or stored, with every
+// change it needed listed in [Row.Sanitized] as "field:change" markers:
+//
+//	Input                                      Outcome
+//	-----------------------------------------  ------------------------------------------------------------
+//	EventName not "audit.*"                    refused: ErrNotAudit ("non_audit"), unless IncludeNonAudit:
+//	                                           stored with action = EventName (or "log"), body in details,
+//	                                           marker event_name:non_audit
+//	EventName "audit.<bad action>"             refused: ErrInvalidAction ("invalid_action")
+//	invalid UTF-8 in any string                sequences replaced by U+FFFD, marker <field>:invalid_utf8
+//	NUL byte in any string or JSON value       replaced by U+FFFD (Postgres refuses NUL in text and
+//	                                           jsonb), marker <field>:nul_byte
+//	string over its limit                      cut at a rune boundary, marker <field>:truncated
+//	                                           (MaxFieldBytes, MaxUserAgentBytes)
+//	NaN, +Inf, -Inf in JSON values             the strings "NaN", "Infinity", "-Infinity",
+//	                                           marker <field>:non_finite
+//	bytes                                      base64 JSON string (no marker: the standard encoding)
+//	nesting deeper than MaxDepth               the string "[otelaudit: depth limit]",
+//	                                           marker <field>:depth_limit
+//	JSON value over MaxValueBytes (encoded)    {"otelaudit.truncated":true,"original_bytes":N,
+//	                                           "prefix":"<first 1 KiB>"}, marker <field>:too_large
+//	client.address not an IP                   ClientIP empty, raw value kept in Attrs,
+//	                                           marker client.address:invalid_ip
+//	client.address "ip:port", "[v6]:port"      the IP (port and zone dropped; IPv4-mapped unmapped)
+//	contract key with a non-string value       its JSON text, marker <key>:wrong_type
+//	contract key given twice                   the last value, marker <key>:duplicate
+//	audit.outcome not success/failure          "failure", raw value in Attrs,
+//	                                           marker audit.outcome:invalid_outcome
+//	no audit.outcome                           "failure" when error.type is set, else "success"
+//	no log.record.uid                          UUIDv5 of the mapped content (stable across
+//	                                           retries), marker log.record.uid:generated_id
+//	log.record.uid not a UUID                  UUIDv5 of the raw value, raw kept in Attrs,
+//	                                           marker log.record.uid:invalid_id
+//	no Timestamp                               ObservedTimestamp, marker time:observed; neither:
+//	                                           the mapping time, marker time:missing
+//	any other attribute                        Attrs (strings as is, other types as JSON text) and
+//	                                           AttributesJSON (one object, values keep their types)
+//
+// Derived ids make retries idempotent: the same record always maps to the same
+// id. Two records without ids that are equal in every mapped field (time to
+// the nanosecond included) are the same event to the stores.
+package auditrow

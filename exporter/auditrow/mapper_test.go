@@ -1,0 +1,446 @@
+package auditrow_test
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/json"
+	"math"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/bridge"
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
+)
+
+var (
+	testTraceID = trace.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	testSpanID  = trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8}
+)
+
+func traced(ctx context.Context) context.Context {
+	return trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: testTraceID, SpanID: testSpanID, TraceFlags: trace.FlagsSampled,
+	}))
+}
+
+// TestRoundTrip emits every kind of event through the bridge and a real SDK
+// provider and checks that the row holds exactly what the event held.
+func TestRoundTrip(t *testing.T) {
+	at := time.Date(2026, 3, 31, 23, 59, 59, 123456789, time.UTC)
+	id := uuid.Must(uuid.NewV7())
+	tests := []struct {
+		name  string
+		event otelaudit.Event
+		want  auditrow.Row
+	}{
+		{
+			name: "every field",
+			event: otelaudit.Event{
+				ID: id, Time: at, Action: otelaudit.ActionSettingsChanged,
+				Actor:    otelaudit.Actor{UserID: "u_1", WorkspaceID: "ws_9", Name: "Ada Lovelace"},
+				Client:   otelaudit.Client{IP: "2001:db8::7", UserAgent: "Mozilla/5.0", SessionID: "s_3"},
+				Resource: otelaudit.Resource{Type: "setting", ID: "mfa.required"},
+				Outcome:  otelaudit.Failure("permission_denied"),
+				Details:  otelaudit.Value(map[string]any{"reason": "policy", "attempt": 2, "tags": []string{"a", "b"}, "nested": map[string]any{"ok": true, "ratio": 0.5}}),
+				Previous: attribute.BoolValue(false),
+				New:      attribute.MapValue(attribute.Bool("enabled", true), attribute.Int64("grace_days", 7)),
+			},
+			want: auditrow.Row{
+				EventID: id, Time: at, Action: "settings_changed",
+				UserID: "u_1", WorkspaceID: "ws_9", UserName: "Ada Lovelace",
+				ClientIP: netip.MustParseAddr("2001:db8::7"), UserAgent: "Mozilla/5.0", SessionID: "s_3",
+				ResourceType: "setting", ResourceID: "mfa.required",
+				Outcome: "failure", ErrorType: "permission_denied",
+				Details:  []byte(`{"attempt":2,"nested":{"ok":true,"ratio":0.5},"reason":"policy","tags":["a","b"]}`),
+				Previous: []byte(`false`),
+				New:      []byte(`{"enabled":true,"grace_days":7}`),
+				TraceID:  testTraceID, SpanID: testSpanID, ServiceName: "billing",
+			},
+		},
+		{
+			name:  "minimal login",
+			event: otelaudit.Event{ID: id, Time: at, Action: otelaudit.ActionLogin, Actor: otelaudit.Actor{UserID: "u_2"}},
+			want: auditrow.Row{
+				EventID: id, Time: at, Action: "login", UserID: "u_2", Outcome: "success",
+				TraceID: testTraceID, SpanID: testSpanID, ServiceName: "billing",
+			},
+		},
+		{
+			name:  "custom action with ipv4",
+			event: otelaudit.Event{ID: id, Time: at, Action: "invoice.refunded", Client: otelaudit.Client{IP: "203.0.113.9"}, Details: attribute.StringValue("partial")},
+			want: auditrow.Row{
+				EventID: id, Time: at, Action: "invoice.refunded", ClientIP: netip.MustParseAddr("203.0.113.9"),
+				Outcome: "success", Details: []byte(`"partial"`),
+				TraceID: testTraceID, SpanID: testSpanID, ServiceName: "billing",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, p := newAuditor(t)
+			a.Record(traced(context.Background()), tt.event)
+			recs := p.take()
+			require.Len(t, recs, 1)
+			got, err := auditrow.NewMapper(auditrow.Options{}).MapRecord(&recs[0])
+			require.NoError(t, err)
+			require.False(t, got.ObservedTime.IsZero(), "observed time is set by the SDK")
+			got.ObservedTime = time.Time{}
+			assert.Equal(t, tt.want, got.Clone())
+		})
+	}
+}
+
+// TestRoundTripTypedCalls checks the action and resource each typed call
+// records, read back through the mapping.
+func TestRoundTripTypedCalls(t *testing.T) {
+	actor := otelaudit.Actor{UserID: "u_1", WorkspaceID: "ws_1"}
+	details := attribute.MapValue(attribute.String("format", "json"))
+	a, p := newAuditor(t)
+	ctx := bridge.ContextWithClient(context.Background(), otelaudit.Client{IP: "198.51.100.4", UserAgent: "curl/8"})
+	a.Login(ctx, actor)
+	a.LoginFailed(ctx, actor, "invalid_password")
+	a.Logout(ctx, actor)
+	a.DataExportRequested(ctx, actor, "exp_1", details)
+	a.DataExportCompleted(ctx, actor, "exp_1", details)
+	a.DataDeletionRequested(ctx, actor, "del_1", details)
+	a.DataDeletionCompleted(ctx, actor, "del_1", details)
+	a.SettingsChange(ctx, actor, otelaudit.Resource{Type: "setting", ID: "theme"}, attribute.StringValue("light"), attribute.StringValue("dark"))
+	a.OAuthConnected(ctx, actor, "github")
+	a.OAuthDisconnected(ctx, actor, "github")
+	a.SubscriptionCreated(ctx, actor, "sub_1", details)
+	a.SubscriptionCancelled(ctx, actor, "sub_1", details)
+	a.AdminAction(ctx, actor, otelaudit.Resource{Type: "user", ID: "u_7"}, details)
+
+	want := []struct{ action, outcome, errType, resType, resID, prev, next string }{
+		{"login", "success", "", "", "", "", ""},
+		{"login", "failure", "invalid_password", "", "", "", ""},
+		{"logout", "success", "", "", "", "", ""},
+		{"data_export_requested", "success", "", "data_export", "exp_1", "", ""},
+		{"data_export_completed", "success", "", "data_export", "exp_1", "", ""},
+		{"data_delete_requested", "success", "", "data_deletion", "del_1", "", ""},
+		{"data_delete_completed", "success", "", "data_deletion", "del_1", "", ""},
+		{"settings_changed", "success", "", "setting", "theme", `"light"`, `"dark"`},
+		{"oauth_connected", "success", "", "oauth_provider", "github", "", ""},
+		{"oauth_disconnected", "success", "", "oauth_provider", "github", "", ""},
+		{"subscription_created", "success", "", "subscription", "sub_1", "", ""},
+		{"subscription_cancelled", "success", "", "subscription", "sub_1", "", ""},
+		{"admin_action", "success", "", "user", "u_7", "", ""},
+	}
+	recs := p.take()
+	require.Len(t, recs, len(want))
+	m := auditrow.NewMapper(auditrow.Options{})
+	ids := map[uuid.UUID]bool{}
+	for i, w := range want {
+		row, err := m.MapRecord(&recs[i])
+		require.NoError(t, err)
+		assert.Equal(t, w.action, row.Action, i)
+		assert.Equal(t, w.outcome, row.Outcome, i)
+		assert.Equal(t, w.errType, row.ErrorType, i)
+		assert.Equal(t, w.resType, row.ResourceType, i)
+		assert.Equal(t, w.resID, row.ResourceID, i)
+		assert.Equal(t, w.prev, string(row.Previous), i)
+		assert.Equal(t, w.next, string(row.New), i)
+		assert.Equal(t, "u_1", row.UserID)
+		assert.Equal(t, "ws_1", row.WorkspaceID)
+		assert.Equal(t, "198.51.100.4", row.ClientIP.String())
+		assert.Equal(t, "curl/8", row.UserAgent)
+		assert.Equal(t, uuid.Version(7), row.EventID.Version())
+		assert.Nil(t, row.Sanitized)
+		ids[row.EventID] = true
+	}
+	assert.Len(t, ids, len(want), "event ids are unique")
+}
+
+// fakeSource is a hand-built record, to feed the mapping what no bridge
+// would emit.
+type fakeSource struct {
+	name    string
+	ts, obs time.Time
+	body    attribute.Value
+	attrs   []attribute.KeyValue
+	trace   trace.TraceID
+	span    trace.SpanID
+}
+
+func (f *fakeSource) EventName() string            { return f.name }
+func (f *fakeSource) Timestamp() time.Time         { return f.ts }
+func (f *fakeSource) ObservedTimestamp() time.Time { return f.obs }
+func (f *fakeSource) Body() attribute.Value        { return f.body }
+func (f *fakeSource) TraceID() trace.TraceID       { return f.trace }
+func (f *fakeSource) SpanID() trace.SpanID         { return f.span }
+func (f *fakeSource) WalkAttributes(fn func(attribute.KeyValue) bool) {
+	for _, kv := range f.attrs {
+		if !fn(kv) {
+			return
+		}
+	}
+}
+
+func nested(depth int) attribute.Value {
+	v := attribute.StringValue("bottom")
+	for range depth {
+		v = attribute.MapValue(attribute.KeyValue{Key: "n", Value: v})
+	}
+	return v
+}
+
+// TestBadInput is the bad-input corpus: each input has one defined outcome.
+func TestBadInput(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	id := "0190d8a5-7b3c-7cde-8f01-23456789abcd"
+	base := func(attrs ...attribute.KeyValue) *fakeSource {
+		return &fakeSource{name: "audit.login", ts: at, attrs: append([]attribute.KeyValue{attribute.String(otelaudit.KeyEventID, id)}, attrs...)}
+	}
+	huge := strings.Repeat("x", 10<<20)
+	tests := []struct {
+		name    string
+		src     *fakeSource
+		opts    auditrow.Options
+		wantErr error
+		check   func(t *testing.T, r auditrow.Row)
+		marks   []string
+	}{
+		{name: "non-audit record refused", src: &fakeSource{name: "http.request", ts: at}, wantErr: auditrow.ErrNotAudit},
+		{name: "empty event name refused", src: &fakeSource{ts: at}, wantErr: auditrow.ErrNotAudit},
+		{name: "invalid action refused", src: &fakeSource{name: "audit.User Login", ts: at}, wantErr: auditrow.ErrInvalidAction},
+		{name: "audit. alone refused", src: &fakeSource{name: "audit.", ts: at}, wantErr: auditrow.ErrInvalidAction},
+		{
+			name: "non-audit record stored on request", opts: auditrow.Options{IncludeNonAudit: true},
+			src:   &fakeSource{name: "http.request", ts: at, body: attribute.StringValue("GET /")},
+			marks: []string{"event_name:non_audit", "log.record.uid:generated_id"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, "http.request", r.Action)
+				assert.JSONEq(t, `{"body":"GET /"}`, string(r.Details))
+			},
+		},
+		{
+			name: "non-audit record without a name", opts: auditrow.Options{IncludeNonAudit: true},
+			src:   &fakeSource{ts: at},
+			marks: []string{"event_name:non_audit", "log.record.uid:generated_id"},
+			check: func(t *testing.T, r auditrow.Row) { assert.Equal(t, "log", r.Action) },
+		},
+		{
+			name:  "invalid utf-8 and NUL in strings",
+			src:   base(attribute.String(otelaudit.KeyUserID, "u\xff\xfe1"), attribute.String(otelaudit.KeyWorkspaceID, "w\x00s")),
+			marks: []string{"user.id:invalid_utf8", "audit.workspace.id:nul_byte"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, "u\uFFFD1", r.UserID)
+				assert.Equal(t, "w\uFFFDs", r.WorkspaceID)
+			},
+		},
+		{
+			name:  "NUL and invalid utf-8 inside details",
+			src:   base(attribute.KeyValue{Key: otelaudit.KeyDetails, Value: attribute.MapValue(attribute.String("a\x00", "b\xc3"), attribute.StringSlice("l", []string{"\x00"}))}),
+			marks: []string{"audit.details:invalid_utf8", "audit.details:nul_byte"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.JSONEq(t, `{"a\uFFFD":"b\uFFFD","l":["\uFFFD"]}`, string(r.Details))
+			},
+		},
+		{
+			name:  "10 MiB details replaced by a truncation object",
+			src:   base(attribute.KeyValue{Key: otelaudit.KeyDetails, Value: attribute.MapValue(attribute.String("blob", huge))}),
+			marks: []string{"audit.details:too_large"},
+			check: func(t *testing.T, r auditrow.Row) {
+				var obj struct {
+					Truncated bool   `json:"otelaudit.truncated"`
+					Original  int    `json:"original_bytes"`
+					Prefix    string `json:"prefix"`
+				}
+				require.NoError(t, json.Unmarshal(r.Details, &obj))
+				assert.True(t, obj.Truncated)
+				assert.Equal(t, len(huge)+len(`{"blob":""}`), obj.Original)
+				assert.Equal(t, `{"blob":"xxxx`, obj.Prefix[:13])
+				assert.LessOrEqual(t, len(r.Details), 2*auditrow.TruncatedPrefixBytes)
+			},
+		},
+		{
+			name:  "10 MiB user id truncated",
+			src:   base(attribute.String(otelaudit.KeyUserID, huge)),
+			marks: []string{"user.id:truncated"},
+			check: func(t *testing.T, r auditrow.Row) { assert.Len(t, r.UserID, auditrow.DefaultMaxFieldBytes) },
+		},
+		{
+			name:  "truncation keeps whole runes",
+			src:   base(attribute.String(otelaudit.KeyUserAgent, strings.Repeat("é", 600))),
+			marks: []string{"user_agent.original:truncated"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.True(t, utf8.ValidString(r.UserAgent))
+				assert.Len(t, r.UserAgent, auditrow.DefaultMaxUserAgentBytes)
+			},
+		},
+		{
+			name:  "details nested 100 levels",
+			src:   base(attribute.KeyValue{Key: otelaudit.KeyDetails, Value: nested(100)}),
+			marks: []string{"audit.details:depth_limit"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.True(t, json.Valid(r.Details))
+				assert.Equal(t, auditrow.DefaultMaxDepth, strings.Count(string(r.Details), `{"n":`))
+				assert.Contains(t, string(r.Details), `"[otelaudit: depth limit]"`)
+			},
+		},
+		{
+			name: "every attribute type in details",
+			src: base(attribute.KeyValue{Key: otelaudit.KeyDetails, Value: attribute.MapValue(
+				attribute.Bool("b", true), attribute.Int64("i", math.MinInt64), attribute.Float64("f", 1.5),
+				attribute.Float64("nan", math.NaN()), attribute.Float64("inf", math.Inf(1)), attribute.Float64("ninf", math.Inf(-1)),
+				attribute.Float64("big", 1e300), attribute.Float64("tiny", 1e-9),
+				attribute.String("s", "q\"\\\n\t\u2028"), attribute.ByteSlice("bytes", []byte{0, 1, 255}),
+				attribute.BoolSlice("bs", []bool{true, false}), attribute.Int64Slice("is", []int64{1, -2}),
+				attribute.Float64Slice("fs", []float64{0.25, math.NaN()}), attribute.StringSlice("ss", []string{"x"}),
+				attribute.KeyValue{Key: "slice", Value: attribute.SliceValue(attribute.IntValue(1), attribute.StringValue("two"), attribute.Value{})},
+				attribute.KeyValue{Key: "empty", Value: attribute.Value{}},
+			)}),
+			marks: []string{"audit.details:non_finite"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.JSONEq(t, `{"b":true,"i":-9223372036854775808,"f":1.5,"nan":"NaN","inf":"Infinity","ninf":"-Infinity",
+					"big":1e+300,"tiny":1e-09,"s":"q\"\\\n\t\u2028","bytes":"AAH/","bs":[true,false],"is":[1,-2],
+					"fs":[0.25,"NaN"],"ss":["x"],"slice":[1,"two",null],"empty":null}`, string(r.Details))
+			},
+		},
+		{
+			name:  "client address that is not an IP",
+			src:   base(attribute.String(otelaudit.KeyClientAddress, "not-an-ip")),
+			marks: []string{"client.address:invalid_ip"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.False(t, r.ClientIP.IsValid())
+				assert.Equal(t, []auditrow.Attr{{Key: "client.address", Value: "not-an-ip"}}, r.Attrs)
+				assert.JSONEq(t, `{"client.address":"not-an-ip"}`, string(r.AttributesJSON))
+			},
+		},
+		{
+			name:  "client address with port, zone and v4-mapped",
+			src:   base(attribute.String(otelaudit.KeyClientAddress, "[::ffff:192.0.2.1]:443")),
+			check: func(t *testing.T, r auditrow.Row) { assert.Equal(t, "192.0.2.1", r.ClientIP.String()) },
+		},
+		{
+			name:  "missing event id derived from content",
+			src:   &fakeSource{name: "audit.logout", ts: at, attrs: []attribute.KeyValue{attribute.String(otelaudit.KeyUserID, "u")}},
+			marks: []string{"log.record.uid:generated_id"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, uuid.Version(5), r.EventID.Version())
+				again, err := auditrow.NewMapper(auditrow.Options{}).Map(&fakeSource{name: "audit.logout", ts: at, attrs: []attribute.KeyValue{attribute.String(otelaudit.KeyUserID, "u")}}, "")
+				require.NoError(t, err)
+				assert.Equal(t, r.EventID, again.EventID, "stable across retries")
+				other, err := auditrow.NewMapper(auditrow.Options{}).Map(&fakeSource{name: "audit.logout", ts: at, attrs: []attribute.KeyValue{attribute.String(otelaudit.KeyUserID, "v")}}, "")
+				require.NoError(t, err)
+				assert.NotEqual(t, r.EventID, other.EventID)
+			},
+		},
+		{
+			name:  "malformed event id",
+			src:   &fakeSource{name: "audit.logout", ts: at, attrs: []attribute.KeyValue{attribute.Int64(otelaudit.KeyEventID, 42)}},
+			marks: []string{"log.record.uid:invalid_id"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, uuid.NewSHA1(uuid.MustParse("6f1c7c38-5d4e-4d8a-9a52-0f1f0c2b7a11"), sha1Of("42")), r.EventID)
+				assert.Equal(t, []auditrow.Attr{{Key: "log.record.uid", Value: "42", JSON: true}}, r.Attrs)
+			},
+		},
+		{
+			name:  "contract key with a non-string value",
+			src:   base(attribute.Int64(otelaudit.KeyUserID, 1234)),
+			marks: []string{"user.id:wrong_type"},
+			check: func(t *testing.T, r auditrow.Row) { assert.Equal(t, "1234", r.UserID) },
+		},
+		{
+			name:  "duplicate contract key keeps the last",
+			src:   base(attribute.String(otelaudit.KeyUserID, "first"), attribute.String(otelaudit.KeyUserID, "second")),
+			marks: []string{"user.id:duplicate"},
+			check: func(t *testing.T, r auditrow.Row) { assert.Equal(t, "second", r.UserID) },
+		},
+		{
+			name:  "unknown outcome becomes failure",
+			src:   base(attribute.String(otelaudit.KeyOutcome, "maybe")),
+			marks: []string{"audit.outcome:invalid_outcome"},
+			check: func(t *testing.T, r auditrow.Row) { assert.Equal(t, "failure", r.Outcome) },
+		},
+		{
+			name:  "error type without outcome means failure",
+			src:   base(attribute.String(otelaudit.KeyErrorType, "timeout")),
+			check: func(t *testing.T, r auditrow.Row) { assert.Equal(t, "failure", r.Outcome) },
+		},
+		{
+			name:  "no timestamp uses observed",
+			src:   &fakeSource{name: "audit.login", obs: at, attrs: []attribute.KeyValue{attribute.String(otelaudit.KeyEventID, id)}},
+			marks: []string{"time:observed"},
+			check: func(t *testing.T, r auditrow.Row) { assert.Equal(t, at, r.Time) },
+		},
+		{
+			name:  "no time at all",
+			src:   &fakeSource{name: "audit.login", attrs: []attribute.KeyValue{attribute.String(otelaudit.KeyEventID, id)}},
+			marks: []string{"time:missing"},
+			check: func(t *testing.T, r auditrow.Row) { assert.WithinDuration(t, time.Now(), r.Time, time.Minute) },
+		},
+		{
+			name: "other attributes of every type",
+			src: base(attribute.String("http.route", "/x"), attribute.Int64("n", 3), attribute.Float64("nan", math.NaN()),
+				attribute.String("bad\x00key", "v"), attribute.KeyValue{Key: "m", Value: nested(3)}),
+			marks: []string{"nan:non_finite", "attribute_key:nul_byte"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, []auditrow.Attr{
+					{Key: "http.route", Value: "/x"}, {Key: "n", Value: "3", JSON: true}, {Key: "nan", Value: `"NaN"`, JSON: true},
+					{Key: "bad\uFFFDkey", Value: "v"}, {Key: "m", Value: `{"n":{"n":{"n":"bottom"}}}`, JSON: true},
+				}, r.Attrs)
+				assert.JSONEq(t, `{"http.route":"/x","n":3,"nan":"NaN","bad\uFFFDkey":"v","m":{"n":{"n":{"n":"bottom"}}}}`, string(r.AttributesJSON))
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			row, err := auditrow.NewMapper(tt.opts).Map(tt.src, "svc")
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.ElementsMatch(t, tt.marks, row.Sanitized)
+			assertStorable(t, row)
+			if tt.check != nil {
+				tt.check(t, row)
+			}
+		})
+	}
+}
+
+func sha1Of(s string) []byte {
+	h := sha1.New()
+	h.Write([]byte(s))
+	return h.Sum(nil)
+}
+
+// assertStorable checks the guarantees every Row gives the stores.
+func assertStorable(t *testing.T, r auditrow.Row) {
+	t.Helper()
+	for _, s := range []string{r.Action, r.UserID, r.UserName, r.WorkspaceID, r.UserAgent, r.SessionID, r.ResourceType, r.ResourceID, r.Outcome, r.ErrorType, r.ServiceName} {
+		assert.True(t, utf8.ValidString(s), "valid UTF-8: %q", s)
+		assert.NotContains(t, s, "\x00")
+	}
+	for _, a := range r.Attrs {
+		assert.True(t, utf8.ValidString(a.Key) && utf8.ValidString(a.Value))
+		assert.NotContains(t, a.Key+a.Value, "\x00")
+		if a.JSON {
+			assert.True(t, json.Valid([]byte(a.Value)), "attr %q JSON: %s", a.Key, a.Value)
+		}
+	}
+	for _, j := range [][]byte{r.Details, r.Previous, r.New, r.AttributesJSON} {
+		if j == nil {
+			continue
+		}
+		assert.True(t, json.Valid(j), "valid JSON: %.200s", j)
+		assert.NotContains(t, string(j), `\u0000`)
+		assert.NotContains(t, string(j), "\x00")
+	}
+	assert.NotEqual(t, uuid.Nil, r.EventID)
+	assert.False(t, r.Time.IsZero())
+	assert.Contains(t, []string{"success", "failure"}, r.Outcome)
+	assert.NotEmpty(t, r.Action)
+}
