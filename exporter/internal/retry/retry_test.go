@@ -1,0 +1,67 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var errTransient = errors.New("transient")
+
+func isTransient(err error) bool { return errors.Is(err, errTransient) }
+
+func TestDo(t *testing.T) {
+	fast := Policy{InitialInterval: time.Millisecond, MaxInterval: 2 * time.Millisecond, MaxElapsed: time.Second}
+	t.Run("succeeds after transient errors", func(t *testing.T) {
+		calls, retries := 0, 0
+		err := Do(context.Background(), fast, isTransient, func(error) { retries++ }, func(context.Context) error {
+			calls++
+			if calls < 3 {
+				return errTransient
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, 3, calls)
+		require.Equal(t, 2, retries)
+	})
+	t.Run("permanent error stops at once", func(t *testing.T) {
+		calls := 0
+		perm := errors.New("permanent")
+		err := Do(context.Background(), fast, isTransient, nil, func(context.Context) error { calls++; return perm })
+		require.ErrorIs(t, err, perm)
+		require.Equal(t, 1, calls)
+	})
+	t.Run("cancelled context stops retrying", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		calls := 0
+		err := Do(ctx, fast, isTransient, nil, func(context.Context) error {
+			calls++
+			if calls == 2 {
+				cancel()
+			}
+			return errTransient
+		})
+		require.ErrorIs(t, err, errTransient)
+		require.Equal(t, 2, calls)
+	})
+	t.Run("elapsed bound stops retrying", func(t *testing.T) {
+		calls := 0
+		err := Do(context.Background(), Policy{InitialInterval: time.Millisecond, MaxElapsed: 20 * time.Millisecond}, isTransient, nil,
+			func(context.Context) error { calls++; return errTransient })
+		require.ErrorIs(t, err, errTransient)
+		require.Greater(t, calls, 1)
+	})
+	t.Run("a deadline shorter than the backoff returns early", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+		defer cancel()
+		calls := 0
+		err := Do(ctx, Policy{InitialInterval: time.Hour, MaxInterval: time.Hour, MaxElapsed: time.Hour}, isTransient, nil,
+			func(context.Context) error { calls++; return errTransient })
+		require.ErrorIs(t, err, errTransient)
+		require.Equal(t, 1, calls)
+	})
+}
