@@ -80,8 +80,16 @@ type RejectError struct {
 }
 
 func (e *RejectError) Error() string {
-	return fmt.Sprintf("otelaudit: audit event %q rejected (%s): %v", e.Action, e.Reason, e.Err)
+	action := string(e.Action)
+	if len(action) > maxActionInError {
+		// A rejected action can be anything, a whole message even.
+		action = action[:maxActionInError] + "..."
+	}
+	return fmt.Sprintf("otelaudit: audit event %q rejected (%s): %v", action, e.Reason, e.Err)
 }
+
+// maxActionInError is how much of the action a RejectError message quotes.
+const maxActionInError = 80
 
 func (e *RejectError) Unwrap() error { return e.Err }
 
@@ -99,17 +107,27 @@ type Stats struct {
 	Rejected map[string]uint64
 }
 
-// Stats returns the Auditor's counters.
+// Stats returns the Auditor's counters. A nil Auditor reports zeros.
 func (a *Auditor) Stats() Stats {
-	s := Stats{Emitted: a.emitted.Load(), Rejected: make(map[string]uint64, numReasons)}
+	s := Stats{Rejected: make(map[string]uint64, numReasons)}
+	if a != nil {
+		s.Emitted = a.emitted.Load()
+	}
 	for r := Reason(0); r < numReasons; r++ {
-		s.Rejected[r.String()] = a.rejected[r].Load()
+		var n uint64
+		if a != nil {
+			n = a.rejected[r].Load()
+		}
+		s.Rejected[r.String()] = n
 	}
 	return s
 }
 
 func (a *Auditor) reject(r Reason, action otelaudit.Action, err error) {
 	a.rejected[r].Add(1)
+	// A panicking error handler must not turn a rejection into a panic of
+	// the caller (nor, through Record's recover, into a second rejection).
+	defer func() { _ = recover() }()
 	a.onError(&RejectError{Reason: r, Action: action, Err: err})
 }
 
