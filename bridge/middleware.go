@@ -1,0 +1,465 @@
+package bridge
+
+import (
+	"iter"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit"
+)
+
+// DefaultClientIPHeader is the header [Middleware] reads client addresses
+// from when the request comes through a trusted proxy. See
+// [WithClientIPHeader].
+const DefaultClientIPHeader = "X-Forwarded-For"
+
+// MiddlewareOption configures [Middleware].
+type MiddlewareOption interface {
+	applyMiddleware(middlewareConfig) middlewareConfig
+}
+
+type middlewareOptionFunc func(middlewareConfig) middlewareConfig
+
+func (f middlewareOptionFunc) applyMiddleware(c middlewareConfig) middlewareConfig { return f(c) }
+
+type middlewareConfig struct {
+	trusted   []netip.Prefix
+	header    string // canonical header name
+	sessionID func(*http.Request) string
+}
+
+func newMiddlewareConfig(opts []MiddlewareOption) middlewareConfig {
+	var c middlewareConfig
+	for _, o := range opts {
+		if o != nil {
+			c = o.applyMiddleware(c)
+		}
+	}
+	if c.header == "" {
+		c.header = DefaultClientIPHeader
+	}
+	return c
+}
+
+// WithTrustedProxies declares the networks of the reverse proxies and load
+// balancers in front of the service. Only a request whose direct peer is in
+// one of these prefixes has its forwarding header read; see [Middleware].
+// Calls add up. Invalid prefixes are ignored; IPv4-mapped IPv6 prefixes
+// (::ffff:10.0.0.0/104) are taken as the IPv4 prefix they map. Default: no
+// trusted proxy, so the recorded address is always the socket peer.
+func WithTrustedProxies(prefixes ...netip.Prefix) MiddlewareOption {
+	return middlewareOptionFunc(func(c middlewareConfig) middlewareConfig {
+		trusted := make([]netip.Prefix, 0, len(c.trusted)+len(prefixes))
+		trusted = append(trusted, c.trusted...)
+		for _, p := range prefixes {
+			if !p.IsValid() {
+				continue
+			}
+			if a := p.Addr(); a.Is4In6() {
+				if p.Bits() < 96 {
+					continue // covers more than the mapped IPv4 space
+				}
+				p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+			}
+			trusted = append(trusted, p.Masked())
+		}
+		c.trusted = trusted
+		return c
+	})
+}
+
+// WithClientIPHeader sets the header trusted proxies record client addresses
+// in. "Forwarded" (any case) selects RFC 7239 parsing of its for= parameters;
+// any other name is read as a comma-separated list of addresses, the way
+// X-Forwarded-For is (so X-Real-IP, True-Client-IP or CF-Connecting-IP work
+// too). Default: [DefaultClientIPHeader]. An empty name means the default.
+//
+// Only one header is read, on purpose: a proxy that appends to one header
+// passes the other through untouched, so a client could forge it.
+func WithClientIPHeader(name string) MiddlewareOption {
+	return middlewareOptionFunc(func(c middlewareConfig) middlewareConfig {
+		c.header = http.CanonicalHeaderKey(strings.TrimSpace(name))
+		return c
+	})
+}
+
+// WithSessionID sets the function that returns the session id of a request
+// (from a cookie or a token, say), recorded as [otelaudit.Client.SessionID].
+// It is called once per request, before the wrapped handler. Default: no
+// session id. A nil function means the default.
+func WithSessionID(f func(*http.Request) string) MiddlewareOption {
+	return middlewareOptionFunc(func(c middlewareConfig) middlewareConfig {
+		c.sessionID = f
+		return c
+	})
+}
+
+// Middleware returns a handler that puts the request's client into the
+// request context and then calls next, so that every [Auditor] call made
+// with that context (or one derived from it) records where the action came
+// from. With a router that takes middleware as func(http.Handler)
+// http.Handler, wrap it in a closure:
+//
+//	r.Use(func(h http.Handler) http.Handler { return bridge.Middleware(h, opts...) })
+//
+// For every request, Middleware calls [ContextWithClient] with:
+//
+//   - IP: the client address, in canonical text form ("203.0.113.7",
+//     "2001:db8::1"), determined as below;
+//   - UserAgent: the User-Agent header, as is;
+//   - SessionID: the result of the [WithSessionID] function, if any.
+//
+// The Auditor fills only the client fields an event leaves empty, so a call
+// can still set its own.
+//
+// # Client address
+//
+// The address starts as the socket peer, r.RemoteAddr, with the port and
+// any IPv6 zone removed and an IPv4-mapped IPv6 address (::ffff:192.0.2.1)
+// turned into its IPv4 form. If RemoteAddr is not an address (a Unix socket,
+// say), IP is left empty.
+//
+// Only when the peer is inside a prefix given to [WithTrustedProxies] is the
+// forwarding header read ([DefaultClientIPHeader] unless
+// [WithClientIPHeader] says otherwise). All lines of the header are taken in
+// order, as one list, and walked from right to left, that is from the hop
+// nearest to the service outwards: addresses of trusted proxies are skipped
+// and the first address outside the trusted prefixes is the client. If every
+// address in the list is trusted, the leftmost one is the client (a request
+// that started inside the trusted network). Entries may carry a port
+// ("192.0.2.1:4711", "[2001:db8::1]:4711"); empty list elements are
+// ignored.
+//
+// With the Forwarded header (RFC 7239), the for= parameter of each element
+// is used; quoted strings and bracketed IPv6 addresses with ports are
+// understood. Obfuscated identifiers ("_hidden") and "unknown" are not
+// addresses.
+//
+// If the walk meets an entry that is not an IP address (garbage, an
+// obfuscated or "unknown" node, a Forwarded element without for=, a
+// malformed header), it stops and the socket peer is recorded: nothing to
+// the left of such an entry can be trusted. A missing header also gives the
+// socket peer. Headers never make Middleware panic.
+//
+// A request from a peer that is not a trusted proxy is recorded with the
+// peer's address whatever its headers say, so clients cannot spoof their
+// address by sending forwarding headers.
+//
+// # Trace context
+//
+// If the request context carries no valid span context (no otelhttp handler
+// or other instrumentation ran before), Middleware extracts one from the
+// request headers with the global propagator, [otel.GetTextMapPropagator],
+// looked up on every request. With the W3C Trace Context propagator
+// configured, audit records then carry the trace id of the caller and, as
+// span id, the id of the caller's span. Wrap Middleware inside otelhttp's
+// handler instead to have records carry the server span's ids.
+//
+// A nil next handler replies 404 Not Found.
+func Middleware(next http.Handler, opts ...MiddlewareOption) http.Handler {
+	if next == nil {
+		next = http.NotFoundHandler()
+	}
+	return &middleware{next: next, cfg: newMiddlewareConfig(opts)}
+}
+
+type middleware struct {
+	next http.Handler
+	cfg  middlewareConfig
+}
+
+func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	c := otelaudit.Client{IP: m.clientIP(r), UserAgent: r.UserAgent()}
+	if m.cfg.sessionID != nil {
+		c.SessionID = m.cfg.sessionID(r)
+	}
+	m.next.ServeHTTP(w, r.WithContext(ContextWithClient(ctx, c)))
+}
+
+// clientIP returns the client address of r as described in [Middleware].
+func (m *middleware) clientIP(r *http.Request) string {
+	peer, ok := parseNode(r.RemoteAddr)
+	if !ok {
+		return ""
+	}
+	if !m.isTrusted(peer) {
+		return peer.String()
+	}
+	values := r.Header[m.cfg.header]
+	if len(values) == 0 {
+		return peer.String()
+	}
+	var hops iter.Seq[string]
+	if m.cfg.header == "Forwarded" {
+		hops = forwardedHops(values)
+	} else {
+		hops = listHops(values)
+	}
+	var leftmost netip.Addr
+	for hop := range hops {
+		a, ok := parseNode(hop)
+		if !ok {
+			return peer.String()
+		}
+		if !m.isTrusted(a) {
+			return a.String()
+		}
+		leftmost = a
+	}
+	if leftmost.IsValid() {
+		return leftmost.String()
+	}
+	return peer.String()
+}
+
+func (m *middleware) isTrusted(a netip.Addr) bool {
+	for _, p := range m.cfg.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseNode parses an address as found in RemoteAddr, X-Forwarded-For or a
+// Forwarded for= value: "192.0.2.1", "192.0.2.1:80", "2001:db8::1",
+// "[2001:db8::1]", "[2001:db8::1]:80", with an optional IPv6 zone and an
+// optional RFC 7239 obfuscated port ("_p1"). The result has no zone and is
+// unmapped.
+func parseNode(s string) (netip.Addr, bool) {
+	host := s
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return netip.Addr{}, false
+		}
+		host = s[1:end]
+		if rest := s[end+1:]; rest != "" && (rest[0] != ':' || !validPort(rest[1:])) {
+			return netip.Addr{}, false
+		}
+		a, err := netip.ParseAddr(host)
+		if err != nil || !a.Is6() {
+			return netip.Addr{}, false
+		}
+		return a.WithZone("").Unmap(), true
+	}
+	if i := strings.IndexByte(s, ':'); i >= 0 && strings.IndexByte(s[i+1:], ':') < 0 {
+		// One colon: an IPv4 address with a port.
+		if !validPort(s[i+1:]) {
+			return netip.Addr{}, false
+		}
+		host = s[:i]
+		a, err := netip.ParseAddr(host)
+		if err != nil || !a.Is4() {
+			return netip.Addr{}, false
+		}
+		return a, true
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.WithZone("").Unmap(), true
+}
+
+// validPort reports whether s is a decimal port or an RFC 7239 obfuscated
+// port ("_" followed by letters, digits, ".", "_" or "-").
+func validPort(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] == '_' {
+		if len(s) == 1 {
+			return false
+		}
+		for i := 1; i < len(s); i++ {
+			if c := s[i]; !isAlnum(c) && c != '.' && c != '_' && c != '-' {
+				return false
+			}
+		}
+		return true
+	}
+	if len(s) > 5 {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n <= 65535
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// listHops yields the elements of a comma-separated header, all lines taken
+// as one list, from the last element to the first, trimmed of optional
+// whitespace. Empty elements are skipped. It allocates nothing.
+func listHops(lines []string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for i := len(lines) - 1; i >= 0; i-- {
+			line := lines[i]
+			for line != "" {
+				elem := line
+				if j := strings.LastIndexByte(line, ','); j >= 0 {
+					elem, line = line[j+1:], line[:j]
+				} else {
+					line = ""
+				}
+				elem = trimOWS(elem)
+				if elem == "" {
+					continue
+				}
+				if !yield(elem) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// forwardedHops yields the for= value of each element of the Forwarded
+// header lines (RFC 7239), from the last element to the first. An element
+// without a usable for= value (none, twice, or a malformed line) yields ""
+// so that the walk stops there. Empty elements are skipped.
+func forwardedHops(lines []string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for i := len(lines) - 1; i >= 0; i-- {
+			fors, ok := parseForwarded(lines[i])
+			if !ok {
+				yield("")
+				return
+			}
+			for j := len(fors) - 1; j >= 0; j-- {
+				if !yield(fors[j]) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// parseForwarded parses one Forwarded header line into the for= value of
+// each non-empty element ("" for an element without exactly one for=). It
+// reports false for a line that does not follow the RFC 7239 grammar.
+func parseForwarded(line string) (fors []string, ok bool) {
+	i := 0
+	for {
+		// One element: pairs separated by ';', ended by ',' or the end.
+		var forValue string
+		nFor, nPairs := 0, 0
+		for {
+			i = skipOWS(line, i)
+			if i < len(line) && line[i] != ',' && line[i] != ';' {
+				name, value, next, ok := parsePair(line, i)
+				if !ok {
+					return nil, false
+				}
+				nPairs++
+				if strings.EqualFold(name, "for") {
+					nFor++
+					forValue = value
+				}
+				i = skipOWS(line, next)
+			}
+			if i == len(line) || line[i] == ',' {
+				break
+			}
+			if line[i] != ';' {
+				return nil, false
+			}
+			i++
+		}
+		if nPairs > 0 {
+			if nFor != 1 {
+				forValue = ""
+			}
+			fors = append(fors, forValue)
+		}
+		if i == len(line) {
+			return fors, true
+		}
+		i++ // the ','
+	}
+}
+
+// parsePair parses the name=value pair starting at s[i] and returns the
+// index after it.
+func parsePair(s string, i int) (name, value string, next int, ok bool) {
+	start := i
+	for i < len(s) && isTokenChar(s[i]) {
+		i++
+	}
+	name = s[start:i]
+	if name == "" || i == len(s) || s[i] != '=' {
+		return "", "", 0, false
+	}
+	i++
+	if i < len(s) && s[i] == '"' {
+		return parseQuoted(s, i, name)
+	}
+	start = i
+	// Lenient: accept the characters of an unquoted IPv6 node
+	// ("[2001:db8::1]:80") as well as token characters.
+	for i < len(s) && (isTokenChar(s[i]) || s[i] == '[' || s[i] == ']' || s[i] == ':') {
+		i++
+	}
+	return name, s[start:i], i, true
+}
+
+// parseQuoted parses the quoted-string starting at s[i] == '"' and returns
+// its unescaped content and the index after the closing quote.
+func parseQuoted(s string, i int, name string) (string, string, int, bool) {
+	i++ // the opening quote
+	start := i
+	var b []byte // nil until an escape is met
+	for ; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			if i+1 == len(s) {
+				return "", "", 0, false
+			}
+			b = append(b, s[start:i]...)
+			i++
+			b = append(b, s[i])
+			start = i + 1
+		case '"':
+			if b == nil {
+				return name, s[start:i], i + 1, true
+			}
+			b = append(b, s[start:i]...)
+			return name, string(b), i + 1, true
+		}
+	}
+	return "", "", 0, false
+}
+
+func isTokenChar(c byte) bool {
+	if isAlnum(c) {
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+func skipOWS(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+func trimOWS(s string) string { return strings.Trim(s, " \t") }

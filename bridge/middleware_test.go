@@ -1,0 +1,422 @@
+package bridge
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit"
+)
+
+var (
+	proxyNets = WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8"))
+	useFwd    = WithClientIPHeader("forwarded")
+)
+
+// serve runs one request through Middleware and returns the client the
+// wrapped handler found in its context.
+func serve(t testing.TB, r *http.Request, opts ...MiddlewareOption) otelaudit.Client {
+	t.Helper()
+	var (
+		got    otelaudit.Client
+		called bool
+	)
+	h := Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, called = ClientFromContext(r.Context())
+		w.WriteHeader(http.StatusNoContent)
+	}), opts...)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	require.True(t, called, "no client in the request context")
+	require.Equal(t, http.StatusNoContent, w.Code)
+	return got
+}
+
+func TestMiddlewareClientIP(t *testing.T) {
+	tests := []struct {
+		name   string
+		remote string
+		header http.Header
+		opts   []MiddlewareOption
+		want   string
+	}{
+		// The socket peer.
+		{name: "IPv4 peer", remote: "203.0.113.7:52100", want: "203.0.113.7"},
+		{name: "IPv6 peer", remote: "[2001:db8::1]:443", want: "2001:db8::1"},
+		{name: "IPv6 peer not canonical", remote: "[2001:0db8:0000::0001]:443", want: "2001:db8::1"},
+		{name: "IPv6 peer with zone", remote: "[fe80::1%eth0]:443", want: "fe80::1"},
+		{name: "IPv4-mapped peer", remote: "[::ffff:203.0.113.7]:80", want: "203.0.113.7"},
+		{name: "peer without port", remote: "203.0.113.7", want: "203.0.113.7"},
+		{name: "IPv6 peer without port", remote: "2001:db8::1", want: "2001:db8::1"},
+		{name: "peer not an address", remote: "@", want: ""},
+		{name: "empty peer", remote: "", want: ""},
+		{name: "peer with bad port", remote: "203.0.113.7:http", want: ""},
+
+		// Headers from peers that are not trusted proxies are ignored.
+		{
+			name: "spoofed XFF, no trusted proxies", remote: "203.0.113.7:1",
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "203.0.113.7",
+		},
+		{
+			name: "spoofed XFF from untrusted peer", remote: "203.0.113.7:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9, 10.0.0.2"}}, want: "203.0.113.7",
+		},
+		{
+			name: "spoofed Forwarded from untrusted peer", remote: "[2001:db8::7]:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=198.51.100.9"}}, want: "2001:db8::7",
+		},
+		{
+			name: "spoofed X-Real-IP from untrusted peer", remote: "203.0.113.7:1",
+			opts:   []MiddlewareOption{proxyNets, WithClientIPHeader("X-Real-IP")},
+			header: http.Header{"X-Real-Ip": {"198.51.100.9"}}, want: "203.0.113.7",
+		},
+
+		// X-Forwarded-For through trusted proxies.
+		{
+			name: "trusted proxy, no header", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			want: "10.0.0.1",
+		},
+		{
+			name: "trusted proxy, one hop", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "198.51.100.9",
+		},
+		{
+			name: "trusted proxy chain", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9, 10.0.0.3,10.0.0.2"}}, want: "198.51.100.9",
+		},
+		{
+			name: "client-forged leftmost entries are skipped", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"1.2.3.4, 10.9.9.9, 198.51.100.9, 10.0.0.2"}}, want: "198.51.100.9",
+		},
+		{
+			name: "multiple header lines", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"1.2.3.4, 198.51.100.9", "10.0.0.3", "10.0.0.2"}}, want: "198.51.100.9",
+		},
+		{
+			name: "multiple header lines, client in the last", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"1.2.3.4", "198.51.100.9, 10.0.0.2"}}, want: "198.51.100.9",
+		},
+		{
+			name: "all hops trusted", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"10.0.0.5, 10.0.0.2"}}, want: "10.0.0.5",
+		},
+		{
+			name: "empty elements and lines", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"", " , 198.51.100.9 ,, ", "\t"}}, want: "198.51.100.9",
+		},
+		{
+			name: "only empty elements", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {",, ,"}}, want: "10.0.0.1",
+		},
+		{
+			name: "entry with port", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9:4711"}}, want: "198.51.100.9",
+		},
+		{
+			name: "IPv6 entry", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"2001:DB8::9"}}, want: "2001:db8::9",
+		},
+		{
+			name: "bracketed IPv6 entry with port", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"[2001:db8::9]:4711, 10.0.0.2"}}, want: "2001:db8::9",
+		},
+		{
+			name: "IPv4-mapped entry", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9, ::ffff:10.0.0.2"}}, want: "198.51.100.9",
+		},
+		{
+			name: "IPv6 proxy", remote: "[fd00::1]:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9, fd00::2"}}, want: "198.51.100.9",
+		},
+		{
+			name: "IPv4-mapped proxy peer", remote: "[::ffff:10.0.0.1]:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "198.51.100.9",
+		},
+		{
+			name: "IPv4-mapped trusted prefix", remote: "10.0.0.1:1",
+			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "198.51.100.9",
+		},
+		{
+			name: "trusted proxies added up", remote: "192.168.1.1:1",
+			opts: []MiddlewareOption{
+				WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")),
+				WithTrustedProxies(netip.Prefix{}, netip.MustParsePrefix("192.168.1.1/16")),
+			},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9, 10.0.0.2"}}, want: "198.51.100.9",
+		},
+		{
+			name: "Forwarded ignored when reading XFF", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"Forwarded": {"for=198.51.100.9"}}, want: "10.0.0.1",
+		},
+		{
+			name: "X-Real-IP", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, WithClientIPHeader("x-real-ip")},
+			header: http.Header{"X-Real-Ip": {"198.51.100.9"}, "X-Forwarded-For": {"1.2.3.4"}}, want: "198.51.100.9",
+		},
+
+		// Garbage falls back to the socket peer.
+		{
+			name: "garbage nearest hop", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9, not-an-ip"}}, want: "10.0.0.1",
+		},
+		{
+			name: "garbage left of the client is never reached", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"garbage, 198.51.100.9"}}, want: "198.51.100.9",
+		},
+		{
+			name: "garbage between trusted hops", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9, 300.1.1.1, 10.0.0.2"}}, want: "10.0.0.1",
+		},
+		{
+			name: "binary garbage", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"\x00\xff[]:%,\"\x7f"}}, want: "10.0.0.1",
+		},
+		{
+			name: "unclosed bracket", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"[2001:db8::9"}}, want: "10.0.0.1",
+		},
+		{
+			name: "IPv4 in brackets", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"[198.51.100.9]"}}, want: "10.0.0.1",
+		},
+		{
+			name: "port out of range", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9:65536"}}, want: "10.0.0.1",
+		},
+
+		// RFC 7239 Forwarded through trusted proxies.
+		{
+			name: "Forwarded one hop", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=198.51.100.9"}}, want: "198.51.100.9",
+		},
+		{
+			name: "Forwarded quoted IPv6 with port", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for="[2001:db8:cafe::17]:4711"`}}, want: "2001:db8:cafe::17",
+		},
+		{
+			name: "Forwarded quoted IPv4 with port", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`For="198.51.100.9:80"`}}, want: "198.51.100.9",
+		},
+		{
+			name: "Forwarded quoted-pair", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for="\[2001:db8::9\]"`}}, want: "2001:db8::9",
+		},
+		{
+			name: "Forwarded with other parameters", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"proto=https;for=198.51.100.9;by=10.0.0.1 ; host=example.com"}}, want: "198.51.100.9",
+		},
+		{
+			name: "Forwarded chain", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=1.2.3.4, for=198.51.100.9;proto=https, for=10.0.0.2"}}, want: "198.51.100.9",
+		},
+		{
+			name: "Forwarded comma inside quotes", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for=198.51.100.9;host="a,b", for=10.0.0.2`}}, want: "198.51.100.9",
+		},
+		{
+			name: "Forwarded lines", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=1.2.3.4", "for=198.51.100.9", "for=10.0.0.2"}}, want: "198.51.100.9",
+		},
+		{
+			name: "Forwarded unquoted IPv6 leniently", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=[2001:db8::9]:80"}}, want: "2001:db8::9",
+		},
+		{
+			name: "Forwarded obfuscated port", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for="198.51.100.9:_p1"`}}, want: "198.51.100.9",
+		},
+		{
+			name: "Forwarded obfuscated node", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=198.51.100.9, for=_hidden"}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded unknown", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=unknown"}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded element without for", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=198.51.100.9, proto=https"}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded for twice", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=198.51.100.9;for=1.2.3.4"}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded unterminated quote", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for="198.51.100.9`}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded pair without value", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for"}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded empty value", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for="}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded junk after value", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for="198.51.100.9"x`}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded empty elements", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {", for=198.51.100.9 ,;, "}}, want: "198.51.100.9",
+		},
+		{
+			name: "XFF ignored when reading Forwarded", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "10.0.0.1",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = tt.remote
+			r.Header = tt.header
+			if r.Header == nil {
+				r.Header = http.Header{}
+			}
+			require.Equal(t, tt.want, serve(t, r, tt.opts...).IP)
+		})
+	}
+}
+
+func TestMiddlewareUserAgentAndSession(t *testing.T) {
+	tests := []struct {
+		name string
+		ua   []string
+		opts []MiddlewareOption
+		want otelaudit.Client
+	}{
+		{name: "none", want: otelaudit.Client{IP: "192.0.2.1"}},
+		{name: "user agent", ua: []string{"Mozilla/5.0 (X11; Linux x86_64)"}, want: otelaudit.Client{IP: "192.0.2.1", UserAgent: "Mozilla/5.0 (X11; Linux x86_64)"}},
+		{name: "user agent kept as is", ua: []string{"bad\x00agent\xff"}, want: otelaudit.Client{IP: "192.0.2.1", UserAgent: "bad\x00agent\xff"}},
+		{
+			name: "session id",
+			ua:   []string{"app/1.0"},
+			opts: []MiddlewareOption{WithSessionID(func(r *http.Request) string {
+				c, err := r.Cookie("sid")
+				if err != nil {
+					return ""
+				}
+				return c.Value
+			})},
+			want: otelaudit.Client{IP: "192.0.2.1", UserAgent: "app/1.0", SessionID: "s-123"},
+		},
+		{name: "nil session function", opts: []MiddlewareOption{WithSessionID(nil), nil}, want: otelaudit.Client{IP: "192.0.2.1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = "192.0.2.1:1234"
+			r.AddCookie(&http.Cookie{Name: "sid", Value: "s-123"})
+			for _, ua := range tt.ua {
+				r.Header.Add("User-Agent", ua)
+			}
+			require.Equal(t, tt.want, serve(t, r, tt.opts...))
+		})
+	}
+}
+
+func TestMiddlewareNilHandler(t *testing.T) {
+	w := httptest.NewRecorder()
+	Middleware(nil).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	require.Equal(t, http.StatusNotFound, w.Code)
+}
+
+// setPropagator sets the global propagator for the test and restores the
+// previous one after it.
+func setPropagator(t *testing.T, p propagation.TextMapPropagator) {
+	prev := otel.GetTextMapPropagator()
+	otel.SetTextMapPropagator(p)
+	t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
+}
+
+func TestMiddlewareTraceContext(t *testing.T) {
+	setPropagator(t, propagation.TraceContext{})
+	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+	otherTrace := trace.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	otherSpan := trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8}
+	active := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: otherTrace, SpanID: otherSpan, TraceFlags: trace.FlagsSampled,
+	}))
+
+	tests := []struct {
+		name        string
+		ctx         context.Context
+		traceparent string
+		wantTrace   trace.TraceID
+		wantSpan    trace.SpanID
+	}{
+		{name: "from the traceparent header", ctx: context.Background(), traceparent: traceparent, wantTrace: testTraceID, wantSpan: testSpanID},
+		{name: "no header", ctx: context.Background()},
+		{name: "malformed header", ctx: context.Background(), traceparent: "00-zz-00f067aa0ba902b7-01"},
+		{name: "active span wins", ctx: active, traceparent: traceparent, wantTrace: otherTrace, wantSpan: otherSpan},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			handler := Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h.auditor.Login(r.Context(), testActor)
+			}))
+			r := httptest.NewRequestWithContext(tt.ctx, http.MethodPost, "/login", nil)
+			r.RemoteAddr = "198.51.100.9:3333"
+			r.Header.Set("User-Agent", "curl/8.5.0")
+			if tt.traceparent != "" {
+				r.Header.Set("Traceparent", tt.traceparent)
+			}
+			handler.ServeHTTP(httptest.NewRecorder(), r)
+
+			rec := h.only(t)
+			require.Equal(t, "audit.login", rec.EventName())
+			require.Equal(t, tt.wantTrace, rec.TraceID())
+			require.Equal(t, tt.wantSpan, rec.SpanID())
+			requireAttrs(t, rec, merge(testActorAttrs, success, map[string]attribute.Value{
+				otelaudit.KeyClientAddress: str("198.51.100.9"),
+				otelaudit.KeyUserAgent:     str("curl/8.5.0"),
+			}))
+		})
+	}
+}
+
+func FuzzMiddlewareClientIP(f *testing.F) {
+	f.Add("10.0.0.1:1", "198.51.100.9, 10.0.0.2", "", false)
+	f.Add("10.0.0.1:1", "", `for="[2001:db8::1]:80";proto=https, for=10.0.0.2`, true)
+	f.Add("203.0.113.7:1", "198.51.100.9", "for=198.51.100.9", false)
+	f.Add("[fd00::1]:1", "[2001:db8::9]:4711,,", "for=_hidden", true)
+	f.Add("[::ffff:10.0.0.1]:8080", "::ffff:1.2.3.4", `for="\"`, true)
+	f.Add("garbage", "\x00\xff", "for=unknown;for=1", true)
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+
+	f.Fuzz(func(t *testing.T, remote, xffValue, fwdValue string, forwarded bool) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = remote
+		r.Header = http.Header{"X-Forwarded-For": {xffValue, fwdValue}, "Forwarded": {fwdValue, xffValue}}
+		opts := []MiddlewareOption{WithTrustedProxies(trusted...)}
+		if forwarded {
+			opts = append(opts, useFwd)
+		}
+		got := serve(t, r, opts...).IP
+		if got == "" {
+			return
+		}
+		a, err := netip.ParseAddr(got)
+		require.NoError(t, err, "%q is not an IP", got)
+		require.Equal(t, a.String(), got, "not canonical")
+		require.Empty(t, a.Zone())
+		require.False(t, a.Is4In6(), "mapped")
+		if ap, err := netip.ParseAddrPort(remote); err == nil {
+			peer := ap.Addr().WithZone("").Unmap()
+			if !trusted[0].Contains(peer) && !trusted[1].Contains(peer) {
+				require.Equal(t, peer.String(), got, "an untrusted peer changed its address with headers")
+			}
+		}
+	})
+}
