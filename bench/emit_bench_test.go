@@ -1,0 +1,55 @@
+package bench
+
+import (
+	"context"
+	"testing"
+)
+
+// BenchmarkEmit emits one audit event per operation through each scenario
+// (see the package documentation) into an SDK LoggerProvider with the stock
+// BatchProcessor and a discarding exporter. benchfmt reports each
+// scenario's ratio to the "direct" ceiling.
+func BenchmarkEmit(b *testing.B) {
+	for _, sc := range scenarios {
+		b.Run(sc.name, func(b *testing.B) {
+			exp := &discardExporter{}
+			lp := newProvider(exp)
+			em := sc.new(lp)
+
+			n := loop(b, em)
+
+			if err := flushAndCount(lp, exp, n); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// BenchmarkEmitNoSDK emits the same events into a logger that discards
+// them on Emit, without the SDK: what each scenario costs on the caller's
+// side, where the SDK's own work does not hide the differences.
+func BenchmarkEmitNoSDK(b *testing.B) {
+	for _, sc := range scenarios {
+		b.Run(sc.name, func(b *testing.B) {
+			loop(b, sc.new(discardProvider{}))
+		})
+	}
+}
+
+// loop times em.emit, checks the emitter and returns how many events it
+// emitted.
+func loop(b *testing.B, em emitter) int64 {
+	b.Helper()
+	ctx := context.Background()
+	b.ReportAllocs()
+	var n int64
+	for b.Loop() {
+		em.emit(ctx)
+		n++
+	}
+	b.StopTimer()
+	if err := em.check(); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}

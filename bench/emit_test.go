@@ -1,0 +1,112 @@
+package bench
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/otelaudit/otelaudit"
+)
+
+// TestEmitEquivalent checks that the scenarios of BenchmarkEmit emit
+// equivalent records, so that the comparison is honest: bridge and direct
+// build the same record (EventName, severity, scope, attribute keys and
+// values; the ids differ and are UUIDv7s; the timestamps are the time of the
+// call), and otelslog carries the same attributes with the action as its
+// body.
+func TestEmitEquivalent(t *testing.T) {
+	got := make(map[string]sdklog.Record)
+	for _, sc := range scenarios {
+		exp := &captureExporter{}
+		lp := newProvider(exp)
+		em := sc.new(lp)
+		before := time.Now()
+		em.emit(context.Background())
+		after := time.Now()
+		if err := em.check(); err != nil {
+			t.Fatalf("%s: %v", sc.name, err)
+		}
+		if err := lp.Shutdown(context.Background()); err != nil {
+			t.Fatalf("%s: shutdown: %v", sc.name, err)
+		}
+		recs := exp.take()
+		if len(recs) != 1 {
+			t.Fatalf("%s: exported %d records, want 1", sc.name, len(recs))
+		}
+		r := recs[0]
+		if ts := r.Timestamp(); ts.Before(before) || ts.After(after) {
+			t.Errorf("%s: timestamp %v not within the call [%v, %v]", sc.name, ts, before, after)
+		}
+		if s := r.InstrumentationScope(); s.Name != "github.com/otelaudit/otelaudit/bridge" || s.Version != otelaudit.Version {
+			t.Errorf("%s: scope %+v", sc.name, s)
+		}
+		if r.DroppedAttributes() != 0 {
+			t.Errorf("%s: %d attributes dropped", sc.name, r.DroppedAttributes())
+		}
+		got[sc.name] = r
+	}
+
+	want := attrs(t, "direct", got[ceiling])
+	if len(want) != 11 {
+		t.Errorf("direct: %d attributes, want 11: %v", len(want), slices.Sorted(maps.Keys(want)))
+	}
+	for _, name := range []string{"bridge", "otelslog"} {
+		have := attrs(t, name, got[name])
+		if k1, k2 := slices.Sorted(maps.Keys(have)), slices.Sorted(maps.Keys(want)); !slices.Equal(k1, k2) {
+			t.Errorf("%s: attribute keys\n%v\nwant (direct)\n%v", name, k1, k2)
+			continue
+		}
+		for k, v := range want {
+			if have[k] != v {
+				t.Errorf("%s: %s = %s, want (direct) %s", name, k, have[k], v)
+			}
+		}
+	}
+
+	bridged, direct, slogged := got["bridge"], got[ceiling], got["otelslog"]
+	if bridged.EventName() != direct.EventName() || direct.EventName() != fixture.eventName {
+		t.Errorf("EventName: bridge %q, direct %q, want %q", bridged.EventName(), direct.EventName(), fixture.eventName)
+	}
+	if bridged.Severity() != log.SeverityInfo || direct.Severity() != log.SeverityInfo || slogged.Severity() != log.SeverityInfo {
+		t.Errorf("severity: bridge %v, direct %v, otelslog %v, want INFO", bridged.Severity(), direct.Severity(), slogged.Severity())
+	}
+	if bridged.Body().Type() != attribute.EMPTY || direct.Body().Type() != attribute.EMPTY {
+		t.Errorf("body: bridge %v, direct %v, want empty", bridged.Body(), direct.Body())
+	}
+	// slog has no event name: the action is the message, so the body.
+	if slogged.EventName() != "" || slogged.Body().AsString() != string(fixture.action) {
+		t.Errorf("otelslog: EventName %q, body %v, want no EventName and body %q", slogged.EventName(), slogged.Body(), fixture.action)
+	}
+}
+
+// attrs returns r's attributes as key -> "TYPE:value", with the event id
+// checked (a UUIDv7) and replaced by a placeholder, since every record gets
+// its own.
+func attrs(t *testing.T, name string, r sdklog.Record) map[string]string {
+	t.Helper()
+	m := make(map[string]string, r.AttributesLen())
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		k := string(kv.Key)
+		if _, dup := m[k]; dup {
+			t.Errorf("%s: duplicate attribute %s", name, k)
+		}
+		v := kv.Value.Type().String() + ":" + kv.Value.String()
+		if k == otelaudit.KeyEventID {
+			id, err := uuid.Parse(kv.Value.AsString())
+			if err != nil || id.Version() != 7 {
+				t.Errorf("%s: event id %v is not a UUIDv7 (%v)", name, kv.Value, err)
+			}
+			v = "STRING:<uuidv7>"
+		}
+		m[k] = v
+		return true
+	})
+	return m
+}

@@ -1,0 +1,132 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/otelaudit/otelaudit"
+)
+
+// fixture is the one event every scenario emits. The field values are the
+// same in all scenarios.
+var fixture = struct {
+	action      otelaudit.Action
+	eventName   string
+	userID      string
+	workspaceID string
+	clientIP    string
+	userAgent   string
+	resType     string
+	resID       string
+	details     attribute.Value
+	previous    attribute.Value
+	next        attribute.Value
+}{
+	action:      otelaudit.ActionSettingsChanged,
+	eventName:   "audit.settings_changed",
+	userID:      "usr_2f8c1a9e",
+	workspaceID: "ws_acme",
+	clientIP:    "203.0.113.7",
+	userAgent:   "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+	resType:     "workspace_settings",
+	resID:       "ws_acme/security",
+	details: attribute.MapValue(
+		attribute.String("reason", "quarterly access review"),
+		attribute.String("ticket", "SEC-1423"),
+		attribute.Bool("notify_members", true),
+	),
+	previous: attribute.MapValue(
+		attribute.Bool("mfa_required", false),
+		attribute.Int("session_ttl_hours", 24),
+	),
+	next: attribute.MapValue(
+		attribute.Bool("mfa_required", true),
+		attribute.Int("session_ttl_hours", 8),
+	),
+}
+
+// BatchProcessor settings of every scenario: the SDK defaults but a queue 8
+// times larger (see the package documentation), written out so that
+// OTEL_BLRP_* environment variables cannot change them.
+const (
+	batchQueueSize     = 16384 // default 2048
+	batchExportSize    = 512
+	batchExportEvery   = time.Second
+	batchExportTimeout = 30 * time.Second
+)
+
+// newProvider returns the LoggerProvider every scenario emits into: the
+// stock BatchProcessor in front of exp.
+func newProvider(exp sdklog.Exporter) *sdklog.LoggerProvider {
+	bp := sdklog.NewBatchProcessor(exp,
+		sdklog.WithMaxQueueSize(batchQueueSize),
+		sdklog.WithExportMaxBatchSize(batchExportSize),
+		sdklog.WithExportInterval(batchExportEvery),
+		sdklog.WithExportTimeout(batchExportTimeout),
+	)
+	return sdklog.NewLoggerProvider(sdklog.WithProcessor(bp))
+}
+
+// discardExporter drops every record; it only counts them, so that a
+// benchmark can check that the BatchProcessor dropped none.
+type discardExporter struct {
+	exported atomic.Int64
+}
+
+var _ sdklog.Exporter = (*discardExporter)(nil)
+
+func (e *discardExporter) Export(_ context.Context, records []sdklog.Record) error {
+	e.exported.Add(int64(len(records)))
+	return nil
+}
+
+func (*discardExporter) ForceFlush(context.Context) error { return nil }
+func (*discardExporter) Shutdown(context.Context) error   { return nil }
+
+// captureExporter keeps a copy of every record, for the equivalence test.
+type captureExporter struct {
+	mu      sync.Mutex
+	records []sdklog.Record
+}
+
+var _ sdklog.Exporter = (*captureExporter)(nil)
+
+func (e *captureExporter) Export(_ context.Context, records []sdklog.Record) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range records {
+		e.records = append(e.records, records[i].Clone())
+	}
+	return nil
+}
+
+func (*captureExporter) ForceFlush(context.Context) error { return nil }
+func (*captureExporter) Shutdown(context.Context) error   { return nil }
+
+func (e *captureExporter) take() []sdklog.Record {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.records
+	e.records = nil
+	return r
+}
+
+// flushAndCount flushes lp and checks that the exporter received want
+// records: none dropped by a full queue.
+func flushAndCount(lp *sdklog.LoggerProvider, exp *discardExporter, want int64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := lp.ForceFlush(ctx); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	if got := exp.exported.Load(); got != want {
+		return fmt.Errorf("exporter received %d records, %d were emitted: the BatchProcessor dropped %d", got, want, want-got)
+	}
+	return lp.Shutdown(ctx)
+}

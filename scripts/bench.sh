@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Run the benchmarks of the bench/ module and summarise them:
+#
+#   scripts/bench.sh                      # everything (make bench)
+#   BENCH=Emit ROUNDS=3 scripts/bench.sh  # a subset, fewer rounds
+#
+# Prints one line per scenario at the end (internal/cmd/benchfmt: median
+# ns/op, allocs/op, custom metrics, ratio to the ceiling of the group) and
+# keeps the raw go test output and the summary under bench/results/
+# (gitignored), named by UTC time.
+#
+# The benchmarks run in ROUNDS rounds of one run each (-count 1), rather than
+# one go test -count ROUNDS: each round runs every scenario of a group back to
+# back, so a burst of load on the machine hits one round of every scenario
+# instead of all the runs of one, and benchfmt's median over the rounds
+# discards it.
+#
+# When scripts/with-services.sh exists, the rounds run under it (throwaway
+# Postgres and ClickHouse, their env vars exported) for the benchmarks that
+# need the databases. The test binary and benchfmt are built first, so no
+# compilation competes with the measurements.
+#
+# Environment:
+#   BENCH       -test.bench regexp (default: .)
+#   BENCHTIME   -test.benchtime per run (default: 1s)
+#   ROUNDS      number of rounds, the medians' sample size (default: 7)
+#   BENCHFLAGS  extra flags for the test binary (e.g. -test.cpu=4)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RESULTS="$ROOT/bench/results"
+TESTBIN="$RESULTS/bench.test"
+
+: "${BENCH:=.}"
+: "${BENCHTIME:=1s}"
+: "${ROUNDS:=7}"
+: "${BENCHFLAGS:=}"
+
+# Inner mode, run (under with-services.sh when present) by the outer one:
+# the rounds, raw output on stdout.
+if [ "${1:-}" = __rounds ]; then
+	cd "$ROOT/bench"
+	# shellcheck disable=SC2086 # BENCHFLAGS is a list of flags
+	for ((i = 1; i <= ROUNDS; i++)); do
+		echo "# round $i/$ROUNDS"
+		"$TESTBIN" -test.run '^$' -test.bench "$BENCH" -test.benchtime "$BENCHTIME" -test.count 1 $BENCHFLAGS
+	done
+	exit 0
+fi
+
+mkdir -p "$RESULTS"
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+raw="$RESULTS/$stamp.txt"
+summary="$RESULTS/$stamp.summary.txt"
+
+echo "==> building the bench test binary and benchfmt" >&2
+(cd "$ROOT/bench" && go test -c -o "$TESTBIN" .)
+(cd "$ROOT" && go build -o "$RESULTS/benchfmt" ./internal/cmd/benchfmt)
+
+runner=("$0" __rounds)
+if [ -x "$ROOT/scripts/with-services.sh" ]; then
+	runner=("$ROOT/scripts/with-services.sh" "${runner[@]}")
+fi
+
+echo "==> $ROUNDS rounds of -bench '$BENCH' -benchtime $BENCHTIME; raw output: $raw" >&2
+{
+	echo "# scripts/bench.sh BENCH='$BENCH' BENCHTIME=$BENCHTIME ROUNDS=$ROUNDS BENCHFLAGS='$BENCHFLAGS'"
+	echo "# $(go version); GOMAXPROCS=${GOMAXPROCS:-$(getconf _NPROCESSORS_ONLN)}; $(date -u +%FT%TZ)"
+} >"$raw"
+rc=0
+"${runner[@]}" 2>&1 | tee -a "$raw" | "$RESULTS/benchfmt" -passthrough >"$summary" || rc=$?
+
+echo >&2
+echo "==> summary ($summary)" >&2
+cat "$summary"
+if [ "$rc" -ne 0 ]; then
+	echo "==> FAILED (exit $rc); see $raw" >&2
+fi
+exit "$rc"
