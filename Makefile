@@ -1,0 +1,53 @@
+# otelaudit: one test command.
+#
+#   make test           gofmt check, go vet, then go test -race in the root
+#                       module and every nested module (bench/, collector/,
+#                       ...), with throwaway Postgres and ClickHouse servers
+#                       (scripts/with-services.sh). This is what CI runs.
+#   make lint           gofmt check + go vet, no services
+#   make services-up    start servers for interactive work; then
+#                       eval "$$(scripts/services.sh env)" in your shell
+#   make services-down  stop them
+#
+# Variables: GO, GOTEST_FLAGS (default: -race -count=1 -timeout 20m),
+# PKGS (default ./...), e.g. make test PKGS=./internal/testenv/
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+
+GO ?= go
+GOTEST_FLAGS ?= -race -count=1 -timeout 20m
+PKGS ?= ./...
+
+.PHONY: test lint fmt-check vet go-test services-up services-down
+
+test: lint
+	scripts/with-services.sh scripts/each-module.sh $(GO) test $(GOTEST_FLAGS) $(PKGS)
+
+lint: fmt-check vet
+
+# gofmt -l over every .go file outside .git, .services, vendor and testdata.
+fmt-check:
+	@files=$$(find . \( -name .git -o -name .services -o -name vendor -o -name testdata -o -name node_modules \) -prune \
+		-o -name '*.go' -type f -print0 | xargs -0r gofmt -l); \
+	if [ -n "$$files" ]; then \
+		echo "gofmt: these files need formatting (run gofmt -w):" >&2; \
+		echo "$$files" >&2; \
+		exit 1; \
+	fi; \
+	echo "gofmt: ok" >&2
+
+vet:
+	scripts/each-module.sh $(GO) vet $(PKGS)
+
+# go test without starting services: integration tests skip (or fail with CI=true).
+go-test:
+	scripts/each-module.sh $(GO) test $(GOTEST_FLAGS) $(PKGS)
+
+services-up:
+	scripts/services.sh start
+	@echo 'services up; in your shell: eval "$$(scripts/services.sh env)"' >&2
+
+services-down:
+	scripts/services.sh stop
