@@ -1,0 +1,63 @@
+-- The audit table: one row per audit event, typed audit columns.
+--
+-- ReplacingMergeTree on a sort key that ends in event_id: copies of one
+-- event (a retried insert, a record sent twice through a Collector)
+-- collapse when parts merge. Until then, count with uniqExact(event_id),
+-- list with LIMIT 1 BY event_id, or read with FINAL.
+--
+-- The sort key serves the analyst questions: per tenant, per action, by time.
+CREATE TABLE IF NOT EXISTS {{.Table}}{{.OnCluster}}
+(
+    event_id UUID,
+{{- if .Modern}}
+    time DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+{{- else}}
+    -- time in whole seconds (UTC) and the nanoseconds within the second:
+    -- DateTime64 does not exist on old servers.
+    time DateTime,
+    time_ns UInt32,
+{{- end}}
+    action {{lc "String"}},
+    workspace_id String{{codec "ZSTD(1)"}},
+    user_id String{{codec "ZSTD(1)"}},
+    user_name String{{codec "ZSTD(1)"}},
+    client_ip String{{codec "ZSTD(1)"}},
+    user_agent {{lc "String"}}{{codec "ZSTD(1)"}},
+    session_id String{{codec "ZSTD(1)"}},
+    resource_type {{lc "String"}},
+    resource_id String{{codec "ZSTD(1)"}},
+    outcome Enum8('success' = 1, 'failure' = 2),
+    error_type {{lc "String"}},
+    details String{{codec "ZSTD(3)"}},
+    previous_value String{{codec "ZSTD(3)"}},
+    new_value String{{codec "ZSTD(3)"}},
+{{- if .Modern}}
+    attributes Map(String, String){{codec "ZSTD(3)"}},
+{{- else}}
+    -- other attributes as parallel arrays: Map does not exist on old servers.
+    attr_keys Array(String),
+    attr_values Array(String),
+{{- end}}
+    trace_id String{{codec "ZSTD(1)"}},
+    span_id String{{codec "ZSTD(1)"}},
+    service_name {{lc "String"}},
+    sanitized Array({{lc "String"}})
+{{- if .Modern}},
+    INDEX idx_user_id user_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_resource_id resource_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_client_ip client_ip TYPE bloom_filter(0.01) GRANULARITY 4
+{{- end}}
+)
+ENGINE = {{engine "ReplacingMergeTree" .TableName}}
+PARTITION BY toYYYYMM(time)
+ORDER BY (workspace_id, action, time, event_id)
+{{- if and .Modern .TTLDays}}
+TTL toDateTime(time) + INTERVAL {{.TTLDays}} DAY
+{{- end}}
+SETTINGS index_granularity = 8192{{if and .Modern .TTLDays}}, ttl_only_drop_parts = 1{{end}};
+{{- if .Cluster}}
+
+CREATE TABLE IF NOT EXISTS {{.Distributed}}{{.OnCluster}}
+AS {{.Table}}
+ENGINE = Distributed('{{.Cluster}}', '{{.DatabaseName}}', '{{.TableName}}', cityHash64(event_id));
+{{- end}}

@@ -1,0 +1,66 @@
+CREATE TABLE IF NOT EXISTS `default`.`otelaudit_migrations`
+(
+    table_name String,
+    version UInt32,
+    name String,
+    layout String,
+    checksum String,
+    applied_at DateTime
+)
+ENGINE = ReplacingMergeTree()
+ORDER BY (table_name, version);
+
+CREATE TABLE IF NOT EXISTS `default`.`audit_logs`
+(
+    event_id UUID,
+    time DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    action LowCardinality(String),
+    workspace_id String CODEC(ZSTD(1)),
+    user_id String CODEC(ZSTD(1)),
+    user_name String CODEC(ZSTD(1)),
+    client_ip String CODEC(ZSTD(1)),
+    user_agent LowCardinality(String) CODEC(ZSTD(1)),
+    session_id String CODEC(ZSTD(1)),
+    resource_type LowCardinality(String),
+    resource_id String CODEC(ZSTD(1)),
+    outcome Enum8('success' = 1, 'failure' = 2),
+    error_type LowCardinality(String),
+    details String CODEC(ZSTD(3)),
+    previous_value String CODEC(ZSTD(3)),
+    new_value String CODEC(ZSTD(3)),
+    attributes Map(String, String) CODEC(ZSTD(3)),
+    trace_id String CODEC(ZSTD(1)),
+    span_id String CODEC(ZSTD(1)),
+    service_name LowCardinality(String),
+    sanitized Array(LowCardinality(String)),
+    INDEX idx_user_id user_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_resource_id resource_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_client_ip client_ip TYPE bloom_filter(0.01) GRANULARITY 4
+)
+ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(time)
+ORDER BY (workspace_id, action, time, event_id)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS `default`.`audit_logs_daily`
+(
+    day Date,
+    workspace_id String,
+    action LowCardinality(String),
+    events UInt64,
+    failures UInt64
+)
+ENGINE = SummingMergeTree()
+PARTITION BY toYYYYMM(day)
+ORDER BY (workspace_id, action, day);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `default`.`audit_logs_daily_mv`
+TO `default`.`audit_logs_daily`
+AS SELECT
+    toDate(time) AS day,
+    workspace_id,
+    action,
+    count() AS events,
+    countIf(outcome = 'failure') AS failures
+FROM `default`.`audit_logs`
+GROUP BY day, workspace_id, action;

@@ -1,0 +1,75 @@
+CREATE TABLE IF NOT EXISTS `audit`.`otelaudit_migrations` ON CLUSTER `analytics`
+(
+    table_name String,
+    version UInt32,
+    name String,
+    layout String,
+    checksum String,
+    applied_at DateTime
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/audit/otelaudit_migrations', '{replica}')
+ORDER BY (table_name, version);
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_logs_local` ON CLUSTER `analytics`
+(
+    event_id UUID,
+    time DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    action LowCardinality(String),
+    workspace_id String CODEC(ZSTD(1)),
+    user_id String CODEC(ZSTD(1)),
+    user_name String CODEC(ZSTD(1)),
+    client_ip String CODEC(ZSTD(1)),
+    user_agent LowCardinality(String) CODEC(ZSTD(1)),
+    session_id String CODEC(ZSTD(1)),
+    resource_type LowCardinality(String),
+    resource_id String CODEC(ZSTD(1)),
+    outcome Enum8('success' = 1, 'failure' = 2),
+    error_type LowCardinality(String),
+    details String CODEC(ZSTD(3)),
+    previous_value String CODEC(ZSTD(3)),
+    new_value String CODEC(ZSTD(3)),
+    attributes Map(String, String) CODEC(ZSTD(3)),
+    trace_id String CODEC(ZSTD(1)),
+    span_id String CODEC(ZSTD(1)),
+    service_name LowCardinality(String),
+    sanitized Array(LowCardinality(String)),
+    INDEX idx_user_id user_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_resource_id resource_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_client_ip client_ip TYPE bloom_filter(0.01) GRANULARITY 4
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/audit/audit_logs_local', '{replica}')
+PARTITION BY toYYYYMM(time)
+ORDER BY (workspace_id, action, time, event_id)
+TTL toDateTime(time) + INTERVAL 90 DAY
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_logs` ON CLUSTER `analytics`
+AS `audit`.`audit_logs_local`
+ENGINE = Distributed('analytics', 'audit', 'audit_logs_local', cityHash64(event_id));
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_logs_daily_local` ON CLUSTER `analytics`
+(
+    day Date,
+    workspace_id String,
+    action LowCardinality(String),
+    events UInt64,
+    failures UInt64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/audit/audit_logs_daily_local', '{replica}')
+PARTITION BY toYYYYMM(day)
+ORDER BY (workspace_id, action, day);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `audit`.`audit_logs_daily_local_mv` ON CLUSTER `analytics`
+TO `audit`.`audit_logs_daily_local`
+AS SELECT
+    toDate(time) AS day,
+    workspace_id,
+    action,
+    count() AS events,
+    countIf(outcome = 'failure') AS failures
+FROM `audit`.`audit_logs_local`
+GROUP BY day, workspace_id, action;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_logs_daily` ON CLUSTER `analytics`
+AS `audit`.`audit_logs_daily_local`
+ENGINE = Distributed('analytics', 'audit', 'audit_logs_daily_local');
