@@ -5,6 +5,8 @@
 #                       ...), with throwaway Postgres and ClickHouse servers
 #                       (scripts/with-services.sh). This is what CI runs.
 #   make lint           gofmt check + go vet, no services
+#   make bench          benchmarks against their ceilings and peers, with
+#                       throwaway servers; prints scenario=... lines
 #   make services-up    start servers for interactive work; then
 #                       eval "$$(scripts/services.sh env)" in your shell
 #   make services-down  stop them
@@ -20,7 +22,7 @@ GO ?= go
 GOTEST_FLAGS ?= -race -count=1 -timeout 20m
 PKGS ?= ./...
 
-.PHONY: test lint fmt-check vet go-test services-up services-down
+.PHONY: test lint fmt-check vet go-test bench services-up services-down
 
 test: lint
 	scripts/with-services.sh scripts/each-module.sh $(GO) test $(GOTEST_FLAGS) $(PKGS)
@@ -44,6 +46,9 @@ vet:
 # go test without starting services: integration tests skip (or fail with CI=true).
 go-test:
 	scripts/each-module.sh $(GO) test $(GOTEST_FLAGS) $(PKGS)
+
+bench:
+	scripts/bench.sh
 
 services-up:
 	scripts/services.sh start
