@@ -1,0 +1,77 @@
+package postgres_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit/schema/postgres"
+)
+
+func TestOptionsValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		opts postgres.Options
+		ok   bool
+	}{
+		{"zero value is the defaults", postgres.Options{}, true},
+		{"custom names", postgres.Options{Schema: "audit", Table: "events_v2", WriterRole: "audit_writer", Interval: postgres.Daily}, true},
+		{"upper case", postgres.Options{Table: "AuditLogs"}, false},
+		{"quote in table", postgres.Options{Table: `audit"; DROP TABLE x; --`}, false},
+		{"space in schema", postgres.Options{Schema: "my schema"}, false},
+		{"leading digit", postgres.Options{Table: "1audit"}, false},
+		{"table too long", postgres.Options{Table: strings.Repeat("a", postgres.MaxTableLen+1)}, false},
+		{"table at the limit", postgres.Options{Table: strings.Repeat("a", postgres.MaxTableLen)}, true},
+		{"schema too long", postgres.Options{Schema: strings.Repeat("s", 64)}, false},
+		{"reserved schema", postgres.Options{Schema: "pg_catalog"}, false},
+		{"reserved role", postgres.Options{WriterRole: "pg_write_all_data"}, false},
+		{"role with dash", postgres.Options{WriterRole: "audit-writer"}, false},
+		{"unknown interval", postgres.Options{Interval: postgres.Interval(7)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.opts.Validate()
+			if tt.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, postgres.ErrInvalidOptions)
+		})
+	}
+}
+
+func TestWriterStatements(t *testing.T) {
+	w, err := postgres.Writer(postgres.Options{Schema: "audit", Table: "events"})
+	require.NoError(t, err)
+	var names []string
+	for _, c := range postgres.Columns() {
+		names = append(names, `"`+c.Name+`"`)
+	}
+	cols := strings.Join(names, ", ")
+	require.Equal(t, `COPY "audit"."events" (`+cols+`) FROM STDIN WITH (FORMAT binary)`, w.Copy)
+	require.Equal(t, `COPY pg_temp."otelaudit_stage_events" (`+cols+`) FROM STDIN WITH (FORMAT binary)`, w.CopyStage)
+	require.Equal(t, `INSERT INTO "audit"."events" (`+cols+`) SELECT `+cols+` FROM pg_temp."otelaudit_stage_events" ON CONFLICT DO NOTHING`, w.InsertFromStage)
+	require.Contains(t, w.CreateStage, `CREATE TEMPORARY TABLE IF NOT EXISTS "otelaudit_stage_events" ("created_at" timestamptz, "event_id" uuid,`)
+	require.Equal(t, `SELECT partition, lo, hi, created FROM "audit"."events_ensure_partitions"($1, $2, $3)`, w.EnsurePartitions)
+	require.Equal(t, `SELECT partition, lo, hi FROM "audit"."events_partitions" ORDER BY lo`, w.ListPartitions)
+
+	_, err = postgres.Writer(postgres.Options{Table: "Bad"})
+	require.ErrorIs(t, err, postgres.ErrInvalidOptions)
+}
+
+func TestMigrationsRender(t *testing.T) {
+	ms, err := postgres.Migrations(postgres.Options{})
+	require.NoError(t, err)
+	require.NotEmpty(t, ms)
+	for i, m := range ms {
+		require.Equal(t, i+1, m.Version, "versions are 1, 2, 3, ...")
+		require.NotContains(t, m.SQL, "{{", "%s: unrendered template", m.Name)
+		require.NotContains(t, m.SQL, "<no value>", m.Name)
+		require.Len(t, m.Checksum, 64)
+	}
+
+	daily, err := postgres.Migrations(postgres.Options{Interval: postgres.Daily})
+	require.NoError(t, err)
+	require.NotEqual(t, ms[len(ms)-1].Checksum, daily[len(daily)-1].Checksum, "the interval is part of the partition function")
+}

@@ -1,0 +1,52 @@
+package postgres
+
+// WriterStatements are the statements a writer (the Postgres exporter) runs
+// against the audit table named by some [Options], rendered with quoted
+// identifiers. The COPY and INSERT statements list [Columns] in order.
+type WriterStatements struct {
+	// Copy is COPY <table> (columns) FROM STDIN WITH (FORMAT binary).
+	Copy string
+	// CreateStage creates, unless it exists, the session's temporary staging
+	// table: the same columns, no constraints, ON COMMIT DELETE ROWS. Run
+	// it inside the transaction that uses the table.
+	CreateStage string
+	// CopyStage is Copy into the staging table.
+	CopyStage string
+	// InsertFromStage moves the staged rows into the table with ON CONFLICT
+	// DO NOTHING: rows whose (created_at, event_id) is there already are
+	// skipped. Its row count is the number of rows inserted.
+	InsertFromStage string
+	// EnsurePartitions takes ($1 from timestamptz, $2 to timestamptz, $3
+	// ahead integer) and returns rows (partition, lo, hi, created); see
+	// [EnsurePartitions].
+	EnsurePartitions string
+	// ListPartitions returns rows (partition, lo, hi) in time order.
+	ListPartitions string
+}
+
+// Writer returns the statements a writer runs for the table named by o.
+func Writer(o Options) (WriterStatements, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return WriterStatements{}, err
+	}
+	var w WriterStatements
+	for _, s := range []struct {
+		name string
+		dst  *string
+	}{
+		{"copy", &w.Copy},
+		{"create_stage", &w.CreateStage},
+		{"copy_stage", &w.CopyStage},
+		{"insert_from_stage", &w.InsertFromStage},
+		{"ensure_partitions", &w.EnsurePartitions},
+		{"list_partitions", &w.ListPartitions},
+	} {
+		sql, err := render(o, "sql/writer.sql", s.name)
+		if err != nil {
+			return WriterStatements{}, err
+		}
+		*s.dst = sql
+	}
+	return w, nil
+}
