@@ -1,0 +1,131 @@
+package clickhouselog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+)
+
+// RejectError reports one record the Exporter did not write although the
+// rest of its batch went on: refused by the mapping (Reason is
+// auditrow.ReasonOf of Err) or by the server on its own (Reason
+// "refused_by_server"). It is handed to the error handler, not returned.
+type RejectError struct {
+	// EventID is the event id when the record was mapped, else "".
+	EventID string
+	Reason  string
+	Err     error
+}
+
+// ReasonRefusedByServer is the Reason of a row the server refused.
+const ReasonRefusedByServer = "refused_by_server"
+
+func (e *RejectError) Error() string {
+	if e.EventID == "" {
+		return fmt.Sprintf("clickhouselog: record rejected (%s): %v", e.Reason, e.Err)
+	}
+	return fmt.Sprintf("clickhouselog: event %s rejected (%s): %v", e.EventID, e.Reason, e.Err)
+}
+
+func (e *RejectError) Unwrap() error { return e.Err }
+
+// Server error codes (ClickHouse's ErrorCodes.cpp) the Exporter branches on.
+const (
+	codeUnexpectedEOF         = 3
+	codeCannotParseText       = 6
+	codeCannotParseInput      = 27
+	codeCannotReadAllData     = 33
+	codeBadArguments          = 36
+	codeIllegalType           = 43
+	codeTypeMismatch          = 53
+	codeArgumentOutOfBound    = 69
+	codeCannotConvertType     = 70
+	codeIncorrectData         = 117
+	codeTooLargeStringSize    = 131
+	codeTimeoutExceeded       = 159
+	codeTooManySimultaneous   = 202
+	codeNoFreeConnection      = 203
+	codeSocketTimeout         = 209
+	codeNetworkError          = 210
+	codeAborted               = 236
+	codeMemoryLimitExceeded   = 241
+	codeTableIsReadOnly       = 242
+	codeTooManyParts          = 252
+	codeTooFewLiveReplicas    = 285
+	codeUnknownStatusOfInsert = 319
+	codeQueryWasCancelled     = 394
+	codeThrowIf               = 395
+	codeSystemError           = 425
+	codeCannotScheduleTask    = 439
+	codeViolatedConstraint    = 469
+	codeKeeperException       = 999
+	codePocoException         = 1000
+)
+
+// errorClass says what to do after a failed send.
+type errorClass int
+
+const (
+	// classPermanent: not worth retrying (missing table, bad credentials).
+	classPermanent errorClass = iota
+	// classTransient: retry the same rows after a backoff.
+	classTransient
+	// classData: the server refused the rows for their values; bisect to
+	// find the rows it refuses on their own.
+	classData
+)
+
+func classify(err error) errorClass {
+	if err == nil {
+		return classPermanent
+	}
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		switch ex.Code {
+		case codeTooManyParts:
+			// Also "Too many partitions for single INSERT block": a batch
+			// spanning too many months, which smaller batches fix.
+			if strings.Contains(ex.Message, "partitions") {
+				return classData
+			}
+			return classTransient
+		case codeCannotParseText, codeCannotParseInput, codeCannotReadAllData, codeBadArguments,
+			codeIllegalType, codeTypeMismatch, codeArgumentOutOfBound, codeCannotConvertType,
+			codeIncorrectData, codeTooLargeStringSize, codeThrowIf, codeViolatedConstraint:
+			return classData
+		case codeUnexpectedEOF, codeTimeoutExceeded, codeTooManySimultaneous, codeNoFreeConnection,
+			codeSocketTimeout, codeNetworkError, codeAborted, codeMemoryLimitExceeded, codeTableIsReadOnly,
+			codeTooFewLiveReplicas, codeUnknownStatusOfInsert, codeQueryWasCancelled, codeSystemError,
+			codeCannotScheduleTask, codeKeeperException, codePocoException:
+			return classTransient
+		}
+		return classPermanent
+	}
+	var colErr *column.Error
+	var convErr *column.ColumnConverterError
+	if errors.As(err, &colErr) || errors.As(err, &convErr) {
+		return classData
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// The caller's deadline: retry.Do stops on the context itself; a
+		// per-attempt timeout inside the driver is worth another try.
+		return classTransient
+	}
+	var netErr net.Error
+	switch {
+	case errors.As(err, &netErr),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed),
+		errors.Is(err, clickhouse.ErrAcquireConnTimeout), errors.Is(err, clickhouse.ErrConnectionClosed):
+		return classTransient
+	}
+	return classPermanent
+}

@@ -1,0 +1,331 @@
+package clickhouselog_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/bridge"
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
+	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
+	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+)
+
+func TestNew(t *testing.T) {
+	_, err := clickhouselog.New(nil)
+	require.ErrorIs(t, err, clickhouselog.ErrNilConn)
+
+	conn := &flakyConn{} // never used: New does no I/O
+	_, err = clickhouselog.New(conn, clickhouselog.WithSchema(chschema.Options{Table: "bad name"}))
+	require.ErrorIs(t, err, chschema.ErrInvalidOptions)
+	_, err = clickhouselog.New(conn, clickhouselog.WithLayout(chschema.Layout(9)))
+	require.ErrorIs(t, err, chschema.ErrInvalidOptions)
+
+	exp, err := clickhouselog.New(conn, nil, clickhouselog.WithErrorHandler(nil))
+	require.NoError(t, err)
+	require.NoError(t, exp.ForceFlush(context.Background()))
+	require.NoError(t, exp.Shutdown(context.Background()))
+	require.NoError(t, exp.Shutdown(context.Background()), "Shutdown is idempotent")
+	require.ErrorIs(t, exp.Export(context.Background(), make([]sdklog.Record, 1)), sdklog.ErrExporterShutdown)
+
+	var nilExp *clickhouselog.Exporter
+	require.Zero(t, nilExp.Stats().Written)
+}
+
+func TestExportRoundTripLive(t *testing.T) {
+	t.Parallel()
+	conn, opts, layout := migrated(t)
+	exp, h := newExporter(t, conn, opts)
+
+	at := time.Date(2024, 2, 29, 23, 59, 58, 123456789, time.UTC)
+	id := uuid.MustParse("01900000-0000-7000-8000-0000000000aa")
+	tid, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	sid, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+	recs := corpus.Capture(func(lp log.LoggerProvider) {
+		a := bridge.New(bridge.WithLoggerProvider(lp))
+		a.Record(ctx, otelaudit.Event{
+			ID: id, Time: at, Action: otelaudit.ActionSettingsChanged,
+			Actor:    otelaudit.Actor{UserID: "u1", WorkspaceID: "ws1", Name: "Ada"},
+			Client:   otelaudit.Client{IP: "2001:db8::1", UserAgent: "curl/8", SessionID: "s1"},
+			Resource: otelaudit.Resource{Type: "workspace_settings", ID: "ws1/security"},
+			Outcome:  otelaudit.Failure("permission_denied"),
+			Details:  attribute.MapValue(attribute.String("reason", "review")),
+			Previous: attribute.MapValue(attribute.Bool("mfa", false)),
+			New:      attribute.MapValue(attribute.Bool("mfa", true)),
+		})
+	})
+	require.NoError(t, exp.Export(ctxT(t), recs))
+	require.Empty(t, h.all())
+	require.Equal(t, uint64(1), exp.Stats().Written)
+
+	var (
+		gotID                                                uuid.UUID
+		tm                                                   time.Time
+		action, ws, user, name, ip, ua, sess, rtype, rid     string
+		outcome, etype, details, prev, next, trID, spID, svc string
+	)
+	err := conn.QueryRow(ctxT(t), `SELECT event_id, time, action, workspace_id, user_id, user_name, client_ip, user_agent,
+		session_id, resource_type, resource_id, toString(outcome), error_type, details, previous_value, new_value,
+		trace_id, span_id, service_name FROM audit_logs`).Scan(&gotID, &tm, &action, &ws, &user, &name, &ip, &ua,
+		&sess, &rtype, &rid, &outcome, &etype, &details, &prev, &next, &trID, &spID, &svc)
+	require.NoError(t, err)
+	require.Equal(t, id, gotID)
+	require.Equal(t, []string{"settings_changed", "ws1", "u1", "Ada", "2001:db8::1", "curl/8", "s1", "workspace_settings", "ws1/security", "failure", "permission_denied"},
+		[]string{action, ws, user, name, ip, ua, sess, rtype, rid, outcome, etype})
+	require.JSONEq(t, `{"reason":"review"}`, details)
+	require.JSONEq(t, `{"mfa":false}`, prev)
+	require.JSONEq(t, `{"mfa":true}`, next)
+	require.Equal(t, []string{tid.String(), sid.String(), corpus.ServiceName}, []string{trID, spID, svc})
+
+	if layout == chschema.LayoutCompat {
+		var ns uint32
+		var unixNano uint64
+		require.NoError(t, conn.QueryRow(ctxT(t), "SELECT time_ns, toUInt64(time) * 1000000000 + time_ns FROM audit_logs").Scan(&ns, &unixNano))
+		require.Equal(t, at.Truncate(time.Second), tm.UTC())
+		require.EqualValues(t, 123456789, ns)
+		require.EqualValues(t, at.UnixNano(), unixNano)
+	} else {
+		require.Equal(t, at, tm.UTC())
+	}
+}
+
+func TestExportBadInputCorpusLive(t *testing.T) {
+	t.Parallel()
+	conn, opts, layout := migrated(t)
+	exp, h := newExporter(t, conn, opts)
+
+	cases := corpus.Cases()
+	recs := corpus.Records(cases)
+	// ClickHouse's own limit: a time its column cannot hold is clamped.
+	early := corpus.Capture(func(lp log.LoggerProvider) {
+		for i, ts := range []time.Time{time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC), time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+			var r log.Record
+			r.SetEventName("audit.login")
+			r.SetTimestamp(ts)
+			r.AddAttributes(attribute.String(otelaudit.KeyEventID, uuid.NewSHA1(uuid.Nil, []byte{byte(i)}).String()))
+			lp.Logger("t").Emit(context.Background(), r)
+		}
+	})
+	all := append(recs, early...)
+
+	// The expected rows: what the shared mapping makes of each stored case.
+	m := auditrow.NewMapper(auditrow.Options{})
+	want := map[uuid.UUID][]string{}
+	rejected := map[string]uint64{}
+	for i, c := range cases {
+		row, err := m.MapRecord(&recs[i])
+		if !c.Stored {
+			rejected[c.Reason]++
+			continue
+		}
+		require.NoError(t, err)
+		want[row.EventID] = c.Markers
+	}
+	for i := range early {
+		row, err := m.MapRecord(&early[i])
+		require.NoError(t, err)
+		want[row.EventID] = []string{"time:" + clickhouselog.ChangeTimeOutOfRange}
+	}
+
+	require.NoError(t, exp.Export(ctxT(t), all), "bad records never fail the batch")
+	st := exp.Stats()
+	require.EqualValues(t, len(want), st.Written)
+	require.Equal(t, rejected, st.Rejected)
+	require.Zero(t, st.Failed)
+	require.Len(t, h.all(), int(rejected["non_audit"]+rejected["invalid_action"]))
+	for _, err := range h.all() {
+		var re *clickhouselog.RejectError
+		require.ErrorAs(t, err, &re)
+	}
+
+	rows, err := conn.Query(ctxT(t), "SELECT event_id, sanitized, details, previous_value, new_value, user_id, time FROM audit_logs")
+	require.NoError(t, err)
+	got := map[uuid.UUID][]string{}
+	for rows.Next() {
+		var id uuid.UUID
+		var san []string
+		var details, prev, next, user string
+		var tm time.Time
+		require.NoError(t, rows.Scan(&id, &san, &details, &prev, &next, &user, &tm))
+		if len(san) == 0 {
+			san = nil
+		}
+		got[id] = san
+		for _, j := range []string{details, prev, next} {
+			if j != "" {
+				require.JSONEq(t, j, j, "stored JSON must parse") // JSONEq fails on invalid JSON
+			}
+		}
+		require.LessOrEqual(t, len(details), auditrow.DefaultMaxValueBytes)
+		require.LessOrEqual(t, len(user), auditrow.DefaultMaxFieldBytes)
+		if want[id] != nil && want[id][0] == "time:"+clickhouselog.ChangeTimeOutOfRange {
+			require.True(t, tm.Year() == 1970 || tm.Year() >= 2105 && layout == chschema.LayoutCompat || tm.Year() == 2262, "clamped time %v", tm)
+		}
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, want, got)
+}
+
+func TestExportRetriesTransientFailuresLive(t *testing.T) {
+	t.Parallel()
+	conn, opts, _ := migrated(t)
+	flaky := &flakyConn{Conn: conn}
+	flaky.failPrepare.Store(2)
+	exp, _ := newExporter(t, flaky, opts)
+
+	require.NoError(t, exp.Export(ctxT(t), logins(50, "ws")))
+	st := exp.Stats()
+	require.EqualValues(t, 50, st.Written)
+	require.EqualValues(t, 2, st.Retried)
+	require.EqualValues(t, 50, count(t, conn, "SELECT count() FROM audit_logs"))
+}
+
+// TestExportAmbiguousFailureWritesOnceLive: the server wrote the batch but
+// the answer was lost; the retry finds the rows and sends nothing again,
+// so neither the table nor the rollup counts them twice, even before any
+// merge.
+func TestExportAmbiguousFailureWritesOnceLive(t *testing.T) {
+	t.Parallel()
+	conn, opts, _ := migrated(t)
+	flaky := &flakyConn{Conn: conn}
+	flaky.failAfterSend.Store(1)
+	exp, _ := newExporter(t, flaky, opts)
+
+	recs := logins(300, "ws")
+	require.NoError(t, exp.Export(ctxT(t), recs))
+	st := exp.Stats()
+	require.EqualValues(t, 300, st.Written)
+	require.EqualValues(t, 300, st.AlreadyStored)
+	require.EqualValues(t, 1, st.Retried)
+	require.EqualValues(t, 300, count(t, conn, "SELECT count() FROM audit_logs"), "no duplicate rows, without FINAL")
+	require.EqualValues(t, 300, count(t, conn, "SELECT sum(events) FROM audit_logs_daily"), "the rollup counted each event once")
+
+	// Half written, half not: only the missing half is sent again.
+	conn2, opts2, _ := migrated(t)
+	exp2, _ := newExporter(t, conn2, opts2)
+	require.NoError(t, exp2.Export(ctxT(t), recs[:100]))
+	flaky2 := &flakyConn{Conn: conn2}
+	flaky2.failPrepare.Store(0)
+	exp3, _ := newExporter(t, flaky2, opts2)
+	flaky2.failAfterSend.Store(1)
+	require.NoError(t, exp3.Export(ctxT(t), recs[100:]))
+	require.NoError(t, exp3.Export(ctxT(t), recs[:100]), "a plain re-export (no failure) of stored events")
+	require.EqualValues(t, 300, count(t, conn2, "SELECT count(DISTINCT event_id) FROM audit_logs"))
+	require.EqualValues(t, 300, count(t, conn2, "SELECT count() FROM audit_logs FINAL"), "a re-export collapses at merge (ReplacingMergeTree)")
+}
+
+// TestExportIsolatesRowsTheServerRefusesLive: the server refuses any block
+// holding a poisoned row (a MATERIALIZED throwIf column); bisection writes
+// every other row and reports the poisoned ones by id.
+func TestExportIsolatesRowsTheServerRefusesLive(t *testing.T) {
+	t.Parallel()
+	conn, opts, _ := migrated(t)
+	require.NoError(t, conn.Exec(ctxT(t), "ALTER TABLE audit_logs ADD COLUMN poison UInt8 MATERIALIZED throwIf(user_id = 'poison-pill')"))
+	exp, h := newExporter(t, conn, opts)
+
+	recs := corpus.Capture(func(lp log.LoggerProvider) {
+		a := bridge.New(bridge.WithLoggerProvider(lp))
+		for i := range 200 {
+			user := "u"
+			if i == 17 || i == 150 {
+				user = "poison-pill"
+			}
+			a.Login(context.Background(), otelaudit.Actor{UserID: user, WorkspaceID: "ws"})
+		}
+	})
+	require.NoError(t, exp.Export(ctxT(t), recs))
+	st := exp.Stats()
+	require.EqualValues(t, 198, st.Written)
+	require.EqualValues(t, 2, st.RefusedByServer)
+	require.EqualValues(t, 198, count(t, conn, "SELECT count() FROM audit_logs"))
+	errs := h.all()
+	require.Len(t, errs, 2)
+	for _, err := range errs {
+		var re *clickhouselog.RejectError
+		require.ErrorAs(t, err, &re)
+		require.Equal(t, clickhouselog.ReasonRefusedByServer, re.Reason)
+		require.EqualValues(t, 0, count(t, conn, "SELECT count() FROM audit_logs WHERE toString(event_id) = ?", re.EventID))
+	}
+}
+
+// TestExportBatchOverManyMonthsLive: a batch over more months than the
+// server accepts in one INSERT (max_partitions_per_insert_block, 100) is
+// split until it fits; nothing is lost.
+func TestExportBatchOverManyMonthsLive(t *testing.T) {
+	t.Parallel()
+	conn, opts, _ := migrated(t)
+	exp, _ := newExporter(t, conn, opts)
+	start := time.Date(2010, 1, 15, 0, 0, 0, 0, time.UTC)
+	recs := corpus.Capture(func(lp log.LoggerProvider) {
+		i := 0
+		a := bridge.New(bridge.WithLoggerProvider(lp), bridge.WithClock(func() time.Time { i++; return start.AddDate(0, i, 0) }))
+		for range 150 {
+			a.Logout(context.Background(), otelaudit.Actor{UserID: "u", WorkspaceID: "ws"})
+		}
+	})
+	require.NoError(t, exp.Export(ctxT(t), recs))
+	require.EqualValues(t, 150, exp.Stats().Written)
+	require.Zero(t, exp.Stats().RefusedByServer)
+	require.EqualValues(t, 150, count(t, conn, "SELECT count() FROM audit_logs"))
+}
+
+func TestExportPermanentErrorLive(t *testing.T) {
+	t.Parallel()
+	conn, opts, _ := migrated(t)
+	o := opts
+	o.Table = "no_such_table"
+	exp, _ := newExporter(t, conn, o, clickhouselog.WithLayout(chschema.LayoutCompat))
+	err := exp.Export(ctxT(t), logins(3, "ws"))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "no_such_table")
+	require.EqualValues(t, 3, exp.Stats().Failed)
+
+	exp2, _ := newExporter(t, conn, o) // layout read from the (missing) table
+	require.Error(t, exp2.Export(ctxT(t), logins(2, "ws")))
+	require.EqualValues(t, 2, exp2.Stats().Failed)
+}
+
+func TestExportHonoursContextLive(t *testing.T) {
+	t.Parallel()
+	conn, opts, layout := migrated(t)
+	flaky := &flakyConn{Conn: conn}
+	flaky.failPrepare.Store(1 << 30) // never succeeds
+	exp, _ := newExporter(t, flaky, opts, clickhouselog.WithLayout(layout), clickhouselog.WithRetry(time.Millisecond, time.Millisecond, time.Hour))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := exp.Export(ctx, logins(5, "ws"))
+	require.Error(t, err)
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.EqualValues(t, 5, exp.Stats().Failed)
+	require.Positive(t, exp.Stats().Retried)
+}
+
+func TestExportConcurrentSafeLive(t *testing.T) {
+	t.Parallel()
+	conn, opts, _ := migrated(t)
+	exp, _ := newExporter(t, conn, opts)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Go(func() { errs <- exp.Export(ctxT(t), logins(100, "ws"+string(rune('a'+g)))) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 800, exp.Stats().Written)
+	require.EqualValues(t, 800, count(t, conn, "SELECT count() FROM audit_logs"))
+}

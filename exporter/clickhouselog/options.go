@@ -1,0 +1,106 @@
+package clickhouselog
+
+import (
+	"time"
+
+	"go.opentelemetry.io/otel"
+
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/internal/retry"
+	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+)
+
+// Defaults of the options.
+const (
+	// DefaultRetryInitialInterval is the first backoff after a transient
+	// error; it doubles up to DefaultRetryMaxInterval.
+	DefaultRetryInitialInterval = retry.DefaultInitialInterval
+	// DefaultRetryMaxInterval caps the backoff.
+	DefaultRetryMaxInterval = retry.DefaultMaxInterval
+	// DefaultRetryMaxElapsed stops retrying a batch this long after its
+	// first attempt (the Export context's deadline stops it earlier).
+	DefaultRetryMaxElapsed = retry.DefaultMaxElapsed
+)
+
+type config struct {
+	schema       chschema.Options
+	layout       chschema.Layout
+	mapper       auditrow.Options
+	retry        retry.Policy
+	errorHandler func(error)
+	dedupToken   bool
+}
+
+func newConfig(opts []Option) config {
+	c := config{errorHandler: otel.Handle}
+	for _, o := range opts {
+		if o != nil {
+			c = o.apply(c)
+		}
+	}
+	return c
+}
+
+// Option configures an [Exporter].
+type Option interface {
+	apply(config) config
+}
+
+type optionFunc func(config) config
+
+func (f optionFunc) apply(c config) config { return f(c) }
+
+// WithSchema names the database and table to write, as given to
+// chschema.Migrate (Database, Table, Cluster; the other fields are
+// ignored). Default: database "default", table "audit_logs".
+func WithSchema(o chschema.Options) Option {
+	return optionFunc(func(c config) config { c.schema = o; return c })
+}
+
+// WithLayout says which layout the table has, as returned by
+// chschema.Migrate. Default: read from the table's columns on the first
+// Export (one query, then cached).
+func WithLayout(l chschema.Layout) Option {
+	return optionFunc(func(c config) config { c.layout = l; return c })
+}
+
+// WithMapperOptions sets the record -> row mapping options (limits, and
+// IncludeNonAudit to store records that are not audit records). Default:
+// the zero auditrow.Options.
+func WithMapperOptions(o auditrow.Options) Option {
+	return optionFunc(func(c config) config { c.mapper = o; return c })
+}
+
+// WithRetry bounds the retries of a batch after transient errors: the
+// first backoff, its cap, and the total time. Zero values mean the
+// defaults (DefaultRetry*). The Export context's deadline always wins.
+func WithRetry(initial, maxInterval, maxElapsed time.Duration) Option {
+	return optionFunc(func(c config) config {
+		c.retry = retry.Policy{InitialInterval: initial, MaxInterval: maxInterval, MaxElapsed: maxElapsed}
+		return c
+	})
+}
+
+// WithErrorHandler receives what Export does not return: each record the
+// mapping refused and each row the server refused, as a *RejectError.
+// Default: otel.Handle. A nil handler restores the default. The handler
+// runs on the exporting goroutine and must be fast.
+func WithErrorHandler(h func(error)) Option {
+	return optionFunc(func(c config) config {
+		if h == nil {
+			h = otel.Handle
+		}
+		c.errorHandler = h
+		return c
+	})
+}
+
+// WithInsertDeduplicationToken sends each batch with the setting
+// insert_deduplication_token, derived from the batch's event ids, so that
+// a server that deduplicates inserts (Replicated* tables, or MergeTree
+// tables with non_replicated_deduplication_window > 0; ClickHouse 22.2 and
+// later) drops a re-sent batch by itself. Off by default: ClickHouse 18.16
+// refuses the unknown setting.
+func WithInsertDeduplicationToken(on bool) Option {
+	return optionFunc(func(c config) config { c.dedupToken = on; return c })
+}
