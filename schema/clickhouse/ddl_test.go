@@ -109,3 +109,29 @@ func TestLayoutForVersion(t *testing.T) {
 		require.Equal(t, l, back)
 	}
 }
+
+func TestQueriesGolden(t *testing.T) {
+	for _, l := range []chschema.Layout{chschema.LayoutCompat, chschema.LayoutModern} {
+		t.Run(l.String(), func(t *testing.T) {
+			qs, err := chschema.Queries(l, chschema.Options{Database: "audit"})
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, len(qs), 8)
+			var b strings.Builder
+			for _, q := range qs {
+				require.NotEmpty(t, q.Question, q.Name)
+				require.NotEmpty(t, q.Params, q.Name)
+				for _, p := range q.Params {
+					name, _, _ := strings.Cut(p, " ")
+					require.Contains(t, q.SQL, "@"+name, "%s: parameter %s unused", q.Name, name)
+				}
+				b.WriteString("-- " + q.Name + ": " + q.Question + "\n-- params: " + strings.Join(q.Params, ", ") + "\n" + q.SQL + ";\n\n")
+			}
+			golden(t, "queries_"+l.String()+".sql", b.String())
+		})
+	}
+	_, err := chschema.QueryByName(chschema.LayoutCompat, chschema.Options{}, "nope")
+	require.Error(t, err)
+	q, err := chschema.QueryByName(chschema.LayoutModern, chschema.Options{}, "admin_actions")
+	require.NoError(t, err)
+	require.Contains(t, q.SQL, "toUnixTimestamp64Nano(time)")
+}

@@ -27,5 +27,5 @@ GROUP BY day, workspace_id, action;
 
 CREATE TABLE IF NOT EXISTS {{.RollupDistributed}}{{.OnCluster}}
 AS {{.Rollup}}
-ENGINE = Distributed('{{.Cluster}}', '{{.DatabaseName}}', '{{.RollupName}}');
+ENGINE = Distributed('{{.Cluster}}', '{{.DatabaseName}}', '{{.RollupName}}', rand());
 {{- end}}

@@ -72,4 +72,4 @@ GROUP BY day, workspace_id, action;
 
 CREATE TABLE IF NOT EXISTS `audit`.`audit_logs_daily` ON CLUSTER `analytics`
 AS `audit`.`audit_logs_daily_local`
-ENGINE = Distributed('analytics', 'audit', 'audit_logs_daily_local');
+ENGINE = Distributed('analytics', 'audit', 'audit_logs_daily_local', rand());

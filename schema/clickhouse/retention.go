@@ -1,0 +1,93 @@
+package chschema
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// RebuildRollup recomputes the daily rollup for the calendar month (UTC)
+// holding month from the audit table, counting each event id once: it
+// drops the rollup's partition for that month, then inserts the counts of
+// the deduplicated events.
+//
+// The rollup is kept by a materialized view that counts inserted rows; a
+// copy of an event inserted twice (re-sent from outside the exporter)
+// counts twice there until this is run. Run it for a closed month, or
+// when nothing writes into the month: rows inserted between the drop and
+// the insert are counted twice.
+func RebuildRollup(ctx context.Context, conn driver.Conn, opts Options, month time.Time) error {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return err
+	}
+	d := newTmplData(LayoutCompat, o)
+	yyyymm := month.UTC().Year()*100 + int(month.UTC().Month())
+	drop := "ALTER TABLE " + d.Rollup + onCluster(o) + " DROP PARTITION " + strconv.Itoa(yyyymm)
+	if err := conn.Exec(ctx, drop); err != nil {
+		return fmt.Errorf("chschema: rebuild rollup %d: drop partition: %w", yyyymm, err)
+	}
+	source, target := d.Table, d.Rollup
+	if o.Cluster != "" {
+		source, target = d.Distributed, d.RollupDistributed
+	}
+	insert := "INSERT INTO " + target + " (day, workspace_id, action, events, failures)" +
+		" SELECT toDate(time) AS day, workspace_id, action, count(), countIf(outcome = 'failure')" +
+		" FROM (SELECT event_id, time, workspace_id, action, outcome FROM " + source +
+		" WHERE toYYYYMM(time) = " + strconv.Itoa(yyyymm) + " LIMIT 1 BY event_id)" +
+		" GROUP BY day, workspace_id, action"
+	if err := conn.Exec(ctx, insert); err != nil {
+		return fmt.Errorf("chschema: rebuild rollup %d: insert: %w", yyyymm, err)
+	}
+	return nil
+}
+
+// DropExpiredPartitions is the compat layout's retention, where the server
+// has no TTL: it drops every monthly partition of the audit table whose
+// whole month ended more than Options.TTLDays days before now, and returns
+// the partitions dropped ("202401"). With TTLDays 0 it does nothing. It
+// works on the modern layout too (where TTL already deletes the rows).
+// The daily rollup, which holds no personal data, is kept.
+func DropExpiredPartitions(ctx context.Context, conn driver.Conn, opts Options, now time.Time) ([]string, error) {
+	o, err := opts.withDefaults()
+	if err != nil || o.TTLDays == 0 {
+		return nil, err
+	}
+	d := newTmplData(LayoutCompat, o)
+	rows, err := conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active ORDER BY partition", o.Database, d.TableName)
+	if err != nil {
+		return nil, fmt.Errorf("chschema: list partitions of %s: %w", d.Table, err)
+	}
+	var parts []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	cutoff := now.UTC().AddDate(0, 0, -o.TTLDays)
+	var dropped []string
+	for _, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 197001 {
+			continue // not a toYYYYMM partition
+		}
+		monthEnd := time.Date(n/100, time.Month(n%100)+1, 1, 0, 0, 0, 0, time.UTC)
+		if !monthEnd.After(cutoff) {
+			if err := conn.Exec(ctx, "ALTER TABLE "+d.Table+onCluster(o)+" DROP PARTITION "+strconv.Itoa(n)); err != nil {
+				return dropped, fmt.Errorf("chschema: drop partition %d of %s: %w", n, d.Table, err)
+			}
+			dropped = append(dropped, p)
+		}
+	}
+	return dropped, nil
+}
