@@ -1,0 +1,144 @@
+// Package postgreslog is an OpenTelemetry SDK log exporter
+// (go.opentelemetry.io/otel/sdk/log.Exporter) that writes audit records into
+// the Postgres audit table of schema/postgres with COPY, exactly once per
+// event.
+//
+//	pool, _ := pgxpool.New(ctx, dsn)
+//	_, err := postgres.Migrate(ctx, pool, postgres.Options{})  // once, at deploy or start
+//	exp, err := postgreslog.New(pool)
+//	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)))
+//	auditor := bridge.New(bridge.WithLoggerProvider(provider))
+//
+// Records are mapped to rows by the shared mapping, exporter/auditrow; this
+// package only encodes the rows for Postgres and writes them.
+//
+// # Columns
+//
+//	Column          Row field (auditrow)   Encoding
+//	--------------  ---------------------  ---------------------------------------------------
+//	created_at      Time                   timestamptz, microseconds (rounded down)
+//	event_id        EventID                uuid
+//	action          Action                 text
+//	outcome         Outcome                text, "success" or "failure"
+//	error_type      ErrorType              text, NULL when empty (so are the other text columns)
+//	user_id         UserID                 text
+//	user_name       UserName               text
+//	workspace_id    WorkspaceID            text
+//	ip_address      ClientIP               inet, NULL when absent or not an IP
+//	user_agent      UserAgent              text
+//	session_id      SessionID              text
+//	resource        ResourceType           text
+//	resource_id     ResourceID             text
+//	details         Details                jsonb, NULL when absent; structure and types kept
+//	previous_value  Previous               jsonb
+//	new_value       New                    jsonb
+//	attributes      AttributesJSON         jsonb object of every attribute outside the contract
+//	trace_id        TraceID                text, 32 lower-case hex digits; NULL when invalid
+//	span_id         SpanID                 text, 16 lower-case hex digits; NULL when invalid
+//	service_name    ServiceName            text (resource attribute service.name)
+//	sanitized       Sanitized              text[] of "field:change" markers, NULL when none
+//	observed_at     ObservedTime           timestamptz, NULL when absent
+//	ingested_at     -                      the table's default, now()
+//
+// Trace and span ids are hex text rather than bytea: 17 more bytes a row,
+// but they read and compare as every tracing tool prints them (WHERE
+// trace_id = '4bf92f3577b34da6a3ce929d0e0e4736'), which is how the rows are
+// joined to traces.
+//
+// Rows are sent in COPY's binary format, encoded straight from the row
+// into a buffer, without []any values or per-value allocations.
+//
+// # What happens to each record
+//
+// Every record given to Export ends in exactly one counter of [Stats]:
+//
+//	Written     stored now
+//	Duplicates  stored before (same created_at and event id); not stored again
+//	Rejected    never stored, by reason, see below
+//	Failed      not stored because Export returned an error; exporting it again is safe
+//
+// Values the mapping can repair (NUL bytes, invalid UTF-8, oversized or too
+// deeply nested values, NaN and infinities, an IP that is not an IP, a
+// missing or malformed event id...) are stored repaired, with markers in
+// the sanitized column; the auditrow package documents each case. Records
+// are rejected, counted under their reason and reported to the error handler
+// as a [*RejectError] (non-audit records excepted: those are only counted):
+//
+//	non_audit            not an audit record (EventName not "audit.*"); unless
+//	                     WithMapping(auditrow.Options{IncludeNonAudit: true})
+//	invalid_action       "audit." followed by an invalid action name
+//	time_out_of_range    a time before year 1 or after year 9999
+//	refused_by_postgres  Postgres refused the row itself (a data exception,
+//	                     class 22; a constraint, class 23; a limit such as an
+//	                     index entry over 2704 bytes, class 54)
+//
+// A rejected record never costs the others of its batch: rows Postgres
+// refuses are found by bisecting the COPY (a batch with one bad row is
+// written in about 2 log2(n) statements), and everything else is written.
+//
+// # Exactly once
+//
+// The primary key of the table is (created_at, event_id), and a record
+// always maps to the same pair: its event id (a UUIDv7 set by the bridge, or
+// derived by auditrow from the record's content) and its time. Each batch
+// is sent with one COPY straight into the table: the fast path, as fast as
+// COPY goes. When that COPY fails with a unique violation (the batch, or
+// part of it, was written before: a re-export, a retry upstream, a record
+// given twice) the rows go instead through a temporary staging table and
+// INSERT ... SELECT ... ON CONFLICT DO NOTHING, which stores the new ones
+// and counts the others as duplicates. Exporting the same records twice, or
+// retrying after a commit whose acknowledgement was lost, therefore leaves
+// one row per event.
+//
+// Uniqueness is per (created_at, event_id): Postgres cannot enforce a
+// unique event id across partitions. Two records that share an id but not
+// a time are two rows; the bridge never makes them.
+//
+// # Retries
+//
+// Transient errors are retried with capped exponential backoff and jitter
+// (WithRetry; by default from 50ms up to 5s between attempts, for at most a
+// minute), within the deadline of the context given to Export: connection
+// errors (resets, EOF, timeouts that are not the context's), SQLSTATE class
+// 08, 53 (insufficient resources), 40001 (serialization failure), 40P01
+// (deadlock), 55P03, 57014 (statement timeout), 57P01-57P03 (shutdown,
+// pg_terminate_backend). A retry after an error that may have come after
+// the server had the rows goes through the staging table. Other errors (a
+// missing table or function, a missing privilege, a closed pool) are not
+// retried: Export returns them at once.
+//
+// # Partitions
+//
+// A row needs its partition. The exporter keeps the ranges of the
+// partitions it knows exist (read from the partition registry at its first
+// Export). Rows of a range it does not know are held back from the batch's
+// COPY; after it, the exporter calls the table's partition function
+// (postgres.EnsurePartitions: the partition and the one after it, created
+// unless they exist, under an advisory lock, as the table's owner) and then
+// writes them. When retention has dropped a partition the exporter still
+// believed in, the insert fails, the exporter forgets what it knew,
+// ensures the partitions again and retries. An insert therefore never fails
+// for a missing partition.
+//
+// # Append-only, the writer role, retention
+//
+// The table refuses UPDATE, DELETE and TRUNCATE (schema/postgres). The
+// exporter needs only what the writer role of postgres.Options.WriterRole
+// has: INSERT on the table (COPY and INSERT ... ON CONFLICT DO NOTHING
+// without a conflict target need nothing more), EXECUTE on the partition
+// function, SELECT on the partition registry, and TEMPORARY on the database
+// for the staging table. Run the exporter as that role and the services
+// can add audit rows but never change or remove one. Retention
+// (postgres.DropPartitionsBefore) drops whole partitions, as the table's
+// owner, never through the exporter.
+//
+// # Batches and memory
+//
+// Export maps and encodes the rows while the COPY sends them, so mapping
+// overlaps with the server's work. The encoded rows are kept until the
+// statement succeeds (for retries), in chunks of at most WithMaxCopyBytes
+// (8 MiB by default): a larger batch is written as several COPY statements,
+// each its own transaction. The export batch size itself is the
+// processor's (sdklog.WithExportMaxBatchSize); 4096 to 16384 records per
+// batch keep COPY near its best.
+package postgreslog

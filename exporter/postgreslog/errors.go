@@ -1,0 +1,139 @@
+package postgreslog
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/puddle/v2"
+)
+
+// Rejection reasons, the keys of Stats.Rejected.
+const (
+	// ReasonNonAudit: not an audit record (auditrow.ErrNotAudit). Counted,
+	// not reported to the error handler.
+	ReasonNonAudit = "non_audit"
+	// ReasonInvalidAction: "audit." followed by an invalid action
+	// (auditrow.ErrInvalidAction).
+	ReasonInvalidAction = "invalid_action"
+	// ReasonTimeOutOfRange: the event's time is before year 1 or after
+	// year 9999.
+	ReasonTimeOutOfRange = "time_out_of_range"
+	// ReasonRefusedByPostgres: Postgres refused the row itself (a data
+	// exception, a constraint, a size limit), found by bisecting the batch.
+	ReasonRefusedByPostgres = "refused_by_postgres"
+	// ReasonOther: a mapping error of another kind.
+	ReasonOther = "other"
+)
+
+// ErrRejected matches every [*RejectError] with errors.Is.
+var ErrRejected = errors.New("postgreslog: record rejected")
+
+// RejectError is what the error handler receives for a record that was not
+// stored and will never be: it is counted under Reason in Stats.Rejected,
+// and the other records of its batch are unaffected.
+type RejectError struct {
+	// Reason is one of the Reason constants.
+	Reason string
+	// EventID is the row's event id; zero when the record was refused by
+	// the mapping.
+	EventID uuid.UUID
+	// Err says why.
+	Err error
+}
+
+func (e *RejectError) Error() string {
+	var b strings.Builder
+	b.WriteString("postgreslog: record rejected (")
+	b.WriteString(e.Reason)
+	b.WriteString(")")
+	if e.EventID != uuid.Nil {
+		b.WriteString(", event id ")
+		b.WriteString(e.EventID.String())
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *RejectError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrRejected) true.
+func (e *RejectError) Is(target error) bool { return target == ErrRejected }
+
+// errorClass says what to do about an error of a COPY.
+type errorClass int
+
+const (
+	// classPermanent: the statement cannot succeed (a missing table, a
+	// missing privilege, a closed pool); the chunk fails.
+	classPermanent errorClass = iota
+	// classTransient: the connection or the server had a problem; retry
+	// with backoff.
+	classTransient
+	// classRecord: a row's value was refused; bisect to find it.
+	classRecord
+	// classDuplicate: a row is already stored; write through the staging
+	// table.
+	classDuplicate
+	// classNoPartition: no partition for some row (retention dropped one
+	// that was cached); ensure partitions and retry.
+	classNoPartition
+)
+
+// classify sorts an error of a write by SQLSTATE for server errors; every
+// other error that is not the caller's context ending is the connection's
+// (reset, EOF, timeout) and transient.
+func classify(ctx context.Context, err error) errorClass {
+	var re *rowError
+	if errors.As(err, &re) {
+		return classRecord
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		code := pgErr.Code
+		switch {
+		case code == "23505": // unique_violation
+			return classDuplicate
+		case code == "23514" && pgErr.ConstraintName == "":
+			// check_violation without a constraint: "no partition of
+			// relation found for row".
+			return classNoPartition
+		case code == "40001", code == "40P01", // serialization failure, deadlock
+			code == "55P03",                                   // lock_not_available
+			code == "57014",                                   // query_canceled (statement_timeout)
+			code == "57P01", code == "57P02", code == "57P03", // admin/crash shutdown, cannot connect now
+			code == "58030",               // io_error
+			strings.HasPrefix(code, "08"), // connection exception
+			strings.HasPrefix(code, "53"): // insufficient resources
+			return classTransient
+		case strings.HasPrefix(code, "22"), // data exception
+			strings.HasPrefix(code, "23"), // integrity constraint violation
+			strings.HasPrefix(code, "54"): // program limit exceeded (index row size)
+			return classRecord
+		}
+		return classPermanent
+	}
+	switch {
+	case ctx.Err() != nil, errors.Is(err, puddle.ErrClosedPool):
+		return classPermanent
+	}
+	return classTransient
+}
+
+// rowError marks an error that some row of a chunk causes: bisect.
+type rowError struct{ err error }
+
+func (e *rowError) Error() string { return e.err.Error() }
+func (e *rowError) Unwrap() error { return e.err }
+
+// acquireError is a failure to get a connection: nothing was sent.
+type acquireError struct{ err error }
+
+func (e *acquireError) Error() string     { return "acquire a connection: " + e.err.Error() }
+func (e *acquireError) Unwrap() error     { return e.err }
+func (e *acquireError) SafeToRetry() bool { return true }

@@ -1,0 +1,66 @@
+package postgreslog_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/bridge"
+	"github.com/otelaudit/otelaudit/exporter/postgreslog"
+	"github.com/otelaudit/otelaudit/schema/postgres"
+)
+
+// The whole setup of a service: migrate, export through a BatchProcessor,
+// record.
+func Example() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Close()
+	if _, err := postgres.Migrate(ctx, pool, postgres.Options{}); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	exp, err := postgreslog.New(pool)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(exp,
+		sdklog.WithExportMaxBatchSize(8192),
+		sdklog.WithMaxQueueSize(65536),
+	)))
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = provider.Shutdown(ctx) // flushes, then shuts exp down
+	}()
+
+	auditor := bridge.New(bridge.WithLoggerProvider(provider))
+	auditor.Login(ctx, otelaudit.Actor{UserID: "usr_1", WorkspaceID: "ws_acme"})
+}
+
+// What the error handler receives for a rejected record.
+func ExampleRejectError() {
+	err := error(&postgreslog.RejectError{
+		Reason:  postgreslog.ReasonTimeOutOfRange,
+		EventID: uuid.MustParse("01900000-0000-7000-8000-000000000001"),
+		Err:     errors.New("time 10000-01-01 00:00:00 +0000 UTC outside years 1 to 9999"),
+	})
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, postgreslog.ErrRejected))
+	// Output:
+	// postgreslog: record rejected (time_out_of_range), event id 01900000-0000-7000-8000-000000000001: time 10000-01-01 00:00:00 +0000 UTC outside years 1 to 9999
+	// true
+}

@@ -1,0 +1,233 @@
+package postgreslog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/schema/postgres"
+)
+
+// Exporter writes audit log records into the Postgres audit table created
+// by schema/postgres, with COPY, exactly once per event. See the package
+// documentation for the whole contract.
+//
+// It follows the sdk/log Exporter contract:
+//
+//   - Export writes the batch before it returns and keeps nothing: not the
+//     slice, not the records, not the rows. It honours ctx's deadline and
+//     cancellation, retries transient errors within them, and returns an
+//     error only for records it could not write (counted in Stats.Failed);
+//     records rejected for their content are reported to the error handler
+//     and counted, and do not make Export fail.
+//   - After Shutdown, Export returns [sdklog.ErrExporterShutdown], and
+//     Shutdown and ForceFlush do nothing and return nil.
+//   - ForceFlush has nothing to flush: Export holds nothing back.
+//
+// All methods are safe for concurrent use, Export included (the SDK's
+// processors never call it concurrently, but several may share an
+// Exporter). The Exporter starts no goroutine of its own.
+type Exporter struct {
+	pool     *pgxpool.Pool
+	ownsPool bool
+	cfg      config
+	table    string // schema.table, for messages
+	stmts    postgres.WriterStatements
+	parts    partitionCache
+	batches  sync.Pool // *batch, with their mapper and buffers
+
+	mu       sync.RWMutex // guards stopped and inflight.Add
+	stopped  bool
+	inflight sync.WaitGroup
+	// abort is canceled when Shutdown stops waiting for in-flight exports;
+	// they then end promptly.
+	abort       context.Context
+	cancelAbort context.CancelFunc
+
+	stats counters
+}
+
+var _ sdklog.Exporter = (*Exporter)(nil)
+
+// ErrNilPool is returned by [New] for a nil pool.
+var ErrNilPool = errors.New("postgreslog: nil pool")
+
+// New returns an Exporter that writes through pool. The pool stays the
+// caller's: Shutdown does not close it. The table must have been created
+// with schema/postgres.Migrate (WithTable names it when it is not
+// public.audit_logs); New itself does not touch the database.
+func New(pool *pgxpool.Pool, opts ...Option) (*Exporter, error) {
+	if pool == nil {
+		return nil, ErrNilPool
+	}
+	cfg := newConfig(opts)
+	stmts, err := postgres.Writer(cfg.table)
+	if err != nil {
+		return nil, fmt.Errorf("postgreslog: %w", err)
+	}
+	schema, table := cfg.table.Schema, cfg.table.Table
+	if schema == "" {
+		schema = postgres.DefaultSchema
+	}
+	if table == "" {
+		table = postgres.DefaultTable
+	}
+	e := &Exporter{
+		pool:  pool,
+		cfg:   cfg,
+		table: schema + "." + table,
+		stmts: stmts,
+	}
+	e.abort, e.cancelAbort = context.WithCancel(context.Background())
+	e.batches.New = func() any { return &batch{e: e, mapper: auditrow.NewMapper(cfg.mapping)} }
+	return e, nil
+}
+
+// Open returns an Exporter with a pool of its own on the database of dsn (a
+// pgx connection string or URL). Shutdown closes that pool. Connections
+// are made when needed: Open does not check that the database answers.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Exporter, error) {
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgreslog: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgreslog: %w", err)
+	}
+	e, err := New(pool, opts...)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	e.ownsPool = true
+	return e, nil
+}
+
+// Export writes records; see [Exporter] for the contract and the package
+// documentation for what happens to each record.
+func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
+	e.mu.RLock()
+	if e.stopped {
+		e.mu.RUnlock()
+		return sdklog.ErrExporterShutdown
+	}
+	e.inflight.Add(1)
+	e.mu.RUnlock()
+	defer e.inflight.Done()
+
+	if len(records) == 0 {
+		return nil
+	}
+	e.stats.exported.Add(uint64(len(records)))
+	if err := ctx.Err(); err != nil {
+		e.stats.failed.Add(uint64(len(records)))
+		return fmt.Errorf("postgreslog: export %d records to %s: %w", len(records), e.table, err)
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(e.abort, func() { cancel(errAborted) })
+	defer stop()
+
+	b := e.batches.Get().(*batch)
+	defer e.putBatch(b)
+	failed, err := b.run(ctx, records)
+	if err != nil {
+		e.stats.failed.Add(uint64(failed))
+		return fmt.Errorf("postgreslog: export %d records to %s: %d not written: %w", len(records), e.table, failed, err)
+	}
+	return nil
+}
+
+// errAborted is the cause of an export ended by Shutdown.
+var errAborted = errors.New("postgreslog: exporter shut down during the export")
+
+// maxKeptBuffer is the largest chunk buffer kept for the next Export.
+const maxKeptBuffer = 2 * DefaultMaxCopyBytes
+
+func (e *Exporter) putBatch(b *batch) {
+	b.records = nil
+	for _, c := range []*chunk{&b.main, &b.later} {
+		if cap(c.buf) > max(maxKeptBuffer, 2*e.cfg.maxCopyBytes) {
+			c.buf = nil
+		}
+		c.reset()
+	}
+	e.batches.Put(b)
+}
+
+// Shutdown stops the Exporter: Export returns ErrExporterShutdown from now
+// on. It waits for exports in flight until ctx ends, then makes them end
+// (they return an error and count their unwritten records as failed). It
+// closes the pool only when the Exporter opened it ([Open]). A second call
+// does nothing and returns nil.
+func (e *Exporter) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
+		return nil
+	}
+	e.stopped = true
+	e.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		e.inflight.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	e.cancelAbort()
+	if e.ownsPool {
+		if err == nil {
+			e.pool.Close()
+		} else {
+			// Aborted exports still hold connections, which pool.Close
+			// waits for; they end promptly now.
+			go func() {
+				<-done
+				e.pool.Close()
+			}()
+		}
+	}
+	return err
+}
+
+// ForceFlush returns nil: Export writes everything before it returns. It
+// returns ctx's error when ctx is already done.
+func (e *Exporter) ForceFlush(ctx context.Context) error {
+	e.mu.RLock()
+	stopped := e.stopped
+	e.mu.RUnlock()
+	if stopped {
+		return nil
+	}
+	return ctx.Err()
+}
+
+// Stats returns the Exporter's counters.
+func (e *Exporter) Stats() Stats {
+	return e.stats.snapshot()
+}
+
+// reject counts a record that is not stored and reports it to the error
+// handler (non-audit records are only counted).
+func (e *Exporter) reject(reason string, err error, id [16]byte) {
+	e.stats.reject(reason)
+	if reason == ReasonNonAudit {
+		return
+	}
+	// A panicking handler must not take the export down with it.
+	defer func() { _ = recover() }()
+	e.cfg.onError(&RejectError{Reason: reason, EventID: id, Err: err})
+}

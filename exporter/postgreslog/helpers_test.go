@@ -1,0 +1,180 @@
+package postgreslog_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.uber.org/goleak"
+
+	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/bridge"
+	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
+	"github.com/otelaudit/otelaudit/exporter/postgreslog"
+	"github.com/otelaudit/otelaudit/internal/testenv"
+	"github.com/otelaudit/otelaudit/schema/postgres"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testTimeout bounds each test's database work.
+const testTimeout = 2 * time.Minute
+
+func testCtx(t testing.TB) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// migrated returns a pool on a fresh database with the audit table
+// migrated with o.
+func migrated(t testing.TB, o postgres.Options) *pgxpool.Pool {
+	t.Helper()
+	pool := testenv.Postgres(t)
+	_, err := postgres.Migrate(testCtx(t), pool, o)
+	require.NoError(t, err)
+	return pool
+}
+
+// handlerLog collects what an exporter hands to its error handler.
+type handlerLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (h *handlerLog) handle(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.errs = append(h.errs, err)
+}
+
+func (h *handlerLog) all() []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]error(nil), h.errs...)
+}
+
+// newExporter returns an exporter over pool with fast retries and a handler
+// log, shut down when the test ends.
+func newExporter(t testing.TB, pool *pgxpool.Pool, opts ...postgreslog.Option) (*postgreslog.Exporter, *handlerLog) {
+	t.Helper()
+	h := &handlerLog{}
+	base := []postgreslog.Option{
+		postgreslog.WithErrorHandler(h.handle),
+		postgreslog.WithRetry(5*time.Millisecond, 100*time.Millisecond, 20*time.Second),
+	}
+	e, err := postgreslog.New(pool, append(base, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
+	return e, h
+}
+
+// auditRecords emits through a bridge Auditor over a real SDK provider and
+// returns the SDK records.
+func auditRecords(emit func(a *bridge.Auditor)) []sdklog.Record {
+	return corpus.Capture(func(lp log.LoggerProvider) {
+		emit(bridge.New(bridge.WithLoggerProvider(lp), bridge.WithErrorHandler(func(error) {})))
+	})
+}
+
+// logins returns n login records of distinct users, at successive
+// microseconds from start.
+func logins(n int, start time.Time) []sdklog.Record {
+	return auditRecords(func(a *bridge.Auditor) {
+		for i := range n {
+			a.Record(context.Background(), otelaudit.Event{
+				Time:   start.Add(time.Duration(i) * time.Microsecond),
+				Action: otelaudit.ActionLogin,
+				Actor:  otelaudit.Actor{UserID: "usr_" + itoa(i), WorkspaceID: "ws_" + itoa(i%7)},
+				Client: otelaudit.Client{IP: "203.0.113.7", UserAgent: "test"},
+			})
+		}
+	})
+}
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// dbRow is an audit_logs row as read back.
+type dbRow struct {
+	CreatedAt     time.Time
+	EventID       uuid.UUID
+	Action        string
+	Outcome       string
+	ErrorType     *string
+	UserID        *string
+	UserName      *string
+	WorkspaceID   *string
+	IPAddress     *netip.Addr
+	UserAgent     *string
+	SessionID     *string
+	Resource      *string
+	ResourceID    *string
+	Details       json.RawMessage
+	PreviousValue json.RawMessage
+	NewValue      json.RawMessage
+	Attributes    json.RawMessage
+	TraceID       *string
+	SpanID        *string
+	ServiceName   *string
+	Sanitized     []string
+	ObservedAt    *time.Time
+	IngestedAt    time.Time
+	Partition     string
+}
+
+// readRows returns the rows of public.audit_logs ordered by time and id.
+func readRows(t testing.TB, pool *pgxpool.Pool) []dbRow {
+	t.Helper()
+	rows, err := pool.Query(testCtx(t), `
+		SELECT created_at, event_id, action, outcome, error_type, user_id, user_name, workspace_id,
+		       ip_address, user_agent, session_id, resource, resource_id,
+		       details::text, previous_value::text, new_value::text, attributes::text,
+		       trace_id, span_id, service_name, sanitized, observed_at, ingested_at, tableoid::regclass::text
+		FROM audit_logs ORDER BY created_at, event_id`)
+	require.NoError(t, err)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (dbRow, error) {
+		var d dbRow
+		var details, prev, next, attrs *string
+		err := r.Scan(&d.CreatedAt, &d.EventID, &d.Action, &d.Outcome, &d.ErrorType, &d.UserID, &d.UserName, &d.WorkspaceID,
+			&d.IPAddress, &d.UserAgent, &d.SessionID, &d.Resource, &d.ResourceID,
+			&details, &prev, &next, &attrs,
+			&d.TraceID, &d.SpanID, &d.ServiceName, &d.Sanitized, &d.ObservedAt, &d.IngestedAt, &d.Partition)
+		d.Details, d.PreviousValue, d.NewValue, d.Attributes = raw(details), raw(prev), raw(next), raw(attrs)
+		return d, err
+	})
+	require.NoError(t, err)
+	return out
+}
+
+func raw(s *string) json.RawMessage {
+	if s == nil {
+		return nil
+	}
+	return json.RawMessage(*s)
+}
+
+// count returns the number of rows and of distinct event ids.
+func count(t testing.TB, pool *pgxpool.Pool) (rows, ids int) {
+	t.Helper()
+	require.NoError(t, pool.QueryRow(testCtx(t), `SELECT count(*), count(DISTINCT event_id) FROM audit_logs`).Scan(&rows, &ids))
+	return rows, ids
+}
+
+func ptr[T any](v T) *T { return &v }

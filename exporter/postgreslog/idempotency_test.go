@@ -1,0 +1,134 @@
+package postgreslog_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/otelaudit/otelaudit/internal/testenv"
+	"github.com/otelaudit/otelaudit/schema/postgres"
+)
+
+var batchTime = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+func TestIdempotentSameBatchTwice(t *testing.T) {
+	ctx := testCtx(t)
+	pool := migrated(t, postgres.Options{})
+	e, h := newExporter(t, pool)
+	const n = 3000
+	records := logins(n, batchTime)
+
+	require.NoError(t, e.Export(ctx, records))
+	require.NoError(t, e.Export(ctx, records))
+	rows, ids := count(t, pool)
+	require.Equal(t, n, rows)
+	require.Equal(t, n, ids)
+	s := e.Stats()
+	require.Equal(t, uint64(2*n), s.Exported)
+	require.Equal(t, uint64(n), s.Written)
+	require.Equal(t, uint64(n), s.Duplicates)
+	require.Empty(t, h.all())
+
+	t.Run("a second exporter", func(t *testing.T) {
+		e2, _ := newExporter(t, pool)
+		require.NoError(t, e2.Export(ctx, records[:100]))
+		require.Equal(t, uint64(100), e2.Stats().Duplicates)
+		rows, _ := count(t, pool)
+		require.Equal(t, n, rows)
+	})
+
+	t.Run("partly new", func(t *testing.T) {
+		more := logins(n+500, batchTime) // the same n first records, and 500 new ones
+		// The records carry their own ids: take the stored ones and the new ones.
+		mixed := append(append([]sdklog.Record{}, records[:n/2]...), more[n:]...)
+		require.NoError(t, e.Export(ctx, mixed))
+		rows, ids := count(t, pool)
+		require.Equal(t, n+500, rows)
+		require.Equal(t, n+500, ids)
+	})
+}
+
+func TestIdempotentDuplicatesInOneBatch(t *testing.T) {
+	ctx := testCtx(t)
+	pool := migrated(t, postgres.Options{})
+	e, _ := newExporter(t, pool)
+	records := logins(200, batchTime)
+	batch := append(append([]sdklog.Record{}, records...), records[50:60]...) // ten records twice
+	require.NoError(t, e.Export(ctx, batch))
+	rows, ids := count(t, pool)
+	require.Equal(t, 200, rows)
+	require.Equal(t, 200, ids)
+	s := e.Stats()
+	require.Equal(t, uint64(200), s.Written)
+	require.Equal(t, uint64(10), s.Duplicates)
+}
+
+func TestRetryAfterKilledConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode killMode
+		// wantDuplicates: the killed attempt committed.
+		wantDuplicates bool
+	}{
+		{"killed during the COPY", killOnCopyData, false},
+		{"killed after the commit, before the acknowledgement", killAfterCopyCommit, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			pool := migrated(t, postgres.Options{})
+			p := newProxy(t, pool.Config().ConnConfig.Host+":"+fmt.Sprint(pool.Config().ConnConfig.Port))
+			through := poolThrough(t, pool, p)
+			e, h := newExporter(t, through)
+			const n = 5000
+			records := logins(n, batchTime)
+
+			// Warm the exporter (partition cache, connections) so that the
+			// kill hits the COPY of the batch under test.
+			require.NoError(t, e.Export(ctx, logins(1, batchTime.Add(-time.Hour))))
+			p.arm(tc.mode)
+			require.NoError(t, e.Export(ctx, records))
+			require.Equal(t, int32(1), p.killed.Load(), "the proxy cut a connection")
+
+			rows, ids := count(t, pool)
+			require.Equal(t, n+1, rows, "exactly one row per event")
+			require.Equal(t, n+1, ids)
+			s := e.Stats()
+			require.GreaterOrEqual(t, s.Retries, uint64(1))
+			require.Equal(t, uint64(n+1), s.Written+s.Duplicates)
+			if tc.wantDuplicates {
+				require.Equal(t, uint64(n), s.Duplicates, "the retry found the committed rows")
+			} else {
+				require.Zero(t, s.Duplicates)
+			}
+			require.Zero(t, s.Failed)
+			require.Empty(t, h.all())
+		})
+	}
+}
+
+func TestTerminatedBackend(t *testing.T) {
+	// pg_terminate_backend from another session, on every connection of
+	// the exporter's pool, between two exports: the next export finds a
+	// dead connection (FATAL 57P01, or EOF) and retries on a new one.
+	ctx := testCtx(t)
+	admin := testenv.Postgres(t)
+	_, err := postgres.Migrate(ctx, admin, postgres.Options{})
+	require.NoError(t, err)
+	pool := poolThrough(t, admin, newProxy(t, admin.Config().ConnConfig.Host+":"+fmt.Sprint(admin.Config().ConnConfig.Port)))
+	e, _ := newExporter(t, pool)
+	require.NoError(t, e.Export(ctx, logins(10, batchTime)))
+
+	_, err = admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`)
+	require.NoError(t, err)
+
+	records := logins(1000, batchTime.Add(time.Second))
+	require.NoError(t, e.Export(ctx, records))
+	rows, ids := count(t, admin)
+	require.Equal(t, 1010, rows)
+	require.Equal(t, 1010, ids)
+	require.Equal(t, uint64(1010), e.Stats().Written)
+}

@@ -1,0 +1,105 @@
+package postgreslog
+
+import (
+	"time"
+
+	"go.opentelemetry.io/otel"
+
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/internal/retry"
+	"github.com/otelaudit/otelaudit/schema/postgres"
+)
+
+// Defaults of the options.
+const (
+	// DefaultMaxCopyBytes bounds the encoded rows of one COPY statement, and
+	// so the memory an Export holds. A larger batch is written in several
+	// COPY statements, each its own transaction.
+	DefaultMaxCopyBytes = 8 << 20
+	// DefaultRetryInitialInterval, DefaultRetryMaxInterval and
+	// DefaultRetryMaxElapsed bound the retries of transient errors; the
+	// context given to Export bounds them too.
+	DefaultRetryInitialInterval = retry.DefaultInitialInterval
+	DefaultRetryMaxInterval     = retry.DefaultMaxInterval
+	DefaultRetryMaxElapsed      = retry.DefaultMaxElapsed
+)
+
+// minCopyBytes is the smallest MaxCopyBytes accepted.
+const minCopyBytes = 64 << 10
+
+// Option configures an [Exporter].
+type Option interface {
+	apply(config) config
+}
+
+type optionFunc func(config) config
+
+func (f optionFunc) apply(c config) config { return f(c) }
+
+type config struct {
+	table        postgres.Options
+	mapping      auditrow.Options
+	onError      func(error)
+	maxCopyBytes int
+	retry        retry.Policy
+}
+
+func newConfig(opts []Option) config {
+	var c config
+	for _, o := range opts {
+		if o != nil {
+			c = o.apply(c)
+		}
+	}
+	if c.onError == nil {
+		c.onError = otel.Handle
+	}
+	if c.maxCopyBytes <= 0 {
+		c.maxCopyBytes = DefaultMaxCopyBytes
+	}
+	c.maxCopyBytes = max(c.maxCopyBytes, minCopyBytes)
+	return c
+}
+
+// WithTable sets the schema and table written to; they must be those given
+// to postgres.Migrate. Default: public.audit_logs. Empty strings mean the
+// defaults. Names are validated by [New].
+func WithTable(schema, table string) Option {
+	return optionFunc(func(c config) config {
+		c.table.Schema, c.table.Table = schema, table
+		return c
+	})
+}
+
+// WithMapping sets the options of the record-to-row mapping: limits, and
+// whether records that are not audit records are stored
+// (IncludeNonAudit) instead of refused. Default: the zero
+// auditrow.Options (auditrow's default limits, non-audit records refused).
+func WithMapping(o auditrow.Options) Option {
+	return optionFunc(func(c config) config { c.mapping = o; return c })
+}
+
+// WithErrorHandler sets the function that receives each rejected record as
+// a [*RejectError] (records that are not audit records excepted: those are
+// only counted). It is called synchronously from Export and must not block.
+// Default: otel.Handle. A nil handler means the default.
+func WithErrorHandler(f func(error)) Option {
+	return optionFunc(func(c config) config { c.onError = f; return c })
+}
+
+// WithMaxCopyBytes bounds the encoded size of the rows sent in one COPY
+// statement. Default: [DefaultMaxCopyBytes]; values below 64 KiB are
+// raised to 64 KiB.
+func WithMaxCopyBytes(n int) Option {
+	return optionFunc(func(c config) config { c.maxCopyBytes = n; return c })
+}
+
+// WithRetry bounds the retries of transient errors: the first wait, the
+// longest wait, and the total time after which Export gives up. Zero values
+// mean the defaults. The context given to Export bounds them as well.
+func WithRetry(initialInterval, maxInterval, maxElapsed time.Duration) Option {
+	return optionFunc(func(c config) config {
+		c.retry = retry.Policy{InitialInterval: initialInterval, MaxInterval: maxInterval, MaxElapsed: maxElapsed}
+		return c
+	})
+}

@@ -1,0 +1,384 @@
+package postgreslog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/internal/retry"
+)
+
+// How one Export is written.
+//
+// The records are mapped (auditrow) and encoded (encode.go) once, in
+// record order, into chunks of at most maxCopyBytes. A row goes into the
+// main chunk when the range of its partition is known to exist, else into
+// the later chunk. The main chunk is sent with one COPY straight into the
+// table, and encoded lazily while the COPY runs: pgconn reads the COPY data
+// from an io.Reader on a goroutine of its own, and the reader maps and
+// encodes the next rows as it is read, so that the mapping overlaps with
+// the server's work. Partitions cannot be created while that COPY holds its
+// lock on the table, hence the later chunk: once the COPY is done, the
+// partitions of the later rows are ensured and the later chunk is copied.
+//
+// Any failure of a chunk's first COPY leads to write, which replays the
+// encoded rows of the whole chunk (or of a part, when bisecting):
+//
+//   - unique violation: an event of the chunk is stored already; the rows
+//     go through a temporary staging table and INSERT ... ON CONFLICT DO
+//     NOTHING, which skips (and counts) the duplicates;
+//   - transient error: retried with backoff; when the error may have come
+//     after the server had the data (an ambiguous commit), through the
+//     staging table;
+//   - no partition for a row (retention dropped a cached one): forget the
+//     cache, ensure the partitions, retry;
+//   - a row's value refused: the chunk is bisected until the row is alone,
+//     and that row is rejected;
+//   - anything else: the chunk fails and Export returns the error.
+
+// lazyStep is how much the lazy reader encodes at a time.
+const lazyStep = 64 << 10
+
+// rowRef locates one encoded row of a chunk.
+type rowRef struct {
+	off int       // start of the tuple in chunk.buf
+	t   int64     // created_at, pgMicros
+	id  uuid.UUID // event id, for rejections
+}
+
+// chunk is the COPY data of one statement: the binary COPY header, then the
+// tuples. The trailer is added when sending.
+type chunk struct {
+	buf  []byte
+	rows []rowRef
+}
+
+func (c *chunk) reset() {
+	c.buf = append(c.buf[:0], copyHeader...)
+	c.rows = c.rows[:0]
+}
+
+func (c *chunk) add(r *auditrow.Row, t int64) {
+	c.rows = append(c.rows, rowRef{off: len(c.buf), t: t, id: r.EventID})
+	c.buf = appendTuple(c.buf, r, t)
+}
+
+// reader returns the COPY data of rows [lo, hi).
+func (c *chunk) reader(lo, hi int) io.Reader {
+	end := len(c.buf)
+	if hi < len(c.rows) {
+		end = c.rows[hi].off
+	}
+	return io.MultiReader(bytes.NewReader(copyHeader), bytes.NewReader(c.buf[c.rows[lo].off:end]), bytes.NewReader(copyTrailer))
+}
+
+// batch is the state of one Export; it is reused by later ones.
+type batch struct {
+	e       *Exporter
+	mapper  *auditrow.Mapper
+	records []sdklog.Record
+	next    int // the next record to map
+	main    chunk
+	later   chunk
+	last    span // the partition range of the last row, known to exist
+	failed  int  // records not written
+}
+
+// run writes records and returns how many were not written, with the
+// error.
+func (b *batch) run(ctx context.Context, records []sdklog.Record) (int, error) {
+	b.records, b.next, b.failed, b.last = records, 0, 0, span{}
+	b.main.reset()
+	b.later.reset()
+	b.e.loadPartitions(ctx)
+
+	var errs []error
+	for b.next < len(b.records) {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, context.Cause(ctx))
+			b.failed += len(b.records) - b.next
+			break
+		}
+		b.main.reset()
+		b.later.reset()
+		if err := b.writeMain(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		if err := b.writeLater(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return b.failed, errors.Join(errs...)
+}
+
+// encodeMore maps and encodes records until the main chunk has grown by
+// lazyStep bytes, either chunk is full, or the records are done. It reports
+// whether the main chunk grew.
+func (b *batch) encodeMore() bool {
+	limit := b.e.cfg.maxCopyBytes
+	start := len(b.main.buf)
+	for b.next < len(b.records) && len(b.main.buf)-start < lazyStep &&
+		len(b.main.buf) < limit && len(b.later.buf) < limit {
+		b.encode(&b.records[b.next])
+		b.next++
+	}
+	return len(b.main.buf) > start
+}
+
+// fill encodes the rest of the current chunks.
+func (b *batch) fill() {
+	for b.encodeMore() {
+	}
+}
+
+// encode maps one record into the main or the later chunk, or rejects it.
+func (b *batch) encode(r *sdklog.Record) {
+	row, err := b.mapper.MapRecord(r)
+	if err != nil {
+		b.e.reject(reasonOf(err), err, uuid.Nil)
+		return
+	}
+	if !inTimeRange(row.Time) {
+		b.e.reject(ReasonTimeOutOfRange, fmt.Errorf("time %s outside years 1 to 9999", row.Time.UTC()), row.EventID)
+		return
+	}
+	t := pgMicros(row.Time)
+	if !b.last.has(t) {
+		s, ok := b.e.parts.lookup(t)
+		if !ok {
+			b.later.add(&row, t)
+			return
+		}
+		b.last = s
+	}
+	b.main.add(&row, t)
+}
+
+func reasonOf(err error) string {
+	switch r := auditrow.ReasonOf(err); r {
+	case ReasonNonAudit, ReasonInvalidAction:
+		return r
+	}
+	return ReasonOther
+}
+
+// writeMain sends the main chunk with a COPY that encodes while it reads,
+// and falls back to write when that fails.
+func (b *batch) writeMain(ctx context.Context) error {
+	if !b.encodeMore() {
+		return nil // nothing for the main chunk: all later, rejected or done
+	}
+	r := &lazyReader{b: b}
+	err := b.e.copyRows(ctx, r, 0, false)
+	r.close()
+	b.fill()
+	if err == nil {
+		return nil
+	}
+	return b.write(ctx, &b.main, 0, len(b.main.rows), err)
+}
+
+// writeLater ensures the partitions of the later chunk's rows, then writes
+// it.
+func (b *batch) writeLater(ctx context.Context) error {
+	n := len(b.later.rows)
+	if n == 0 {
+		return nil
+	}
+	if err := b.ensureRows(ctx, &b.later, 0, n); err != nil {
+		b.failed += n
+		return err
+	}
+	return b.write(ctx, &b.later, 0, n, nil)
+}
+
+// ensureRows ensures, with retries, the partitions of rows [lo, hi) of c.
+func (b *batch) ensureRows(ctx context.Context, c *chunk, lo, hi int) error {
+	return retry.Do(ctx, b.e.cfg.retry, b.transient(ctx), b.e.onRetry, func(ctx context.Context) error {
+		for i := lo; i < hi; i++ {
+			t := c.rows[i].t
+			if _, ok := b.e.parts.lookup(t); ok {
+				continue
+			}
+			if err := b.e.ensurePartition(ctx, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (b *batch) transient(ctx context.Context) func(error) bool {
+	return func(err error) bool { return classify(ctx, err) == classTransient }
+}
+
+func (e *Exporter) onRetry(error) { e.stats.retries.Add(1) }
+
+// write writes rows [lo, hi) of the complete chunk c, after a first attempt
+// that failed with prev (nil: none), with the fallbacks described above.
+func (b *batch) write(ctx context.Context, c *chunk, lo, hi int, prev error) error {
+	slow, ensured := false, false
+	if prev != nil {
+		switch classify(ctx, prev) {
+		case classDuplicate:
+			slow = true
+		case classTransient:
+			slow = !pgconn.SafeToRetry(prev)
+			b.e.onRetry(prev)
+		case classRecord:
+			return b.bisect(ctx, c, lo, hi, prev)
+		case classNoPartition:
+			// handled by the first attempt below
+		case classPermanent:
+			b.failed += hi - lo
+			return prev
+		}
+	}
+	err := retry.Do(ctx, b.e.cfg.retry, b.transient(ctx), b.e.onRetry, func(ctx context.Context) error {
+		for {
+			err := b.e.copyRows(ctx, c.reader(lo, hi), hi-lo, slow)
+			if err == nil {
+				return nil
+			}
+			switch classify(ctx, err) {
+			case classDuplicate:
+				if slow {
+					return err
+				}
+				slow = true
+				continue
+			case classNoPartition:
+				if ensured {
+					return &rowError{err} // still no partition: some row's own problem
+				}
+				ensured = true
+				b.e.parts.reset()
+				b.last = span{}
+				if err := b.ensureRows(ctx, c, lo, hi); err != nil {
+					return err
+				}
+				continue
+			case classTransient:
+				if !pgconn.SafeToRetry(err) {
+					slow = true // the data may be in: skip what is
+				}
+			}
+			return err
+		}
+	})
+	switch {
+	case err == nil:
+		return nil
+	case classify(ctx, err) == classRecord:
+		return b.bisect(ctx, c, lo, hi, err)
+	}
+	b.failed += hi - lo
+	return err
+}
+
+// bisect writes rows [lo, hi) of c, one of which Postgres refused with
+// err, in halves, until the refused rows are alone: those are rejected.
+func (b *batch) bisect(ctx context.Context, c *chunk, lo, hi int, err error) error {
+	if hi-lo == 1 {
+		var re *rowError
+		if errors.As(err, &re) {
+			err = re.err
+		}
+		b.e.reject(ReasonRefusedByPostgres, err, c.rows[lo].id)
+		return nil
+	}
+	mid := lo + (hi-lo)/2
+	return errors.Join(b.write(ctx, c, lo, mid, nil), b.write(ctx, c, mid, hi, nil))
+}
+
+// copyRows sends one COPY's data, straight into the table or, when slow,
+// through the staging table with ON CONFLICT DO NOTHING, and counts the
+// rows written and, when slow, the duplicates among the sent ones.
+func (e *Exporter) copyRows(ctx context.Context, data io.Reader, sent int, slow bool) error {
+	conn, err := e.pool.Acquire(ctx)
+	if err != nil {
+		return &acquireError{err}
+	}
+	defer conn.Release()
+	if !slow {
+		tag, err := conn.Conn().PgConn().CopyFrom(ctx, data, e.stmts.Copy)
+		if err != nil {
+			return err
+		}
+		e.stats.written.Add(uint64(tag.RowsAffected()))
+		return nil
+	}
+	var inserted int64
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, e.stmts.CreateStage); err != nil {
+			return err
+		}
+		if _, err := tx.Conn().PgConn().CopyFrom(ctx, data, e.stmts.CopyStage); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, e.stmts.InsertFromStage)
+		inserted = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	e.stats.written.Add(uint64(inserted))
+	e.stats.duplicates.Add(uint64(int64(sent) - inserted))
+	return nil
+}
+
+// lazyReader is the COPY data of the main chunk, encoded as it is read.
+// pgconn reads it on a goroutine of its own and may, when the connection
+// fails, return before that goroutine's last Read has; close waits for
+// any Read in progress and makes later ones fail, so that the batch is
+// never touched by two goroutines at once.
+type lazyReader struct {
+	mu     sync.Mutex
+	b      *batch
+	pos    int // next byte of b.main.buf to send
+	eof    bool
+	tpos   int // next byte of copyTrailer to send, once eof
+	closed bool
+}
+
+var errReaderClosed = errors.New("postgreslog: COPY data read after the COPY ended")
+
+func (r *lazyReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, errReaderClosed
+	}
+	buf := r.b.main.buf
+	if r.pos == len(buf) && !r.eof {
+		r.eof = !r.b.encodeMore()
+		buf = r.b.main.buf
+	}
+	if r.pos < len(buf) {
+		n := copy(p, buf[r.pos:])
+		r.pos += n
+		return n, nil
+	}
+	if r.tpos < len(copyTrailer) {
+		n := copy(p, copyTrailer[r.tpos:])
+		r.tpos += n
+		return n, nil
+	}
+	return 0, io.EOF
+}
+
+func (r *lazyReader) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+}
