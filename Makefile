@@ -5,6 +5,8 @@
 #                       ...), with throwaway Postgres and ClickHouse servers
 #                       (scripts/with-services.sh). This is what CI runs.
 #   make lint           gofmt check + go vet, no services
+#   make demo           the whole pipeline on throwaway servers: audit calls
+#                       -> Postgres and ClickHouse -> rows read back
 #   make bench          benchmarks against their ceilings and peers, with
 #                       throwaway servers; prints scenario=... lines
 #   make services-up    start servers for interactive work; then
@@ -22,7 +24,7 @@ GO ?= go
 GOTEST_FLAGS ?= -race -count=1 -timeout 20m
 PKGS ?= ./...
 
-.PHONY: test lint fmt-check vet go-test bench services-up services-down
+.PHONY: test lint fmt-check vet go-test bench demo services-up services-down
 
 test: lint
 	scripts/with-services.sh scripts/each-module.sh $(GO) test $(GOTEST_FLAGS) $(PKGS)
@@ -49,6 +51,9 @@ go-test:
 
 bench:
 	scripts/bench.sh
+
+demo:
+	scripts/with-services.sh $(GO) run ./examples/demo
 
 services-up:
 	scripts/services.sh start
