@@ -68,11 +68,14 @@ func packCases() []packCase {
 			"2024-05-01|2|0|2",  // 22, 35
 			"2024-06-01|1|2|-1", // 36; 23, 37
 		}},
-		{query: "most_active_users", args: named("from", may1, "to", jul1, "per_workspace", 2), want: []string{
-			"ws_a|u1|14|8|2024-06-02 14:00:00", // 1 3 4 5 8 9 10 14 16 17 20 21 22 23
-			"ws_a|u2|6|5|2024-06-02 13:00:00",  // 2 6 11 15 18 19
-			"ws_b|u3|10|8|2024-06-02 20:00:00", // 24 26 28 29 30 32 33 34 35 37
-			"ws_b|u4|3|2|2024-06-02 15:00:00",  // 25 27 36
+		{query: "most_active_users", args: named("workspace", "ws_a", "from", may1, "to", jul1, "limit", 3), want: []string{
+			"u1|14|8|2024-06-02 14:00:00",    // 1 3 4 5 8 9 10 14 16 17 20 21 22 23
+			"u2|6|5|2024-06-02 13:00:00",     // 2 6 11 15 18 19
+			"admin1|2|1|2024-06-02 09:00:00", // 12 13
+		}},
+		{query: "most_active_users", args: named("workspace", "ws_b", "from", may1, "to", jul1, "limit", 2), want: []string{
+			"u3|10|8|2024-06-02 20:00:00", // 24 26 28 29 30 32 33 34 35 37
+			"u4|3|2|2024-06-02 15:00:00",  // 25 27 36
 		}},
 		{query: "daily_activity", args: named("workspace", "ws_b", "from", day1, "to", day3), want: []string{
 			"2024-06-01|admin_action|1|0",

@@ -33,8 +33,8 @@ func TestRollupKeptUnderInsertsLive(t *testing.T) {
 					n := g*1000 + batch*100 + i
 					e := otelaudit.Event{
 						Time:   day1.Add(time.Duration(n%3)*24*time.Hour + time.Duration(n)*time.Second),
-						Action: actions[n%len(actions)],
-						Actor:  otelaudit.Actor{WorkspaceID: fmt.Sprintf("ws%d", n%4), UserID: "u"},
+						Action: actions[n/3%len(actions)],
+						Actor:  otelaudit.Actor{WorkspaceID: fmt.Sprintf("ws%d", n/9%4), UserID: "u"},
 					}
 					if n%5 == 0 {
 						e.Outcome = otelaudit.Failure("denied")

@@ -91,19 +91,18 @@ WHERE action IN ('subscription_created', 'subscription_cancelled') AND time >= @
 GROUP BY month
 ORDER BY month;
 
--- most_active_users: The most active users of each workspace: events, distinct actions, last seen.
--- params: from DateTime, to DateTime, per_workspace UInt64
+-- most_active_users: The most active users of one workspace: events, distinct actions, last seen.
+-- params: workspace String, from DateTime, to DateTime, limit UInt64
 SELECT
-    workspace_id,
     user_id,
     uniqExact(event_id) AS events,
     uniqExact(action) AS actions,
     max(time) AS last_seen
 FROM `audit`.`audit_logs`
-WHERE time >= @from AND time < @to AND user_id != ''
-GROUP BY workspace_id, user_id
-ORDER BY workspace_id, events DESC, user_id
-LIMIT @per_workspace BY workspace_id;
+WHERE workspace_id = @workspace AND time >= @from AND time < @to AND user_id != ''
+GROUP BY user_id
+ORDER BY events DESC, user_id
+LIMIT @limit;
 
 -- daily_activity: Events and failures per action and day in one workspace, from the daily rollup (no scan of the audit table).
 -- params: workspace String, from Date, to Date

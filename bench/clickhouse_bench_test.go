@@ -1,0 +1,230 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/bridge"
+	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
+	"github.com/otelaudit/otelaudit/internal/testenv"
+	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+)
+
+// ClickHouse insert benchmark settings (see the package documentation).
+const (
+	chInsertEvents = 1_000_000
+	// chBatchSize is the BatchProcessor's export batch: ClickHouse wants few
+	// large inserts.
+	chBatchSize = 50_000
+	// chQueueSize is the BatchProcessor's queue, and chMaxLag how far the
+	// emitters may run ahead of the rows written: they pause while more than
+	// chMaxLag events are emitted but not written, so the queue, which
+	// overwrites its oldest record when full, never fills. (A queue as large
+	// as the whole run would do too, but the collector would then scan a
+	// million queued records on every cycle, which is not what a service
+	// pays.)
+	chQueueSize = 4 * chBatchSize
+	chMaxLag    = 3 * chBatchSize
+	chService   = "bench"
+)
+
+// BenchmarkClickHouseInsert writes chInsertEvents events into a fresh,
+// migrated ClickHouse audit table in two ways, timed from the first event
+// to the last row acknowledged, and counts the rows afterwards:
+//
+//   - exporter: the whole path. Auditor calls from GOMAXPROCS goroutines,
+//     the SDK's stock BatchProcessor (queue as large as the run, so it drops
+//     nothing), this project's clickhouselog.Exporter, rows in ClickHouse.
+//   - export_only: the exporter alone. The same events, emitted through the
+//     Auditor into memory before the clock starts, handed to Export in
+//     batches of chBatchSize on one goroutine, as the BatchProcessor does:
+//     the mapping, the columns and the INSERTs, without the SDK's emit path.
+//   - ceiling: clickhouse-client inserting the same rows, preformatted as
+//     TabSeparated in a file (written before the clock starts), into the
+//     same table: what the server and its own client do without us.
+//
+// Each run does its fixed amount of work once, whatever b.N.
+func BenchmarkClickHouseInsert(b *testing.B) {
+	events := chEvents(chInsertEvents)
+	b.Run("exporter", func(b *testing.B) { benchExporterPath(b, events) })
+	b.Run("export_only", func(b *testing.B) { benchExportOnly(b, events) })
+	b.Run("ceiling", func(b *testing.B) { benchClientCeiling(b, events) })
+}
+
+// chTable migrates a fresh database and returns a connection to it.
+func chTable(b *testing.B) (driver.Conn, chschema.Options, chschema.Layout) {
+	b.Helper()
+	conn, db := testenv.ClickHouse(b)
+	opts := chschema.Options{Database: db}
+	layout, err := chschema.Migrate(context.Background(), conn, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return conn, opts, layout
+}
+
+func benchExporterPath(b *testing.B, events []chEvent) {
+	conn, opts, layout := chTable(b)
+	exp, err := clickhouselog.New(conn, clickhouselog.WithSchema(opts), clickhouselog.WithLayout(layout))
+	if err != nil {
+		b.Fatal(err)
+	}
+	bp := sdklog.NewBatchProcessor(exp,
+		sdklog.WithMaxQueueSize(chQueueSize),
+		sdklog.WithExportMaxBatchSize(chBatchSize),
+		sdklog.WithExportInterval(time.Second),
+		sdklog.WithExportTimeout(5*time.Minute),
+	)
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(bp),
+		sdklog.WithResource(resource.NewSchemaless(attribute.String(otelaudit.KeyServiceName, chService))))
+	var rejected atomic.Int64
+	a := bridge.New(bridge.WithLoggerProvider(lp), bridge.WithErrorHandler(func(error) { rejected.Add(1) }))
+	workers := runtime.GOMAXPROCS(0)
+	ctx := context.Background()
+	runtime.GC()
+
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	var emitted atomic.Int64
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(events); i += workers {
+				if i%1024 < workers { // now and then: wait for the exporter
+					for emitted.Load()-int64(exp.Stats().Written) > chMaxLag {
+						time.Sleep(time.Millisecond)
+					}
+				}
+				a.Record(ctx, events[i].event())
+				emitted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if err := lp.Shutdown(ctx); err != nil { // flushes the queue
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+
+	if n := rejected.Load(); n > 0 {
+		b.Fatalf("the Auditor rejected %d events", n)
+	}
+	if st := exp.Stats(); st.Written != uint64(len(events)) || st.Failed > 0 {
+		b.Fatalf("exporter stats %+v, want %d written", st, len(events))
+	}
+	checkRows(b, conn, len(events))
+	report(b, len(events), elapsed)
+}
+
+func benchExportOnly(b *testing.B, events []chEvent) {
+	conn, opts, layout := chTable(b)
+	exp, err := clickhouselog.New(conn, clickhouselog.WithSchema(opts), clickhouselog.WithLayout(layout))
+	if err != nil {
+		b.Fatal(err)
+	}
+	capture := &captureExporter{}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(capture)),
+		sdklog.WithResource(resource.NewSchemaless(attribute.String(otelaudit.KeyServiceName, chService))))
+	a := bridge.New(bridge.WithLoggerProvider(lp))
+	ctx := context.Background()
+	for i := range events {
+		a.Record(ctx, events[i].event())
+	}
+	records := capture.take()
+	if len(records) != len(events) {
+		b.Fatalf("captured %d records, want %d", len(records), len(events))
+	}
+	runtime.GC()
+
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < len(records); i += chBatchSize {
+		if err := exp.Export(ctx, records[i:min(i+chBatchSize, len(records))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+
+	checkRows(b, conn, len(events))
+	report(b, len(events), elapsed)
+}
+
+func benchClientCeiling(b *testing.B, events []chEvent) {
+	conn, opts, layout := chTable(b)
+	if layout != chschema.LayoutCompat {
+		b.Fatalf("the ceiling writes the compat layout's columns; the server chose %v", layout)
+	}
+	path := filepath.Join(b.TempDir(), "rows.tsv")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, len(events))
+	for i := range ids {
+		ids[i] = uuid.Must(uuid.NewV7()).String()
+	}
+	if err := writeTSV(f, events, ids, time.Now(), chService); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	client := testenv.ClickHouseClient(b)
+	args := append(client[1:], "--database", opts.Database, "--query", "INSERT INTO audit_logs ("+compatTSVColumns+") FORMAT TSV")
+	in, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	cmd := exec.Command(client[0], args...)
+	cmd.Stdin = in
+	runtime.GC()
+
+	b.ResetTimer()
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err != nil {
+		b.Fatalf("clickhouse-client: %v: %s", err, out)
+	}
+	checkRows(b, conn, len(events))
+	report(b, len(events), elapsed)
+}
+
+// checkRows fails b unless the audit table holds exactly n distinct events
+// in n rows.
+func checkRows(b *testing.B, conn driver.Conn, n int) {
+	b.Helper()
+	var rows, distinct uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count(), uniqExact(event_id) FROM audit_logs").Scan(&rows, &distinct); err != nil {
+		b.Fatal(err)
+	}
+	if rows != uint64(n) || distinct != uint64(n) {
+		b.Fatalf("audit_logs holds %d rows, %d distinct events; want %d", rows, distinct, n)
+	}
+}
+
+// report prints benchfmt's throughput metrics.
+func report(b *testing.B, events int, elapsed time.Duration) {
+	b.ReportMetric(float64(events), "events")
+	b.ReportMetric(elapsed.Seconds(), "seconds")
+	b.ReportMetric(float64(events)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(0, "ns/op")
+}
