@@ -24,6 +24,10 @@ type Query struct {
 	// Params are the parameters the SQL refers to as @name, each as
 	// "name Type" (DateTime parameters are whole seconds, UTC).
 	Params []string
+	// FromRollup is true for queries that read the daily rollup rather
+	// than the audit table: fast, but a copy of an event inserted from
+	// outside the exporter counts twice there until RebuildRollup.
+	FromRollup bool
 	// SQL is the query, with @name placeholders for clickhouse-go's
 	// client-side binding (clickhouse.Named("name", value)); in
 	// clickhouse-client, replace each with a literal.
@@ -76,6 +80,8 @@ func Queries(l Layout, opts Options) ([]Query, error) {
 				for p := range strings.SplitSeq(strings.TrimPrefix(line, "-- params: "), ",") {
 					q.Params = append(q.Params, strings.TrimSpace(p))
 				}
+			case line == "-- reads: rollup":
+				q.FromRollup = true
 			case strings.TrimSpace(line) != "":
 				sql = append(sql, line)
 			}

@@ -116,7 +116,7 @@ func TestQueryPackLive(t *testing.T) {
 		for _, tc := range packCases() {
 			q, ok := byName[tc.query]
 			require.True(t, ok, "no query %s in the pack", tc.query)
-			if rollupOnly != (tc.query == "daily_activity") {
+			if rollupOnly != q.FromRollup {
 				continue
 			}
 			covered[tc.query] = true

@@ -1,11 +1,12 @@
--- question: How many logins (and failed logins) per day in each workspace?
--- params: from DateTime, to DateTime
+-- question: How many logins (and failed logins) per day in each workspace? From the daily rollup.
+-- params: from Date, to Date
+-- reads: rollup
 SELECT
-    toDate(time) AS day,
+    day,
     workspace_id,
-    uniqExact(event_id) AS logins,
-    uniqExactIf(event_id, outcome = 'failure') AS failed
-FROM {{.Table}}
-WHERE action = 'login' AND time >= @from AND time < @to
+    sum(events) AS logins,
+    sum(failures) AS failed
+FROM {{.Rollup}}
+WHERE action = 'login' AND day >= toDate(@from) AND day < toDate(@to)
 GROUP BY day, workspace_id
 ORDER BY day, workspace_id

@@ -1,5 +1,6 @@
 -- question: Events and failures per action and day in one workspace, from the daily rollup (no scan of the audit table).
 -- params: workspace String, from Date, to Date
+-- reads: rollup
 SELECT
     day,
     action,

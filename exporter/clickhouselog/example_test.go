@@ -1,0 +1,49 @@
+package clickhouselog_test
+
+import (
+	"context"
+	"log"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/bridge"
+	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
+	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+)
+
+// The whole path: migrate, then audit calls through an SDK LoggerProvider
+// whose BatchProcessor exports large batches to ClickHouse. (Not run: it
+// needs a server.)
+func Example() {
+	ctx := context.Background()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{"127.0.0.1:9000"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close() // the exporter never closes it
+
+	schema := chschema.Options{Database: "audit", TTLDays: 400}
+	layout, err := chschema.Migrate(ctx, conn, schema)
+	if err != nil {
+		log.Fatal(err)
+	}
+	exp, err := clickhouselog.New(conn, clickhouselog.WithSchema(schema), clickhouselog.WithLayout(layout))
+	if err != nil {
+		log.Fatal(err)
+	}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(exp,
+		sdklog.WithExportMaxBatchSize(10_000),
+		sdklog.WithMaxQueueSize(100_000),
+		sdklog.WithExportInterval(time.Second),
+	)))
+	defer lp.Shutdown(ctx)
+
+	audit := bridge.New(bridge.WithLoggerProvider(lp))
+	audit.Login(ctx, otelaudit.Actor{UserID: "u1", WorkspaceID: "ws1"})
+
+	_ = lp.ForceFlush(ctx)
+	log.Printf("written %d", exp.Stats().Written)
+}
