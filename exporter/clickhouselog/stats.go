@@ -14,7 +14,8 @@ import (
 type Stats struct {
 	// Written rows are in the table.
 	Written uint64
-	// Sanitized of them needed a change by the mapping (Row.Sanitized).
+	// Sanitized counts mapped rows that needed a change (Row.Sanitized, or
+	// a clamped time).
 	Sanitized uint64
 	// AlreadyStored rows were found in the table before a retry (a send
 	// that failed after the server had written it) and were not sent again.

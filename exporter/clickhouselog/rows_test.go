@@ -1,0 +1,103 @@
+package clickhouselog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"reflect"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+)
+
+// TestColumnsMatchTheSchema checks, for both layouts, that the exporter
+// builds one slice per column of chschema.Columns, each with one value per
+// row, and that the modern layout (not run against a live server here)
+// gets its nanosecond time and attribute map.
+func TestColumnsMatchTheSchema(t *testing.T) {
+	at := time.Date(2024, 1, 2, 3, 4, 5, 6, time.UTC)
+	src := auditrow.Row{
+		EventID: uuid.New(), Time: at, Action: "login", Outcome: "failure",
+		ClientIP: netip.MustParseAddr("192.0.2.1"),
+		Attrs:    []auditrow.Attr{{Key: "plan", Value: "pro"}, {Key: "seats", Value: "3", JSON: true}},
+	}
+	for _, l := range []chschema.Layout{chschema.LayoutCompat, chschema.LayoutModern} {
+		t.Run(l.String(), func(t *testing.T) {
+			rows := []row{newRow(&src, l), newRow(&auditrow.Row{EventID: uuid.New(), Time: at}, l)}
+			var c columns
+			c.fill(rows, l)
+			vals := c.values(l)
+			require.Len(t, vals, len(chschema.Columns(l)))
+			for i, v := range vals {
+				require.Equal(t, 2, reflect.ValueOf(v).Len(), "column %s", chschema.Columns(l)[i])
+			}
+			require.Equal(t, []int8{enumFailure, enumSuccess}, c.outcomes)
+			require.Equal(t, []string{"192.0.2.1", ""}, c.ips)
+			if l == chschema.LayoutModern {
+				require.Equal(t, []map[string]string{{"plan": "pro", "seats": "3"}, {}}, c.attrMaps)
+				require.Empty(t, c.nanos)
+			} else {
+				require.Equal(t, []uint32{6, 6}, c.nanos)
+				require.Equal(t, [][]string{{"plan", "seats"}, {}}, c.attrKeys)
+				require.Equal(t, [][]string{{"pro", "3"}, {}}, c.attrValues)
+			}
+		})
+	}
+}
+
+func TestTimeClamping(t *testing.T) {
+	for _, tc := range []struct {
+		layout chschema.Layout
+		in     time.Time
+		want   time.Time
+	}{
+		{chschema.LayoutCompat, time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC), compatMinTime},
+		{chschema.LayoutCompat, time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), compatMaxTime},
+		{chschema.LayoutModern, time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC), modernMinTime},
+		{chschema.LayoutModern, time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		r := newRow(&auditrow.Row{Time: tc.in, Sanitized: []string{"x:y"}}, tc.layout)
+		require.Equal(t, tc.want, r.time, "%v %v", tc.layout, tc.in)
+		if tc.want.Equal(tc.in) {
+			require.Equal(t, []string{"x:y"}, r.sanitized)
+		} else {
+			require.Equal(t, []string{"x:y", "time:" + ChangeTimeOutOfRange}, r.sanitized)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	ex := func(code int32, msg string) error {
+		return fmt.Errorf("send: %w", &clickhouse.Exception{Code: code, Message: msg})
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want errorClass
+	}{
+		{"nil", nil, classPermanent},
+		{"unknown table", ex(60, "Table x doesn't exist"), classPermanent},
+		{"throwIf", ex(codeThrowIf, "Value passed to 'throwIf' function is non zero"), classData},
+		{"too many partitions", ex(codeTooManyParts, "Too many partitions for single INSERT block (more than 100)"), classData},
+		{"too many parts", ex(codeTooManyParts, "Too many parts (300). Merges are processing significantly slower than inserts"), classTransient},
+		{"memory limit", ex(codeMemoryLimitExceeded, "Memory limit exceeded"), classTransient},
+		{"timeout", ex(codeTimeoutExceeded, "Timeout exceeded"), classTransient},
+		{"unexpected EOF", io.ErrUnexpectedEOF, classTransient},
+		{"connection reset", &net.OpError{Op: "read", Err: syscall.ECONNRESET}, classTransient},
+		{"deadline", context.DeadlineExceeded, classTransient},
+		{"acquire timeout", clickhouse.ErrAcquireConnTimeout, classTransient},
+		{"other", errors.New("something"), classPermanent},
+	} {
+		require.Equal(t, tc.want, classify(tc.err), tc.name)
+	}
+}
