@@ -55,7 +55,7 @@
 //	Written     stored now
 //	Duplicates  stored before (same created_at and event id); not stored again
 //	Rejected    never stored, by reason, see below
-//	Failed      not stored because Export returned an error; exporting it again is safe
+//	Failed      not confirmed stored: Export returned an error; exporting it again is safe
 //
 // Values the mapping can repair (NUL bytes, invalid UTF-8, oversized or too
 // deeply nested values, NaN and infinities, an IP that is not an IP, a
@@ -71,6 +71,11 @@
 //	refused_by_postgres  Postgres refused the row itself (a data exception,
 //	                     class 22; a constraint, class 23; a limit such as an
 //	                     index entry over 2704 bytes, class 54)
+//
+// When the context given to Export ends while a statement is in flight,
+// the statement's outcome is unknown (the server may commit it after the
+// client has gone); its records count as Failed, and exporting them again
+// stores whichever are missing.
 //
 // A rejected record never costs the others of its batch: rows Postgres
 // refuses are found by bisecting the COPY (a batch with one bad row is

@@ -81,8 +81,10 @@ func WithMapping(o auditrow.Options) Option {
 
 // WithErrorHandler sets the function that receives each rejected record as
 // a [*RejectError] (records that are not audit records excepted: those are
-// only counted). It is called synchronously from Export and must not block.
-// Default: otel.Handle. A nil handler means the default.
+// only counted). It is called while Export runs, possibly on another
+// goroutine (the one sending the COPY data), and concurrently when several
+// Exports run at once; it must be fast and must not block. A panic in it
+// is recovered. Default: otel.Handle. A nil handler means the default.
 func WithErrorHandler(f func(error)) Option {
 	return optionFunc(func(c config) config { c.onError = f; return c })
 }

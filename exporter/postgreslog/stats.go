@@ -18,9 +18,11 @@ type Stats struct {
 	// Rejected counts records that will never be stored, by reason (the
 	// Reason constants).
 	Rejected map[string]uint64
-	// Failed counts records that were not written because Export returned
-	// an error (retries exhausted, the context ended, the table is
-	// missing); exporting them again is safe.
+	// Failed counts records Export could not confirm as written, because it
+	// returned an error (retries exhausted, the context ended, the table is
+	// missing). Most were not written; a statement in flight when the
+	// context ended may still have committed. Exporting them again is safe:
+	// what is already stored counts as Duplicates.
 	Failed uint64
 	// Retries counts attempts repeated after a transient error.
 	Retries uint64

@@ -204,17 +204,23 @@ func (b *batch) writeLater(ctx context.Context) error {
 // ensureRows ensures, with retries, the partitions of rows [lo, hi) of c.
 func (b *batch) ensureRows(ctx context.Context, c *chunk, lo, hi int) error {
 	return retry.Do(ctx, b.e.cfg.retry, b.transient(ctx), b.e.onRetry, func(ctx context.Context) error {
-		for i := lo; i < hi; i++ {
-			t := c.rows[i].t
-			if _, ok := b.e.parts.lookup(t); ok {
-				continue
-			}
-			if err := b.e.ensurePartition(ctx, t); err != nil {
-				return err
-			}
-		}
-		return nil
+		return b.ensureRowsOnce(ctx, c, lo, hi)
 	})
+}
+
+// ensureRowsOnce ensures the partitions of rows [lo, hi) of c that the
+// cache does not know.
+func (b *batch) ensureRowsOnce(ctx context.Context, c *chunk, lo, hi int) error {
+	for i := lo; i < hi; i++ {
+		t := c.rows[i].t
+		if _, ok := b.e.parts.lookup(t); ok {
+			continue
+		}
+		if err := b.e.ensurePartition(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (b *batch) transient(ctx context.Context) func(error) bool {
@@ -226,7 +232,9 @@ func (e *Exporter) onRetry(error) { e.stats.retries.Add(1) }
 // write writes rows [lo, hi) of the complete chunk c, after a first attempt
 // that failed with prev (nil: none), with the fallbacks described above.
 func (b *batch) write(ctx context.Context, c *chunk, lo, hi int, prev error) error {
-	slow, ensured := false, false
+	// ensure: forget the cached partitions and ensure those of the rows
+	// before the next COPY; ensured: done once, successfully.
+	slow, ensure, ensured := false, false, false
 	if prev != nil {
 		switch classify(ctx, prev) {
 		case classDuplicate:
@@ -237,7 +245,7 @@ func (b *batch) write(ctx context.Context, c *chunk, lo, hi int, prev error) err
 		case classRecord:
 			return b.bisect(ctx, c, lo, hi, prev)
 		case classNoPartition:
-			// handled by the first attempt below
+			ensure = true
 		case classPermanent:
 			b.failed += hi - lo
 			return prev
@@ -245,6 +253,14 @@ func (b *batch) write(ctx context.Context, c *chunk, lo, hi int, prev error) err
 	}
 	err := retry.Do(ctx, b.e.cfg.retry, b.transient(ctx), b.e.onRetry, func(ctx context.Context) error {
 		for {
+			if ensure {
+				b.e.parts.reset()
+				b.last = span{}
+				if err := b.ensureRowsOnce(ctx, c, lo, hi); err != nil {
+					return err
+				}
+				ensure, ensured = false, true
+			}
 			err := b.e.copyRows(ctx, c.reader(lo, hi), hi-lo, slow)
 			if err == nil {
 				return nil
@@ -260,12 +276,7 @@ func (b *batch) write(ctx context.Context, c *chunk, lo, hi int, prev error) err
 				if ensured {
 					return &rowError{err} // still no partition: some row's own problem
 				}
-				ensured = true
-				b.e.parts.reset()
-				b.last = span{}
-				if err := b.ensureRows(ctx, c, lo, hi); err != nil {
-					return err
-				}
+				ensure = true
 				continue
 			case classTransient:
 				if !pgconn.SafeToRetry(err) {
