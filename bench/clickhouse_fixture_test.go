@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
@@ -40,47 +41,52 @@ var (
 	}
 )
 
-// chEvents returns n events; event i is a function of i alone.
-func chEvents(n int) []chEvent {
-	workspaces := make([]string, 200)
-	for i := range workspaces {
-		workspaces[i] = "ws_" + strconv.Itoa(i)
+// chPools are the strings events are made of.
+type chPools struct {
+	workspaces, users, ips []string
+}
+
+func newChPools() *chPools {
+	p := &chPools{workspaces: make([]string, 200), users: make([]string, 5000), ips: make([]string, 10000)}
+	for i := range p.workspaces {
+		p.workspaces[i] = "ws_" + strconv.Itoa(i)
 	}
-	users := make([]string, 5000)
-	for i := range users {
-		users[i] = "usr_" + strconv.Itoa(i)
+	for i := range p.users {
+		p.users[i] = "usr_" + strconv.Itoa(i)
 	}
-	ips := make([]string, 10000)
-	for i := range ips {
-		ips[i] = fmt.Sprintf("203.0.%d.%d", i/256%256, i%256)
+	for i := range p.ips {
+		p.ips[i] = fmt.Sprintf("203.0.%d.%d", i/256%256, i%256)
 	}
-	out := make([]chEvent, n)
-	for i := range out {
-		h := uint64(i)*0x9E3779B97F4A7C15 ^ uint64(i)>>7
-		e := chEvent{
-			action:    chActions[h%uint64(len(chActions))],
-			workspace: workspaces[h>>8%uint64(len(workspaces))],
-			user:      users[h>>16%uint64(len(users))],
-			ip:        ips[h>>24%uint64(len(ips))],
-			agent:     chAgents[h>>40%uint64(len(chAgents))],
-		}
-		switch e.action {
-		case otelaudit.ActionLogin:
-			e.failed = h>>48%20 == 0
-		case otelaudit.ActionSettingsChanged:
-			e.resourceType, e.resourceID = fixture.resType, fixture.resID
-			e.details, e.previous, e.next = fixture.details, fixture.previous, fixture.next
-		case otelaudit.ActionAdminAction:
-			e.resourceType, e.resourceID = "user", e.user
-			e.details = fixture.details
-		case otelaudit.ActionDataExportRequested:
-			e.resourceType, e.resourceID = "data_export", "exp_"+strconv.Itoa(i)
-		case otelaudit.ActionOAuthConnected:
-			e.resourceType, e.resourceID = "oauth_provider", "google"
-		}
-		out[i] = e
+	return p
+}
+
+// at returns event i, a function of i alone. The benchmarks make each
+// event when they need it rather than holding a million of them, so that
+// the garbage collector does not scan the benchmark's own data.
+func (p *chPools) at(i int) chEvent {
+	h := uint64(i)*0x9E3779B97F4A7C15 ^ uint64(i)>>7
+	e := chEvent{
+		action:    chActions[h%uint64(len(chActions))],
+		workspace: p.workspaces[h>>8%uint64(len(p.workspaces))],
+		user:      p.users[h>>16%uint64(len(p.users))],
+		ip:        p.ips[h>>24%uint64(len(p.ips))],
+		agent:     chAgents[h>>40%uint64(len(chAgents))],
 	}
-	return out
+	switch e.action {
+	case otelaudit.ActionLogin:
+		e.failed = h>>48%20 == 0
+	case otelaudit.ActionSettingsChanged:
+		e.resourceType, e.resourceID = fixture.resType, fixture.resID
+		e.details, e.previous, e.next = fixture.details, fixture.previous, fixture.next
+	case otelaudit.ActionAdminAction:
+		e.resourceType, e.resourceID = "user", e.user
+		e.details = fixture.details
+	case otelaudit.ActionDataExportRequested:
+		e.resourceType, e.resourceID = "data_export", "exp_"+strconv.Itoa(i)
+	case otelaudit.ActionOAuthConnected:
+		e.resourceType, e.resourceID = "oauth_provider", "google"
+	}
+	return e
 }
 
 // event returns e as an otelaudit.Event for the bridge.
@@ -148,14 +154,16 @@ const compatTSVColumns = "event_id, time, time_ns, action, workspace_id, user_id
 	"resource_type, resource_id, outcome, error_type, details, previous_value, new_value, attr_keys, attr_values, " +
 	"trace_id, span_id, service_name, sanitized"
 
-// writeTSV writes the rows the exporter would write for events, mapped by
-// auditrow, as TabSeparated for the compat layout's columns.
-func writeTSV(w io.Writer, events []chEvent, ids []string, at time.Time, service string) error {
+// writeTSV writes the rows the exporter would write for events 0 to n-1,
+// mapped by auditrow, with fresh UUIDv7 ids, as TabSeparated for the
+// compat layout's columns.
+func writeTSV(w io.Writer, p *chPools, n int, at time.Time, service string) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	m := auditrow.NewMapper(auditrow.Options{})
 	var line []byte
-	for i := range events {
-		r, err := m.Map(source{e: &events[i], id: ids[i], time: at.Add(time.Duration(i))}, service)
+	for i := range n {
+		e := p.at(i)
+		r, err := m.Map(source{e: &e, id: uuid.Must(uuid.NewV7()).String(), time: at.Add(time.Duration(i))}, service)
 		if err != nil {
 			return err
 		}
