@@ -13,6 +13,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
@@ -46,12 +47,11 @@ type Exporter struct {
 	stopped atomic.Bool
 	stats   counters
 
-	mu      sync.Mutex // serializes Export; guards what follows
-	layout  chschema.Layout
-	insert  string
-	mapper  *auditrow.Mapper
-	rows    []row
-	columns columns
+	mu     sync.Mutex // serializes Export; guards what follows
+	layout chschema.Layout
+	insert string
+	mapper *auditrow.Mapper
+	batch  columns
 }
 
 var _ sdklog.Exporter = (*Exporter)(nil)
@@ -118,7 +118,7 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 		e.setLayout(l)
 	}
 
-	rows := e.rows[:0]
+	e.batch.reset(e.layout)
 	for i := range records {
 		r, err := e.mapper.MapRecord(&records[i])
 		if err != nil {
@@ -126,77 +126,74 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 			e.cfg.errorHandler(&RejectError{Reason: auditrow.ReasonOf(err), Err: err})
 			continue
 		}
-		rw := newRow(&r, e.layout)
-		if len(rw.sanitized) > 0 {
+		if e.batch.add(&r) {
 			e.stats.sanitized.Add(1)
 		}
-		rows = append(rows, rw)
 	}
-	err := e.write(ctx, rows)
-	clear(rows) // keep no strings of the records alive
-	e.rows = rows[:0]
+	err := e.write(ctx, e.batch.slice(0, e.batch.len()))
+	e.batch.reset(e.layout) // keep no strings of the records alive
 	return err
 }
 
-// write sends rows with retries; after a refusal for data it bisects.
-func (e *Exporter) write(ctx context.Context, rows []row) error {
-	if len(rows) == 0 {
+// write sends the rows of c with retries; after a refusal for data it
+// bisects.
+func (e *Exporter) write(ctx context.Context, c columns) error {
+	if c.len() == 0 {
 		return nil
 	}
-	pending := rows
+	pending := c
 	checkStored := false
 	transient := func(err error) bool { return classify(err) == classTransient }
 	onRetry := func(error) { e.stats.retried.Add(1) }
 	err := retry.Do(ctx, e.cfg.retry, transient, onRetry, func(ctx context.Context) error {
 		if checkStored {
-			rest, err := e.dropStored(ctx, pending)
+			rest, err := e.dropStored(ctx, &pending)
 			if err != nil {
 				return err
 			}
-			stored := uint64(len(pending) - len(rest))
+			stored := uint64(pending.len() - rest.len())
 			e.stats.alreadyStored.Add(stored)
 			e.stats.written.Add(stored)
 			pending, checkStored = rest, false
-			if len(pending) == 0 {
+			if pending.len() == 0 {
 				return nil
 			}
 		}
-		sent, err := e.send(ctx, pending)
+		sent, err := e.send(ctx, &pending)
 		// A transient failure once data went out is ambiguous: the server
 		// may have written the rows. Look before sending them again.
 		checkStored = sent && err != nil && classify(err) == classTransient
 		return err
 	})
+	n := pending.len()
 	if err == nil {
-		e.stats.written.Add(uint64(len(pending)))
+		e.stats.written.Add(uint64(n))
 		return nil
 	}
 	if classify(err) == classData {
-		if len(pending) == 1 {
+		if n == 1 {
 			e.stats.refused.Add(1)
-			e.cfg.errorHandler(&RejectError{EventID: pending[0].id.String(), Reason: ReasonRefusedByServer, Err: err})
+			e.cfg.errorHandler(&RejectError{EventID: pending.ids[0].String(), Reason: ReasonRefusedByServer, Err: err})
 			return nil
 		}
-		mid := len(pending) / 2
-		return errors.Join(e.write(ctx, pending[:mid]), e.write(ctx, pending[mid:]))
+		return errors.Join(e.write(ctx, pending.slice(0, n/2)), e.write(ctx, pending.slice(n/2, n)))
 	}
-	e.stats.failed.Add(uint64(len(pending)))
-	return fmt.Errorf("clickhouselog: insert %d rows into %s: %w", len(pending), e.target, err)
+	e.stats.failed.Add(uint64(n))
+	return fmt.Errorf("clickhouselog: insert %d rows into %s: %w", n, e.target, err)
 }
 
-// send builds the columns of rows and sends them as one INSERT. sent
-// reports whether any data may have reached the server.
-func (e *Exporter) send(ctx context.Context, rows []row) (sent bool, err error) {
-	e.columns.fill(rows, e.layout)
+// send sends the rows of c as one INSERT: one Append per column, one Send.
+// sent reports whether any data may have reached the server.
+func (e *Exporter) send(ctx context.Context, c *columns) (sent bool, err error) {
 	if e.cfg.dedupToken {
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_deduplication_token": dedupToken(rows)}))
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_deduplication_token": dedupToken(c.ids)}))
 	}
 	b, err := e.conn.PrepareBatch(ctx, e.insert)
 	if err != nil {
 		return false, err
 	}
 	defer b.Close()
-	for i, v := range e.columns.values(e.layout) {
+	for i, v := range c.values() {
 		if err := b.Column(i).Append(v); err != nil {
 			return false, fmt.Errorf("column %s: %w", e.cols[i], err)
 		}
@@ -205,59 +202,55 @@ func (e *Exporter) send(ctx context.Context, rows []row) (sent bool, err error) 
 }
 
 // dedupToken identifies a batch by its event ids.
-func dedupToken(rows []row) string {
+func dedupToken(ids []uuid.UUID) string {
 	h := sha256.New()
-	for i := range rows {
-		h.Write(rows[i].id[:])
+	for _, id := range ids {
+		h.Write(id[:])
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// dropStored returns the rows whose event ids are not in the table yet.
-// The lookup is bounded by the rows' time range (partition pruning).
-func (e *Exporter) dropStored(ctx context.Context, rows []row) ([]row, error) {
-	stored := make(map[string]bool)
-	for start := 0; start < len(rows); start += storedCheckChunk {
-		chunk := rows[start:min(start+storedCheckChunk, len(rows))]
-		lo, hi := chunk[0].time, chunk[0].time
+// dropStored returns the rows of c whose event ids are not in the table
+// yet. The lookup is bounded by the rows' time range (partition pruning).
+func (e *Exporter) dropStored(ctx context.Context, c *columns) (columns, error) {
+	stored := make(map[uuid.UUID]bool)
+	for start := 0; start < c.len(); start += storedCheckChunk {
+		end := min(start+storedCheckChunk, c.len())
+		lo, hi := c.times[start], c.times[start]
 		var ids strings.Builder
-		for i := range chunk {
-			lo, hi = minTime(lo, chunk[i].time), maxTime(hi, chunk[i].time)
-			if i > 0 {
+		for i := start; i < end; i++ {
+			lo, hi = minTime(lo, c.times[i]), maxTime(hi, c.times[i])
+			if i > start {
 				ids.WriteByte(',')
 			}
-			ids.WriteString("'" + chunk[i].id.String() + "'") // hex and dashes: nothing to escape
+			ids.WriteString("'" + c.ids[i].String() + "'") // hex and dashes: nothing to escape
 		}
 		q := "SELECT DISTINCT toString(event_id) FROM " + e.target +
 			" WHERE time >= toDateTime(?) AND time < toDateTime(?) AND toString(event_id) IN (" + ids.String() + ")"
 		rs, err := e.conn.Query(ctx, q, lo.Unix(), hi.Unix()+1)
 		if err != nil {
-			return nil, fmt.Errorf("look up stored event ids: %w", err)
+			return columns{}, fmt.Errorf("look up stored event ids: %w", err)
 		}
 		for rs.Next() {
-			var id string
-			if err := rs.Scan(&id); err != nil {
+			var s string
+			if err := rs.Scan(&s); err != nil {
 				rs.Close()
-				return nil, err
+				return columns{}, err
 			}
-			stored[id] = true
+			if id, err := uuid.Parse(s); err == nil {
+				stored[id] = true
+			}
 		}
 		err = rs.Err()
 		rs.Close()
 		if err != nil {
-			return nil, fmt.Errorf("look up stored event ids: %w", err)
+			return columns{}, fmt.Errorf("look up stored event ids: %w", err)
 		}
 	}
 	if len(stored) == 0 {
-		return rows, nil
+		return *c, nil
 	}
-	rest := make([]row, 0, len(rows)-len(stored))
-	for i := range rows {
-		if !stored[rows[i].id.String()] {
-			rest = append(rest, rows[i])
-		}
-	}
-	return rest, nil
+	return c.without(func(i int) bool { return stored[c.ids[i]] }), nil
 }
 
 func minTime(a, b time.Time) time.Time {

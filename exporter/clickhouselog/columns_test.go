@@ -33,10 +33,11 @@ func TestColumnsMatchTheSchema(t *testing.T) {
 	}
 	for _, l := range []chschema.Layout{chschema.LayoutCompat, chschema.LayoutModern} {
 		t.Run(l.String(), func(t *testing.T) {
-			rows := []row{newRow(&src, l), newRow(&auditrow.Row{EventID: uuid.New(), Time: at}, l)}
 			var c columns
-			c.fill(rows, l)
-			vals := c.values(l)
+			c.reset(l)
+			require.False(t, c.add(&src))
+			require.False(t, c.add(&auditrow.Row{EventID: uuid.New(), Time: at}))
+			vals := c.values()
 			require.Len(t, vals, len(chschema.Columns(l)))
 			for i, v := range vals {
 				require.Equal(t, 2, reflect.ValueOf(v).Len(), "column %s", chschema.Columns(l)[i])
@@ -50,6 +51,19 @@ func TestColumnsMatchTheSchema(t *testing.T) {
 				require.Equal(t, []uint32{6, 6}, c.nanos)
 				require.Equal(t, [][]string{{"plan", "seats"}, {}}, c.attrKeys)
 				require.Equal(t, [][]string{{"pro", "3"}, {}}, c.attrValues)
+			}
+
+			// Sub-slices and filtered copies keep the columns aligned.
+			second := c.slice(1, 2)
+			require.Equal(t, c.ids[1:], second.ids)
+			require.Len(t, second.values(), len(vals))
+			rest := c.without(func(i int) bool { return i == 0 })
+			require.Equal(t, second.values(), rest.values())
+
+			c.reset(l)
+			require.Zero(t, c.len())
+			for _, v := range c.values() {
+				require.Zero(t, reflect.ValueOf(v).Len())
 			}
 		})
 	}
@@ -66,12 +80,14 @@ func TestTimeClamping(t *testing.T) {
 		{chschema.LayoutModern, time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC), modernMinTime},
 		{chschema.LayoutModern, time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)},
 	} {
-		r := newRow(&auditrow.Row{Time: tc.in, Sanitized: []string{"x:y"}}, tc.layout)
-		require.Equal(t, tc.want, r.time, "%v %v", tc.layout, tc.in)
+		var c columns
+		c.reset(tc.layout)
+		require.True(t, c.add(&auditrow.Row{Time: tc.in, Sanitized: []string{"x:y"}}))
+		require.Equal(t, tc.want, c.times[0], "%v %v", tc.layout, tc.in)
 		if tc.want.Equal(tc.in) {
-			require.Equal(t, []string{"x:y"}, r.sanitized)
+			require.Equal(t, []string{"x:y"}, c.sanitized[0])
 		} else {
-			require.Equal(t, []string{"x:y", "time:" + ChangeTimeOutOfRange}, r.sanitized)
+			require.Equal(t, []string{"x:y", "time:" + ChangeTimeOutOfRange}, c.sanitized[0])
 		}
 	}
 }

@@ -1,0 +1,230 @@
+package clickhouselog
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+)
+
+// ChangeTimeOutOfRange marks, as "time:out_of_range" in the sanitized
+// column, an event time outside what the time column can hold (compat
+// DateTime: 1970-01-01 to 2105-12-31; modern DateTime64(9): 1900-01-01 to
+// 2262-04-11), clamped to the nearest end.
+const ChangeTimeOutOfRange = "out_of_range"
+
+var (
+	compatMinTime = time.Unix(0, 0).UTC()
+	compatMaxTime = time.Date(2105, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	modernMinTime = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	modernMaxTime = time.Date(2262, 4, 11, 23, 47, 16, 0, time.UTC)
+)
+
+// outcome values of the Enum8 column.
+const (
+	enumSuccess int8 = 1
+	enumFailure int8 = 2
+)
+
+// columns holds a batch as one slice per table column: what the INSERT
+// sends. Rows are added once per Export; retries and bisection send
+// sub-slices ([columns.slice]), which share the memory. Strings are copied
+// out of the Mapper's buffers, so they stay valid for the whole Export.
+type columns struct {
+	layout chschema.Layout
+
+	ids                                                    []uuid.UUID
+	times                                                  []time.Time
+	nanos                                                  []uint32 // compat
+	actions, workspaces, users, userNames, ips, userAgents []string
+	sessions, resourceTypes, resourceIDs                   []string
+	outcomes                                               []int8
+	errorTypes, details, previous, next                    []string
+	attrKeys, attrValues                                   [][]string          // compat
+	attrMaps                                               []map[string]string // modern
+	traceIDs, spanIDs, services                            []string
+	sanitized                                              [][]string
+}
+
+// len returns the number of rows.
+func (c *columns) len() int { return len(c.ids) }
+
+// reset empties c for layout l, keeping its capacity and dropping every
+// reference to the previous batch.
+func (c *columns) reset(l chschema.Layout) {
+	c.layout = l
+	c.ids = c.ids[:0]
+	c.times = c.times[:0]
+	c.nanos = c.nanos[:0]
+	c.outcomes = c.outcomes[:0]
+	for _, s := range c.stringCols() {
+		clear(*s)
+		*s = (*s)[:0]
+	}
+	for _, s := range []*[][]string{&c.attrKeys, &c.attrValues, &c.sanitized} {
+		clear(*s)
+		*s = (*s)[:0]
+	}
+	clear(c.attrMaps)
+	c.attrMaps = c.attrMaps[:0]
+}
+
+func (c *columns) stringCols() []*[]string {
+	return []*[]string{
+		&c.actions, &c.workspaces, &c.users, &c.userNames, &c.ips, &c.userAgents,
+		&c.sessions, &c.resourceTypes, &c.resourceIDs, &c.errorTypes,
+		&c.details, &c.previous, &c.next, &c.traceIDs, &c.spanIDs, &c.services,
+	}
+}
+
+// add appends one mapped row, clamping its time to the layout's range. It
+// reports whether the row carries sanitized markers.
+func (c *columns) add(r *auditrow.Row) bool {
+	t := r.Time.UTC()
+	lo, hi := compatMinTime, compatMaxTime
+	if c.layout == chschema.LayoutModern {
+		lo, hi = modernMinTime, modernMaxTime
+	}
+	var sanitized []string
+	if len(r.Sanitized) > 0 {
+		sanitized = append(make([]string, 0, len(r.Sanitized)+1), r.Sanitized...)
+	}
+	switch {
+	case t.Before(lo):
+		t = lo
+		sanitized = append(sanitized, "time:"+ChangeTimeOutOfRange)
+	case t.After(hi):
+		t = hi
+		sanitized = append(sanitized, "time:"+ChangeTimeOutOfRange)
+	}
+	if sanitized == nil {
+		sanitized = emptyStrings
+	}
+
+	ip, traceID, spanID := "", "", ""
+	if r.ClientIP.IsValid() {
+		ip = r.ClientIP.String()
+	}
+	if r.TraceID.IsValid() {
+		traceID = r.TraceID.String()
+	}
+	if r.SpanID.IsValid() {
+		spanID = r.SpanID.String()
+	}
+	outcome := enumSuccess
+	if r.Outcome == "failure" {
+		outcome = enumFailure
+	}
+
+	c.ids = append(c.ids, r.EventID)
+	c.times = append(c.times, t)
+	c.actions = append(c.actions, r.Action)
+	c.workspaces = append(c.workspaces, r.WorkspaceID)
+	c.users = append(c.users, r.UserID)
+	c.userNames = append(c.userNames, r.UserName)
+	c.ips = append(c.ips, ip)
+	c.userAgents = append(c.userAgents, r.UserAgent)
+	c.sessions = append(c.sessions, r.SessionID)
+	c.resourceTypes = append(c.resourceTypes, r.ResourceType)
+	c.resourceIDs = append(c.resourceIDs, r.ResourceID)
+	c.outcomes = append(c.outcomes, outcome)
+	c.errorTypes = append(c.errorTypes, r.ErrorType)
+	c.details = append(c.details, string(r.Details))
+	c.previous = append(c.previous, string(r.Previous))
+	c.next = append(c.next, string(r.New))
+	c.traceIDs = append(c.traceIDs, traceID)
+	c.spanIDs = append(c.spanIDs, spanID)
+	c.services = append(c.services, r.ServiceName)
+	c.sanitized = append(c.sanitized, sanitized)
+	if c.layout == chschema.LayoutModern {
+		m := make(map[string]string, len(r.Attrs))
+		for _, a := range r.Attrs {
+			m[a.Key] = a.Value // a key given twice keeps its last value
+		}
+		c.attrMaps = append(c.attrMaps, m)
+	} else {
+		c.nanos = append(c.nanos, uint32(t.Nanosecond()))
+		keys, values := emptyStrings, emptyStrings
+		if n := len(r.Attrs); n > 0 {
+			keys, values = make([]string, n), make([]string, n)
+			for i, a := range r.Attrs {
+				keys[i], values[i] = a.Key, a.Value
+			}
+		}
+		c.attrKeys = append(c.attrKeys, keys)
+		c.attrValues = append(c.attrValues, values)
+	}
+	return len(sanitized) > 0
+}
+
+// emptyStrings stands for an empty array; the driver only reads it.
+var emptyStrings = []string{}
+
+// slice returns rows [lo, hi) of c, sharing its memory.
+func (c *columns) slice(lo, hi int) columns {
+	s := columns{
+		layout: c.layout,
+		ids:    c.ids[lo:hi], times: c.times[lo:hi], outcomes: c.outcomes[lo:hi],
+		actions: c.actions[lo:hi], workspaces: c.workspaces[lo:hi], users: c.users[lo:hi],
+		userNames: c.userNames[lo:hi], ips: c.ips[lo:hi], userAgents: c.userAgents[lo:hi],
+		sessions: c.sessions[lo:hi], resourceTypes: c.resourceTypes[lo:hi], resourceIDs: c.resourceIDs[lo:hi],
+		errorTypes: c.errorTypes[lo:hi], details: c.details[lo:hi], previous: c.previous[lo:hi], next: c.next[lo:hi],
+		traceIDs: c.traceIDs[lo:hi], spanIDs: c.spanIDs[lo:hi], services: c.services[lo:hi],
+		sanitized: c.sanitized[lo:hi],
+	}
+	if c.layout == chschema.LayoutModern {
+		s.attrMaps = c.attrMaps[lo:hi]
+	} else {
+		s.nanos, s.attrKeys, s.attrValues = c.nanos[lo:hi], c.attrKeys[lo:hi], c.attrValues[lo:hi]
+	}
+	return s
+}
+
+// without returns a copy of c without the rows whose index drop reports.
+func (c *columns) without(drop func(i int) bool) columns {
+	out := columns{layout: c.layout}
+	for i := range c.len() {
+		if drop(i) {
+			continue
+		}
+		r := c.slice(i, i+1)
+		out.appendRows(&r)
+	}
+	return out
+}
+
+// appendRows appends the rows of o (of the same layout) to c.
+func (c *columns) appendRows(o *columns) {
+	c.ids = append(c.ids, o.ids...)
+	c.times = append(c.times, o.times...)
+	c.outcomes = append(c.outcomes, o.outcomes...)
+	dst, src := c.stringCols(), o.stringCols()
+	for i := range dst {
+		*dst[i] = append(*dst[i], *src[i]...)
+	}
+	c.sanitized = append(c.sanitized, o.sanitized...)
+	c.nanos = append(c.nanos, o.nanos...)
+	c.attrKeys = append(c.attrKeys, o.attrKeys...)
+	c.attrValues = append(c.attrValues, o.attrValues...)
+	c.attrMaps = append(c.attrMaps, o.attrMaps...)
+}
+
+// values returns the column slices in the order of chschema.Columns.
+func (c *columns) values() []any {
+	if c.layout == chschema.LayoutModern {
+		return []any{
+			c.ids, c.times, c.actions, c.workspaces, c.users, c.userNames,
+			c.ips, c.userAgents, c.sessions, c.resourceTypes, c.resourceIDs,
+			c.outcomes, c.errorTypes, c.details, c.previous, c.next,
+			c.attrMaps, c.traceIDs, c.spanIDs, c.services, c.sanitized,
+		}
+	}
+	return []any{
+		c.ids, c.times, c.nanos, c.actions, c.workspaces, c.users, c.userNames,
+		c.ips, c.userAgents, c.sessions, c.resourceTypes, c.resourceIDs,
+		c.outcomes, c.errorTypes, c.details, c.previous, c.next,
+		c.attrKeys, c.attrValues, c.traceIDs, c.spanIDs, c.services, c.sanitized,
+	}
+}
