@@ -72,14 +72,14 @@
 //	                     class 22; a constraint, class 23; a limit such as an
 //	                     index entry over 2704 bytes, class 54)
 //
+// A rejected record never costs the others of its batch: rows Postgres
+// refuses are found by bisecting the COPY (a batch with one bad row is
+// written in about 2 log2(n) statements), and everything else is written.
+//
 // When the context given to Export ends while a statement is in flight,
 // the statement's outcome is unknown (the server may commit it after the
 // client has gone); its records count as Failed, and exporting them again
 // stores whichever are missing.
-//
-// A rejected record never costs the others of its batch: rows Postgres
-// refuses are found by bisecting the COPY (a batch with one bad row is
-// written in about 2 log2(n) statements), and everything else is written.
 //
 // # Exactly once
 //

@@ -1,7 +1,12 @@
 package postgres_test
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/otelaudit/otelaudit/schema/postgres"
 )
@@ -33,4 +38,34 @@ func ExampleOptions_Validate() {
 	// Output:
 	// <nil>
 	// postgres: invalid options: table name "events\"; DROP TABLE users; --" must be lower-case letters, digits and underscores, not starting with a digit
+}
+
+// A service's start-up, and a nightly retention job run as the table's
+// owner. (Not run: it needs a database.)
+func ExampleMigrate() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Close()
+
+	opts := postgres.Options{WriterRole: "audit_writer"}
+	applied, err := postgres.Migrate(ctx, pool, opts)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("applied migrations", applied)
+
+	// Keep 13 months.
+	dropped, err := postgres.DropPartitionsBefore(ctx, pool, opts, time.Now().AddDate(0, -13, 0))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, p := range dropped {
+		fmt.Println("dropped", p.Name, p.Lo.Format("2006-01"))
+	}
 }

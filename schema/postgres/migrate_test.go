@@ -117,6 +117,7 @@ func TestMigrate(t *testing.T) {
 func TestMigrateConcurrentSafe(t *testing.T) {
 	ctx := testCtx(t)
 	pool := testenv.Postgres(t)
+	role := uniqueRole(t, pool)
 	const n = 8
 	var (
 		wg      sync.WaitGroup
@@ -126,7 +127,7 @@ func TestMigrateConcurrentSafe(t *testing.T) {
 	)
 	for range n {
 		wg.Go(func() {
-			a, err := postgres.Migrate(ctx, pool, postgres.Options{Schema: "audit", WriterRole: "t_concurrent_writer"})
+			a, err := postgres.Migrate(ctx, pool, postgres.Options{Schema: "audit", WriterRole: role})
 			mu.Lock()
 			defer mu.Unlock()
 			applied = append(applied, a...)
@@ -134,7 +135,6 @@ func TestMigrateConcurrentSafe(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	t.Cleanup(func() { dropRole(t, pool, "t_concurrent_writer") })
 	for _, err := range errs {
 		require.NoError(t, err)
 	}

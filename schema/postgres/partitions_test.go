@@ -3,7 +3,9 @@ package postgres_test
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -184,20 +186,11 @@ func connectAs(t *testing.T, pool *pgxpool.Pool, role string) *pgxpool.Pool {
 	_, err := pool.Exec(ctx, "ALTER ROLE "+pgx.Identifier{role}.Sanitize()+" LOGIN")
 	require.NoError(t, err)
 	cfg := pool.Config().ConnConfig
-	u := url.URL{Scheme: "postgres", User: url.User(role), Host: cfg.Host + ":" + itoa(int(cfg.Port)), Path: "/" + cfg.Database, RawQuery: "sslmode=disable"}
+	u := url.URL{Scheme: "postgres", User: url.User(role), Host: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), Path: "/" + cfg.Database, RawQuery: "sslmode=disable"}
 	wp, err := pgxpool.New(ctx, u.String())
 	require.NoError(t, err)
 	t.Cleanup(wp.Close)
 	return wp
-}
-
-func itoa(n int) string { return string(appendInt(nil, n)) }
-
-func appendInt(b []byte, n int) []byte {
-	if n >= 10 {
-		b = appendInt(b, n/10)
-	}
-	return append(b, byte('0'+n%10))
 }
 
 func TestWriterRole(t *testing.T) {
