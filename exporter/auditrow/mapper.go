@@ -110,11 +110,32 @@ type Mapper struct {
 	attrs   []Attr
 	changes []string
 	now     func() time.Time
+
+	// The contract attributes of the record being mapped, filled by walk.
+	vals  [numFields]attribute.Value
+	seen  [numFields]bool
+	walkF func(attribute.KeyValue) bool // m.walk, bound once
 }
 
 // NewMapper returns a Mapper with the given options.
 func NewMapper(opts Options) *Mapper {
-	return &Mapper{opts: opts.withDefaults(), now: time.Now}
+	m := &Mapper{opts: opts.withDefaults(), now: time.Now}
+	m.walkF = m.walk
+	return m
+}
+
+// walk sorts one attribute into the contract fields or the other attributes.
+func (m *Mapper) walk(kv attribute.KeyValue) bool {
+	f := fieldOf(kv.Key)
+	if f == fNone {
+		m.addAttr(kv)
+		return true
+	}
+	if m.seen[f] {
+		m.mark(fieldNames[f], ChangeDuplicateKey)
+	}
+	m.seen[f], m.vals[f] = true, kv.Value
+	return true
 }
 
 // MapRecord maps an SDK record; the service name comes from its resource.
@@ -229,20 +250,9 @@ func (m *Mapper) Map(src Source, serviceName string) (row Row, err error) {
 		m.mark("event_name", ChangeNonAudit)
 	}
 
-	var vals [numFields]attribute.Value
-	var seen [numFields]bool
-	src.WalkAttributes(func(kv attribute.KeyValue) bool {
-		f := fieldOf(kv.Key)
-		if f == fNone {
-			m.addAttr(kv)
-			return true
-		}
-		if seen[f] {
-			m.mark(fieldNames[f], ChangeDuplicateKey)
-		}
-		seen[f], vals[f] = true, kv.Value
-		return true
-	})
+	m.vals, m.seen = [numFields]attribute.Value{}, [numFields]bool{}
+	src.WalkAttributes(m.walkF)
+	vals, seen := &m.vals, &m.seen
 
 	fo := m.opts
 	row.UserID = m.field(fUserID, vals[fUserID], fo.MaxFieldBytes)
