@@ -195,3 +195,42 @@ func TestRefusedByPostgresIsolated(t *testing.T) {
 		require.Equal(t, "54000", pgErr.Code)
 	}
 }
+
+func TestRefusedRowsAmongDuplicatesInSmallChunks(t *testing.T) {
+	// Everything at once: a batch written in many COPY statements
+	// (64 KiB chunks), exported twice (the second time through the staging
+	// table), with rows Postgres refuses in it. Each good row is stored
+	// once, each bad row rejected each time, nothing fails.
+	ctx := testCtx(t)
+	pool := migrated(t, postgres.Options{})
+	e, h := newExporter(t, pool,
+		postgreslog.WithMapping(auditrow.Options{MaxFieldBytes: 64 << 10}),
+		postgreslog.WithMaxCopyBytes(64<<10))
+
+	const n = 3000
+	bad := map[int]bool{0: true, 1500: true, 2999: true}
+	records := auditRecords(func(a *bridge.Auditor) {
+		for i := range n {
+			user := "usr_" + itoa(i)
+			if bad[i] {
+				user = randomText(t, 12000)
+			}
+			a.Record(context.Background(), otelaudit.Event{
+				Time: batchTime.Add(time.Duration(i) * time.Millisecond), Action: otelaudit.ActionLogin,
+				Actor: otelaudit.Actor{UserID: user, WorkspaceID: "ws_" + itoa(i%13)},
+			})
+		}
+	})
+	require.NoError(t, e.Export(ctx, records))
+	require.NoError(t, e.Export(ctx, records))
+
+	rows, ids := count(t, pool)
+	require.Equal(t, n-len(bad), rows)
+	require.Equal(t, n-len(bad), ids)
+	s := e.Stats()
+	require.Equal(t, uint64(n-len(bad)), s.Written)
+	require.Equal(t, uint64(n-len(bad)), s.Duplicates)
+	require.Equal(t, uint64(2*len(bad)), s.Rejected[postgreslog.ReasonRefusedByPostgres])
+	require.Zero(t, s.Failed)
+	require.Len(t, h.all(), 2*len(bad))
+}

@@ -45,6 +45,7 @@ func TestShutdown(t *testing.T) {
 	e, err := postgreslog.New(pool)
 	require.NoError(t, err)
 	require.NoError(t, e.Export(ctx, logins(3, batchTime)))
+	require.NoError(t, e.Export(ctx, nil))
 	require.NoError(t, e.ForceFlush(ctx))
 
 	require.NoError(t, e.Shutdown(ctx))
