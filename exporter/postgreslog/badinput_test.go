@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/bridge"
@@ -153,6 +154,24 @@ func randomText(t *testing.T, n int) string {
 	return base64.StdEncoding.EncodeToString(b)[:n]
 }
 
+// loginsWithHugeUsers returns n logins, a millisecond apart; those in bad
+// have a 12000-byte user id that does not compress, too large for a btree
+// index entry.
+func loginsWithHugeUsers(t *testing.T, n int, bad map[int]bool) []sdklog.Record {
+	return auditRecords(func(a *bridge.Auditor) {
+		for i := range n {
+			user := "usr_" + itoa(i)
+			if bad[i] {
+				user = randomText(t, 12000)
+			}
+			a.Record(context.Background(), otelaudit.Event{
+				Time: batchTime.Add(time.Duration(i) * time.Millisecond), Action: otelaudit.ActionLogin,
+				Actor: otelaudit.Actor{UserID: user, WorkspaceID: "ws_" + itoa(i%13)},
+			})
+		}
+	})
+}
+
 func TestRefusedByPostgresIsolated(t *testing.T) {
 	// With mapping limits above what a btree index entry can hold, a huge
 	// user id passes the mapping and Postgres refuses the row (SQLSTATE
@@ -164,18 +183,7 @@ func TestRefusedByPostgresIsolated(t *testing.T) {
 
 	const n = 2000
 	bad := map[int]bool{3: true, 1234: true, 1999: true}
-	records := auditRecords(func(a *bridge.Auditor) {
-		for i := range n {
-			user := "usr_" + itoa(i)
-			if bad[i] {
-				user = randomText(t, 12000)
-			}
-			a.Record(context.Background(), otelaudit.Event{
-				Time: batchTime.Add(time.Duration(i) * time.Millisecond), Action: otelaudit.ActionLogin,
-				Actor: otelaudit.Actor{UserID: user},
-			})
-		}
-	})
+	records := loginsWithHugeUsers(t, n, bad)
 	require.NoError(t, e.Export(ctx, records))
 
 	rows, _ := count(t, pool)
@@ -209,18 +217,7 @@ func TestRefusedRowsAmongDuplicatesInSmallChunks(t *testing.T) {
 
 	const n = 3000
 	bad := map[int]bool{0: true, 1500: true, 2999: true}
-	records := auditRecords(func(a *bridge.Auditor) {
-		for i := range n {
-			user := "usr_" + itoa(i)
-			if bad[i] {
-				user = randomText(t, 12000)
-			}
-			a.Record(context.Background(), otelaudit.Event{
-				Time: batchTime.Add(time.Duration(i) * time.Millisecond), Action: otelaudit.ActionLogin,
-				Actor: otelaudit.Actor{UserID: user, WorkspaceID: "ws_" + itoa(i%13)},
-			})
-		}
-	})
+	records := loginsWithHugeUsers(t, n, bad)
 	require.NoError(t, e.Export(ctx, records))
 	require.NoError(t, e.Export(ctx, records))
 
