@@ -32,7 +32,10 @@ func newPipeline(exp sdklog.Exporter, queueSize, batchSize int, service string) 
 		sdklog.WithExportInterval(time.Second),
 		sdklog.WithExportTimeout(5*time.Minute),
 	)
+	// The Auditor never emits a key twice, so an audit provider can skip the
+	// SDK's per-record key deduplication (see the bridge documentation).
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(bp),
+		sdklog.WithAllowKeyDuplication(),
 		sdklog.WithResource(resource.NewSchemaless(attribute.String(otelaudit.KeyServiceName, service))))
 	rejected := &atomic.Int64{}
 	a := bridge.New(bridge.WithLoggerProvider(lp), bridge.WithErrorHandler(func(error) { rejected.Add(1) }))

@@ -50,6 +50,17 @@
 // so survives reference cycles), and the SDK cuts any nested value at its
 // attribute depth limit.
 //
+// # Provider configuration
+//
+// The Auditor never emits an attribute key twice in one record, so a
+// LoggerProvider that carries only audit records can be built with
+// sdk/log.WithAllowKeyDuplication(): the SDK then skips its per-record key
+// deduplication, the largest part of its cost per record. The throughput
+// benchmarks in bench/ use it. Give the BatchProcessor a queue
+// (sdk/log.WithMaxQueueSize) larger than the events a burst can bring before
+// an export completes: when the queue is full, the stock BatchProcessor
+// drops the oldest records.
+//
 // # Typed calls
 //
 // The seed actions have their own methods, which set the action, the

@@ -25,6 +25,9 @@ STATE="${OTELAUDIT_SERVICES_DIR:-$ROOT/.services}"
 case "$STATE" in /*) ;; *) STATE="$PWD/$STATE" ;; esac
 MODE="${OTELAUDIT_SERVICES_MODE:-native}"
 TIMEOUT="${OTELAUDIT_SERVICES_TIMEOUT:-60}" # seconds to wait for each server
+# OTELAUDIT_SERVICES_DURABLE=1 starts Postgres with fsync, synchronous_commit
+# and full_page_writes on (the defaults of a real server); tests leave them
+# off for speed.
 COMPOSE_PROJECT="otelaudit-test"
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -174,15 +177,22 @@ start_postgres() {
 	log "initdb ($PG_BIN)"
 	as_pg "$PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$pgroot/initdb.log" 2>&1 ||
 		{ cat "$pgroot/initdb.log" >&2; die "initdb failed"; }
+	# Tests run on a fast, non-durable server. Benchmarks ask for a durable
+	# one (OTELAUDIT_SERVICES_DURABLE=1): commits then flush the WAL as in
+	# production, which is what per-event INSERTs pay for.
+	local durable=off
+	if [ "${OTELAUDIT_SERVICES_DURABLE:-0}" = 1 ]; then
+		durable=on
+	fi
 	cat >>"$PGDATA_DIR/postgresql.conf" <<-EOF
 
-		# --- scripts/services.sh: a throwaway test server ---
+		# --- scripts/services.sh: a throwaway server ---
 		listen_addresses = '127.0.0.1'
 		unix_socket_directories = ''
 		max_connections = 200
-		fsync = off
-		synchronous_commit = off
-		full_page_writes = off
+		fsync = $durable
+		synchronous_commit = $durable
+		full_page_writes = $durable
 		shared_buffers = 128MB
 		log_min_messages = warning
 	EOF
