@@ -66,7 +66,7 @@ func TestExportRoundTripLive(t *testing.T) {
 		})
 	})
 	require.NoError(t, exp.Export(ctxT(t), recs))
-	require.Empty(t, h.all())
+	require.Empty(t, h.All())
 	require.Equal(t, uint64(1), exp.Stats().Written)
 
 	var (
@@ -143,8 +143,8 @@ func TestExportBadInputCorpusLive(t *testing.T) {
 	require.EqualValues(t, len(want), st.Written)
 	require.Equal(t, rejected, st.Rejected)
 	require.Zero(t, st.Failed)
-	require.Len(t, h.all(), int(rejected["non_audit"]+rejected["invalid_action"]))
-	for _, err := range h.all() {
+	require.Len(t, h.All(), int(rejected["non_audit"]+rejected["invalid_action"]))
+	for _, err := range h.All() {
 		var re *clickhouselog.RejectError
 		require.ErrorAs(t, err, &re)
 	}
@@ -249,7 +249,7 @@ func TestExportIsolatesRowsTheServerRefusesLive(t *testing.T) {
 	require.EqualValues(t, 198, st.Written)
 	require.EqualValues(t, 2, st.RefusedByServer)
 	require.EqualValues(t, 198, count(t, conn, "SELECT count() FROM audit_logs"))
-	errs := h.all()
+	errs := h.All()
 	require.Len(t, errs, 2)
 	for _, err := range errs {
 		var re *clickhouselog.RejectError

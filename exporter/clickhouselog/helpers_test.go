@@ -3,7 +3,6 @@ package clickhouselog_test
 import (
 	"context"
 	"io"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,33 +37,15 @@ func migrated(t *testing.T) (driver.Conn, chschema.Options, chschema.Layout) {
 	return conn, opts, layout
 }
 
-// handlerLog collects what the exporter hands to its error handler.
-type handlerLog struct {
-	mu   sync.Mutex
-	errs []error
-}
-
-func (h *handlerLog) handle(err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.errs = append(h.errs, err)
-}
-
-func (h *handlerLog) all() []error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]error(nil), h.errs...)
-}
-
 // newExporter returns an exporter over conn with fast retries and a
 // handler log.
-func newExporter(t *testing.T, conn driver.Conn, opts chschema.Options, extra ...clickhouselog.Option) (*clickhouselog.Exporter, *handlerLog) {
+func newExporter(t *testing.T, conn driver.Conn, opts chschema.Options, extra ...clickhouselog.Option) (*clickhouselog.Exporter, *corpus.ErrorLog) {
 	t.Helper()
-	h := &handlerLog{}
+	h := &corpus.ErrorLog{}
 	all := append([]clickhouselog.Option{
 		clickhouselog.WithSchema(opts),
 		clickhouselog.WithRetry(time.Millisecond, 10*time.Millisecond, 10*time.Second),
-		clickhouselog.WithErrorHandler(h.handle),
+		clickhouselog.WithErrorHandler(h.Handle),
 	}, extra...)
 	exp, err := clickhouselog.New(conn, all...)
 	require.NoError(t, err)

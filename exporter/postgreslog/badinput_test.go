@@ -96,7 +96,7 @@ func TestBadInputCorpus(t *testing.T) {
 	require.Zero(t, s.Failed)
 
 	// Everything rejected but the non-audit records reaches the handler.
-	errs := h.all()
+	errs := h.All()
 	require.Len(t, errs, int(wantRejected[postgreslog.ReasonInvalidAction]+wantRejected[postgreslog.ReasonTimeOutOfRange]))
 	for _, err := range errs {
 		require.ErrorIs(t, err, postgreslog.ErrRejected)
@@ -191,7 +191,7 @@ func TestRefusedByPostgresIsolated(t *testing.T) {
 	s := e.Stats()
 	require.Equal(t, uint64(len(bad)), s.Rejected[postgreslog.ReasonRefusedByPostgres])
 	require.Equal(t, uint64(n-len(bad)), s.Written)
-	errs := h.all()
+	errs := h.All()
 	require.Len(t, errs, len(bad))
 	for _, err := range errs {
 		var re *postgreslog.RejectError
@@ -229,5 +229,5 @@ func TestRefusedRowsAmongDuplicatesInSmallChunks(t *testing.T) {
 	require.Equal(t, uint64(n-len(bad)), s.Duplicates)
 	require.Equal(t, uint64(2*len(bad)), s.Rejected[postgreslog.ReasonRefusedByPostgres])
 	require.Zero(t, s.Failed)
-	require.Len(t, h.all(), 2*len(bad))
+	require.Len(t, h.All(), 2*len(bad))
 }

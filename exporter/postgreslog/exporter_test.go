@@ -243,7 +243,7 @@ func TestWriterRoleExports(t *testing.T) {
 	records := append(logins(300, batchTime), at(time.Date(2011, 6, 1, 0, 0, 0, 0, time.UTC), "old"))
 	require.NoError(t, e.Export(ctx, records), "COPY and partition creation as the writer")
 	require.NoError(t, e.Export(ctx, records), "duplicates through the staging table as the writer")
-	require.Empty(t, h.all())
+	require.Empty(t, h.All())
 	s := e.Stats()
 	require.Equal(t, uint64(len(records)), s.Written)
 	require.Equal(t, uint64(len(records)), s.Duplicates)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
@@ -48,31 +47,13 @@ func migrated(t testing.TB, o postgres.Options) *pgxpool.Pool {
 	return pool
 }
 
-// handlerLog collects what an exporter hands to its error handler.
-type handlerLog struct {
-	mu   sync.Mutex
-	errs []error
-}
-
-func (h *handlerLog) handle(err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.errs = append(h.errs, err)
-}
-
-func (h *handlerLog) all() []error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]error(nil), h.errs...)
-}
-
 // newExporter returns an exporter over pool with fast retries and a handler
 // log, shut down when the test ends.
-func newExporter(t testing.TB, pool *pgxpool.Pool, opts ...postgreslog.Option) (*postgreslog.Exporter, *handlerLog) {
+func newExporter(t testing.TB, pool *pgxpool.Pool, opts ...postgreslog.Option) (*postgreslog.Exporter, *corpus.ErrorLog) {
 	t.Helper()
-	h := &handlerLog{}
+	h := &corpus.ErrorLog{}
 	base := []postgreslog.Option{
-		postgreslog.WithErrorHandler(h.handle),
+		postgreslog.WithErrorHandler(h.Handle),
 		postgreslog.WithRetry(5*time.Millisecond, 100*time.Millisecond, 20*time.Second),
 	}
 	e, err := postgreslog.New(pool, append(base, opts...)...)

@@ -30,7 +30,7 @@ func TestIdempotentSameBatchTwice(t *testing.T) {
 	require.Equal(t, uint64(2*n), s.Exported)
 	require.Equal(t, uint64(n), s.Written)
 	require.Equal(t, uint64(n), s.Duplicates)
-	require.Empty(t, h.all())
+	require.Empty(t, h.All())
 
 	t.Run("a second exporter", func(t *testing.T) {
 		e2, _ := newExporter(t, pool)
@@ -104,7 +104,7 @@ func TestRetryAfterKilledConnection(t *testing.T) {
 				require.Zero(t, s.Duplicates)
 			}
 			require.Zero(t, s.Failed)
-			require.Empty(t, h.all())
+			require.Empty(t, h.All())
 		})
 	}
 }

@@ -36,7 +36,7 @@ func TestPartitionsAcrossMonthBoundary(t *testing.T) {
 		at(time.Date(2020, 1, 31, 23, 0, 0, 0, time.FixedZone("UTC-3", -3*3600)), "feb"), // 2020-02-01T02:00Z
 	}
 	require.NoError(t, e.Export(ctx, records))
-	require.Empty(t, h.all())
+	require.Empty(t, h.All())
 
 	got := map[string]string{}
 	for _, r := range readRows(t, pool) {
@@ -68,7 +68,7 @@ func TestPartitionsAcrossMonthBoundary(t *testing.T) {
 		var part string
 		require.NoError(t, pool.QueryRow(ctx, `SELECT tableoid::regclass::text FROM audit_logs WHERE user_id = 'late'`).Scan(&part))
 		require.Equal(t, "audit_logs_p201912", part)
-		require.Empty(t, h.all())
+		require.Empty(t, h.All())
 	})
 
 	t.Run("a second exporter finds the partitions in the registry", func(t *testing.T) {

@@ -49,7 +49,7 @@ func TestRoundTrip(t *testing.T) {
 	})
 	require.Len(t, records, 1)
 	require.NoError(t, e.Export(ctx, records))
-	require.Empty(t, h.all())
+	require.Empty(t, h.All())
 
 	rows := readRows(t, pool)
 	require.Len(t, rows, 1)

@@ -177,3 +177,24 @@ func (p *capture) OnEmit(_ context.Context, r *sdklog.Record) error {
 func (p *capture) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
 func (p *capture) Shutdown(context.Context) error                         { return nil }
 func (p *capture) ForceFlush(context.Context) error                       { return nil }
+
+// ErrorLog collects what an exporter hands to its error handler; pass
+// its Handle method as the handler. It is safe for concurrent use.
+type ErrorLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+// Handle records err.
+func (h *ErrorLog) Handle(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.errs = append(h.errs, err)
+}
+
+// All returns a copy of the errors handled so far.
+func (h *ErrorLog) All() []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]error(nil), h.errs...)
+}
