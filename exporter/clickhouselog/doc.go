@@ -21,9 +21,10 @@
 // builds one Go slice per column, appends each slice to a prepared INSERT
 // once (batch.Column(i).Append) and sends it: one round trip for the whole
 // batch, no per-row work on the wire. Records the mapping refuses (not audit
-// records, invalid action names) are counted by reason in [Stats].Rejected
-// and handed to the error handler as [*RejectError]; the rest of the batch
-// goes on.
+// records, invalid action names) are counted by reason in [Stats].Rejected;
+// those with an invalid action are also handed to the error handler as
+// [*RejectError] (other logs sharing the pipeline are expected, and only
+// counted). The rest of the batch goes on.
 //
 // # Column mapping
 //

@@ -123,7 +123,11 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 		r, err := e.mapper.MapRecord(&records[i])
 		if err != nil {
 			e.stats.reject(err)
-			e.cfg.errorHandler(&RejectError{Reason: auditrow.ReasonOf(err), Err: err})
+			// Other logs sharing the pipeline are expected: counted, not
+			// reported, or they would flood the handler.
+			if !errors.Is(err, auditrow.ErrNotAudit) {
+				e.cfg.errorHandler(&RejectError{Reason: auditrow.ReasonOf(err), Err: err})
+			}
 			continue
 		}
 		if e.batch.add(&r) {
