@@ -79,6 +79,9 @@ func TestTimeClamping(t *testing.T) {
 		{chschema.LayoutCompat, time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), compatMaxTime},
 		{chschema.LayoutModern, time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC), modernMinTime},
 		{chschema.LayoutModern, time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{chschema.LayoutModern, time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), modernMaxTime},
+		{chschema.LayoutCompat, compatMaxTime, compatMaxTime},
+		{chschema.LayoutModern, modernMinTime, modernMinTime},
 	} {
 		var c columns
 		c.reset(tc.layout)
