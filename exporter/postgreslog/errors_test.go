@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/puddle/v2"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
 )
 
 func TestClassify(t *testing.T) {
@@ -64,4 +66,12 @@ func TestRejectSurvivesPanickingHandler(t *testing.T) {
 	e.reject(ReasonNonAudit, errors.New("not audit"), [16]byte{})
 	require.Empty(t, got, "non-audit records are counted, not reported")
 	require.Equal(t, uint64(1), e.Stats().Rejected[ReasonNonAudit])
+}
+
+func TestMappingReasonsAreReasons(t *testing.T) {
+	// Mapping errors are rejected under auditrow.ReasonOf's name: it must
+	// be one of this package's Reason constants.
+	require.Equal(t, ReasonNonAudit, auditrow.ReasonOf(auditrow.ErrNotAudit))
+	require.Equal(t, ReasonInvalidAction, auditrow.ReasonOf(auditrow.ErrInvalidAction))
+	require.Equal(t, ReasonOther, auditrow.ReasonOf(errors.New("something else")))
 }

@@ -144,7 +144,7 @@ func (b *batch) fill() {
 func (b *batch) encode(r *sdklog.Record) {
 	row, err := b.mapper.MapRecord(r)
 	if err != nil {
-		b.e.reject(reasonOf(err), err, uuid.Nil)
+		b.e.reject(auditrow.ReasonOf(err), err, uuid.Nil)
 		return
 	}
 	if !inTimeRange(row.Time) {
@@ -161,14 +161,6 @@ func (b *batch) encode(r *sdklog.Record) {
 		b.last = s
 	}
 	b.main.add(&row, t)
-}
-
-func reasonOf(err error) string {
-	switch r := auditrow.ReasonOf(err); r {
-	case ReasonNonAudit, ReasonInvalidAction:
-		return r
-	}
-	return ReasonOther
 }
 
 // writeMain sends the main chunk with a COPY that encodes while it reads,
