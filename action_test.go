@@ -72,3 +72,18 @@ func TestActionFromEventName(t *testing.T) {
 		assert.False(t, ok, name)
 	}
 }
+
+// TestSeedEventNamesDoNotAllocate: the emit path and every exported row
+// call EventName and Validate; for the seed actions they must be lookups.
+func TestSeedEventNamesDoNotAllocate(t *testing.T) {
+	for _, a := range otelaudit.Actions() {
+		assert.Equal(t, "audit."+string(a), a.EventName())
+		allocs := testing.AllocsPerRun(100, func() {
+			_ = a.Validate()
+			_ = a.EventName()
+		})
+		assert.Zero(t, allocs, a)
+	}
+	custom := otelaudit.Action("invoice.refunded")
+	assert.Equal(t, "audit.invoice.refunded", custom.EventName())
+}

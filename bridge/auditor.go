@@ -146,8 +146,7 @@ func (a *Auditor) Record(ctx context.Context, e otelaudit.Event) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	name, err := checkedEventName(e.Action)
-	if err != nil {
+	if err := e.Action.Validate(); err != nil {
 		a.reject(ReasonInvalidAction, e.Action, err)
 		return
 	}
@@ -166,7 +165,7 @@ func (a *Auditor) Record(ctx context.Context, e otelaudit.Event) {
 		e.Client = mergeClient(e.Client, c)
 	}
 	var r log.Record
-	buildRecord(&r, &e, name)
+	BuildRecord(&r, &e)
 	a.logger.Emit(ctx, r)
 	a.emitted.Add(1)
 }
@@ -189,42 +188,7 @@ func mergeClient(e, fromCtx otelaudit.Client) otelaudit.Client {
 // no id or time and reads no context; trace and span ids are added by the
 // SDK from the context passed to Emit. Empty fields are omitted.
 func BuildRecord(r *log.Record, e *otelaudit.Event) {
-	name, ok := seedEventNames[e.Action]
-	if !ok {
-		name = e.Action.EventName()
-	}
-	buildRecord(r, e, name)
-}
-
-// seedEventNames maps each seed action to its EventName, computed once. For
-// these actions Record skips the naming-rule check (they pass it: only those
-// that do are listed) and the "audit." concatenation, an allocation per
-// event. Other actions take the slow path of checkedEventName.
-var seedEventNames = func() map[otelaudit.Action]string {
-	m := make(map[otelaudit.Action]string)
-	for _, a := range otelaudit.Actions() {
-		if a.Validate() == nil {
-			m[a] = a.EventName()
-		}
-	}
-	return m
-}()
-
-// checkedEventName returns the EventName of a, or the naming-rule error of
-// an action that breaks it.
-func checkedEventName(a otelaudit.Action) (string, error) {
-	if name, ok := seedEventNames[a]; ok {
-		return name, nil
-	}
-	if err := a.Validate(); err != nil {
-		return "", err
-	}
-	return a.EventName(), nil
-}
-
-// buildRecord is BuildRecord with the EventName already worked out.
-func buildRecord(r *log.Record, e *otelaudit.Event, eventName string) {
-	r.SetEventName(eventName)
+	r.SetEventName(e.Action.EventName())
 	r.SetTimestamp(e.Time)
 	if e.Outcome.Failed {
 		r.SetSeverity(log.SeverityWarn)
