@@ -92,19 +92,8 @@ func benchExporterPath(b *testing.B, p *chPools, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bp := sdklog.NewBatchProcessor(exp,
-		sdklog.WithMaxQueueSize(chQueueSize),
-		sdklog.WithExportMaxBatchSize(chBatchSize),
-		sdklog.WithExportInterval(time.Second),
-		sdklog.WithExportTimeout(5*time.Minute),
-	)
-	// The Auditor never emits a key twice, so an audit provider can skip the
-	// SDK's per-record key deduplication (see the bridge documentation).
-	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(bp),
-		sdklog.WithAllowKeyDuplication(),
-		sdklog.WithResource(resource.NewSchemaless(attribute.String(otelaudit.KeyServiceName, chService))))
-	var rejected atomic.Int64
-	a := bridge.New(bridge.WithLoggerProvider(lp), bridge.WithErrorHandler(func(error) { rejected.Add(1) }))
+	pl := newPipeline(exp, chQueueSize, chBatchSize, chService)
+	a, lp := pl.auditor, pl.provider
 	workers := chEmitters
 	ctx := context.Background()
 	runtime.GC()
@@ -134,7 +123,7 @@ func benchExporterPath(b *testing.B, p *chPools, n int) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 
-	if n := rejected.Load(); n > 0 {
+	if n := pl.rejected.Load(); n > 0 {
 		b.Fatalf("the Auditor rejected %d events", n)
 	}
 	if st := exp.Stats(); st.Written != uint64(n) || st.Failed > 0 {
