@@ -59,6 +59,10 @@ func TestColumnsMatchTheSchema(t *testing.T) {
 			require.Len(t, second.values(), len(vals))
 			rest := c.without(func(i int) bool { return i == 0 })
 			require.Equal(t, second.values(), rest.values())
+			all := c.without(func(int) bool { return false })
+			require.Equal(t, vals, all.values(), "a copy keeping every row")
+			none := c.without(func(int) bool { return true })
+			require.Zero(t, none.len())
 
 			c.reset(l)
 			require.Zero(t, c.len())
