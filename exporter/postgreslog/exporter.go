@@ -36,7 +36,6 @@ type Exporter struct {
 	pool     *pgxpool.Pool
 	ownsPool bool
 	cfg      config
-	table    string // schema.table, for messages
 	stmts    postgres.WriterStatements
 	parts    partitionCache
 	batches  sync.Pool // *batch, with their mapper and buffers
@@ -70,17 +69,9 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Exporter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgreslog: %w", err)
 	}
-	schema, table := cfg.table.Schema, cfg.table.Table
-	if schema == "" {
-		schema = postgres.DefaultSchema
-	}
-	if table == "" {
-		table = postgres.DefaultTable
-	}
 	e := &Exporter{
 		pool:  pool,
 		cfg:   cfg,
-		table: schema + "." + table,
 		stmts: stmts,
 	}
 	e.abort, e.cancelAbort = context.WithCancel(context.Background())
@@ -127,7 +118,7 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 	e.stats.exported.Add(uint64(len(records)))
 	if err := ctx.Err(); err != nil {
 		e.stats.failed.Add(uint64(len(records)))
-		return fmt.Errorf("postgreslog: export %d records to %s: %w", len(records), e.table, err)
+		return fmt.Errorf("postgreslog: export %d records to %s: %w", len(records), e.stmts.Table, err)
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -140,7 +131,7 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 	failed, err := b.run(ctx, records)
 	if err != nil {
 		e.stats.failed.Add(uint64(failed))
-		return fmt.Errorf("postgreslog: export %d records to %s: %d not written: %w", len(records), e.table, failed, err)
+		return fmt.Errorf("postgreslog: export %d records to %s: %d not written: %w", len(records), e.stmts.Table, failed, err)
 	}
 	return nil
 }

@@ -44,6 +44,7 @@ func TestOptionsValidate(t *testing.T) {
 func TestWriterStatements(t *testing.T) {
 	w, err := postgres.Writer(postgres.Options{Schema: "audit", Table: "events"})
 	require.NoError(t, err)
+	require.Equal(t, "audit.events", w.Table)
 	var names []string
 	for _, c := range postgres.Columns() {
 		names = append(names, `"`+c.Name+`"`)
@@ -55,6 +56,10 @@ func TestWriterStatements(t *testing.T) {
 	require.Contains(t, w.CreateStage, `CREATE TEMPORARY TABLE IF NOT EXISTS "otelaudit_stage_events" ("created_at" timestamptz, "event_id" uuid,`)
 	require.Equal(t, `SELECT partition, lo, hi, created FROM "audit"."events_ensure_partitions"($1, $2, $3)`, w.EnsurePartitions)
 	require.Equal(t, `SELECT partition, lo, hi FROM "audit"."events_partitions" ORDER BY lo`, w.ListPartitions)
+
+	w, err = postgres.Writer(postgres.Options{})
+	require.NoError(t, err)
+	require.Equal(t, "public.audit_logs", w.Table, "the defaults")
 
 	_, err = postgres.Writer(postgres.Options{Table: "Bad"})
 	require.ErrorIs(t, err, postgres.ErrInvalidOptions)

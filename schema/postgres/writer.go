@@ -4,6 +4,9 @@ package postgres
 // against the audit table named by some [Options], rendered with quoted
 // identifiers. The COPY and INSERT statements list [Columns] in order.
 type WriterStatements struct {
+	// Table is the table's qualified name, schema.table, unquoted, for
+	// messages.
+	Table string
 	// Copy is COPY <table> (columns) FROM STDIN WITH (FORMAT binary).
 	Copy string
 	// CreateStage creates, unless it exists, the session's temporary staging
@@ -30,7 +33,7 @@ func Writer(o Options) (WriterStatements, error) {
 	if err != nil {
 		return WriterStatements{}, err
 	}
-	var w WriterStatements
+	w := WriterStatements{Table: o.Schema + "." + o.Table}
 	for _, s := range []struct {
 		name string
 		dst  *string
