@@ -37,12 +37,12 @@ type Options struct {
 	// "body", and they carry the "event_name:non_audit" marker.
 	IncludeNonAudit bool
 	// MaxFieldBytes limits identifier fields (user, workspace, session,
-	// resource, error type, service name, attribute keys and string values).
+	// resource, error type, service name) and attribute keys.
 	MaxFieldBytes int
 	// MaxUserAgentBytes limits the user agent.
 	MaxUserAgentBytes int
 	// MaxValueBytes limits each JSON field (details, previous, new,
-	// attributes) after encoding.
+	// attributes) after encoding, and each other attribute's value.
 	MaxValueBytes int
 	// MaxDepth limits the nesting of JSON values.
 	MaxDepth int

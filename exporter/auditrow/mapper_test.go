@@ -95,7 +95,7 @@ func TestRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.False(t, got.ObservedTime.IsZero(), "observed time is set by the SDK")
 			got.ObservedTime = time.Time{}
-			assert.Equal(t, tt.want, got.Clone())
+			assert.Equal(t, tt.want, got)
 		})
 	}
 }
@@ -443,4 +443,31 @@ func assertStorable(t *testing.T, r auditrow.Row) {
 	assert.False(t, r.Time.IsZero())
 	assert.Contains(t, []string{"success", "failure"}, r.Outcome)
 	assert.NotEmpty(t, r.Action)
+}
+
+// TestRowCloneOutlivesTheMapper: a Row shares the Mapper's buffers until its
+// next call; a clone must not.
+func TestRowCloneOutlivesTheMapper(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	src := func(user, detail string) *fakeSource {
+		return &fakeSource{name: "audit.login", ts: at, attrs: []attribute.KeyValue{
+			attribute.String(otelaudit.KeyUserID, user),
+			attribute.KeyValue{Key: otelaudit.KeyDetails, Value: attribute.MapValue(attribute.String("k", detail))},
+			attribute.String("extra", detail),
+		}}
+	}
+	m := auditrow.NewMapper(auditrow.Options{})
+	first, err := m.Map(src("u_1", "first"), "svc")
+	require.NoError(t, err)
+	kept := first.Clone()
+	_, err = m.Map(src("u_2", "other"), "svc")
+	require.NoError(t, err)
+
+	assert.Equal(t, "u_1", kept.UserID)
+	assert.JSONEq(t, `{"k":"first"}`, string(kept.Details))
+	assert.Equal(t, []auditrow.Attr{{Key: "extra", Value: "first"}}, kept.Attrs)
+	assert.JSONEq(t, `{"extra":"first"}`, string(kept.AttributesJSON))
+	assert.Equal(t, []string{"log.record.uid:generated_id"}, kept.Sanitized)
+	// Without Clone the first row's bytes are the Mapper's, now overwritten.
+	assert.NotEqual(t, `{"k":"first"}`, string(first.Details))
 }
