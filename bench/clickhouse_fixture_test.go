@@ -47,13 +47,7 @@ type chPools struct {
 }
 
 func newChPools() *chPools {
-	p := &chPools{workspaces: make([]string, 200), users: make([]string, 5000), ips: make([]string, 10000)}
-	for i := range p.workspaces {
-		p.workspaces[i] = "ws_" + strconv.Itoa(i)
-	}
-	for i := range p.users {
-		p.users[i] = "usr_" + strconv.Itoa(i)
-	}
+	p := &chPools{workspaces: numbered("ws_", 200), users: numbered("usr_", 5000), ips: make([]string, 10000)}
 	for i := range p.ips {
 		p.ips[i] = fmt.Sprintf("203.0.%d.%d", i/256%256, i%256)
 	}
