@@ -79,10 +79,10 @@ func newTmplData(l Layout, o Options) tmplData {
 		TTLDays:      o.TTLDays,
 		DatabaseName: o.Database,
 		Cluster:      o.Cluster,
+		OnCluster:    onCluster(o),
 	}
 	local := ""
 	if o.Cluster != "" {
-		d.OnCluster = " ON CLUSTER `" + o.Cluster + "`"
 		local = LocalSuffix
 		d.Distributed = quote(o.Database, o.Table)
 		d.RollupDistributed = quote(o.Database, o.RollupTable())

@@ -26,7 +26,7 @@ func RebuildRollup(ctx context.Context, conn driver.Conn, opts Options, month ti
 	}
 	d := newTmplData(LayoutCompat, o)
 	yyyymm := month.UTC().Year()*100 + int(month.UTC().Month())
-	drop := "ALTER TABLE " + d.Rollup + onCluster(o) + " DROP PARTITION " + strconv.Itoa(yyyymm)
+	drop := "ALTER TABLE " + d.Rollup + d.OnCluster + " DROP PARTITION " + strconv.Itoa(yyyymm)
 	if err := conn.Exec(ctx, drop); err != nil {
 		return fmt.Errorf("chschema: rebuild rollup %d: drop partition: %w", yyyymm, err)
 	}
@@ -83,7 +83,7 @@ func DropExpiredPartitions(ctx context.Context, conn driver.Conn, opts Options, 
 		}
 		monthEnd := time.Date(n/100, time.Month(n%100)+1, 1, 0, 0, 0, 0, time.UTC)
 		if !monthEnd.After(cutoff) {
-			if err := conn.Exec(ctx, "ALTER TABLE "+d.Table+onCluster(o)+" DROP PARTITION "+strconv.Itoa(n)); err != nil {
+			if err := conn.Exec(ctx, "ALTER TABLE "+d.Table+d.OnCluster+" DROP PARTITION "+strconv.Itoa(n)); err != nil {
 				return dropped, fmt.Errorf("chschema: drop partition %d of %s: %w", n, d.Table, err)
 			}
 			dropped = append(dropped, p)
