@@ -461,5 +461,31 @@ func TestSlogHandlerConcurrentSafe(t *testing.T) {
 	for range goroutines {
 		<-done
 	}
-	require.Len(t, h.exp.Records(), goroutines*perG)
+	rs := h.exp.Records()
+	require.Len(t, rs, goroutines*perG)
+	// Every record carries its own goroutine's attributes, and each
+	// (goroutine, i) pair is recorded exactly once.
+	seen := map[attribute.Value]bool{}
+	for _, r := range rs {
+		attrs := attrsOf(t, r)
+		require.Equal(t, str("ws-7"), attrs[otelaudit.KeyWorkspaceID])
+		d := attrs[otelaudit.KeyDetails]
+		require.Equal(t, attribute.MAP, d.Type())
+		require.Len(t, d.AsMap(), 1)
+		g := d.AsMap()[0]
+		require.Equal(t, attribute.Key("g"), g.Key)
+		require.Equal(t, attribute.MAP, g.Value.Type())
+		kvs := g.Value.AsMap()
+		require.Len(t, kvs, 2)
+		require.Equal(t, attribute.Key("g"), kvs[0].Key)
+		require.Equal(t, attribute.Key("i"), kvs[1].Key)
+		require.False(t, seen[g.Value], "recorded twice: %v", g.Value.Emit())
+		seen[g.Value] = true
+	}
+	for g := range goroutines {
+		for i := range perG {
+			want := attribute.MapValue(attribute.Int("g", g), attribute.Int("i", i))
+			require.True(t, seen[want], "missing: %v", want.Emit())
+		}
+	}
 }
