@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -63,26 +64,28 @@ func TestRunNoResults(t *testing.T) {
 
 func TestParseLine(t *testing.T) {
 	tests := []struct {
-		line string
-		ok   bool
-		name string
-		n    int64
-		nm   int
+		line    string
+		ok      bool
+		name    string
+		n       int64
+		metrics []Metric
 	}{
-		{"BenchmarkEmit/bridge-8   \t  100\t  12.5 ns/op\t 3 allocs/op", true, "Emit/bridge", 100, 2},
-		{"BenchmarkEmit/bridge   \t  100\t  12.5 ns/op", true, "Emit/bridge", 100, 1},
-		{"BenchmarkExport/ceiling-2 1 100000 events 2.5 seconds 40000 events/s", true, "Export/ceiling", 1, 3},
-		{"BenchmarkEmit/bridge-8", false, "", 0, 0},          // name only (output interleaved)
-		{"BenchmarkEmit/bridge-8 100 12.5", false, "", 0, 0}, // value without unit
-		{"BenchmarkEmit/bridge-8 many 12.5 ns/op", false, "", 0, 0},
-		{"BenchmarkEmit/bridge-8 100 fast ns/op", false, "", 0, 0},
-		{"--- BENCH: BenchmarkEmit/bridge-8", false, "", 0, 0},
-		{"ok  \tgithub.com/x\t1.0s", false, "", 0, 0},
+		{"BenchmarkEmit/bridge-8   \t  100\t  12.5 ns/op\t 3 allocs/op", true, "Emit/bridge", 100,
+			[]Metric{{"ns/op", 12.5}, {"allocs/op", 3}}},
+		{"BenchmarkEmit/bridge   \t  100\t  12.5 ns/op", true, "Emit/bridge", 100, []Metric{{"ns/op", 12.5}}},
+		{"BenchmarkExport/ceiling-2 1 100000 events 2.5 seconds 40000 events/s", true, "Export/ceiling", 1,
+			[]Metric{{"events", 100000}, {"seconds", 2.5}, {"events/s", 40000}}},
+		{"BenchmarkEmit/bridge-8", false, "", 0, nil},          // name only (output interleaved)
+		{"BenchmarkEmit/bridge-8 100 12.5", false, "", 0, nil}, // value without unit
+		{"BenchmarkEmit/bridge-8 many 12.5 ns/op", false, "", 0, nil},
+		{"BenchmarkEmit/bridge-8 100 fast ns/op", false, "", 0, nil},
+		{"--- BENCH: BenchmarkEmit/bridge-8", false, "", 0, nil},
+		{"ok  \tgithub.com/x\t1.0s", false, "", 0, nil},
 	}
 	for _, tt := range tests {
 		got, ok := parseLine(tt.line)
-		if ok != tt.ok || got.Name != tt.name || got.Iterations != tt.n || len(got.Metrics) != tt.nm {
-			t.Errorf("parseLine(%q) = %+v, %v; want name %q, %d iterations, %d metrics, %v", tt.line, got, ok, tt.name, tt.n, tt.nm, tt.ok)
+		if ok != tt.ok || got.Name != tt.name || got.Iterations != tt.n || !slices.Equal(got.Metrics, tt.metrics) {
+			t.Errorf("parseLine(%q) = %+v, %v; want name %q, %d iterations, metrics %v, %v", tt.line, got, ok, tt.name, tt.n, tt.metrics, tt.ok)
 		}
 	}
 }
