@@ -71,7 +71,6 @@ func FuzzEventToRow(f *testing.F) {
 	f.Add("Bad Action", "", "", "", "", "", "", "", []byte(nil))
 	f.Fuzz(func(t *testing.T, action, user, ws, ip, ua, resType, resID, errType string, details []byte) {
 		var rejected []error
-		a, p := newAuditor(t, bridge.WithErrorHandler(func(err error) { rejected = append(rejected, err) }))
 		dv, _ := valueFromBytes(details, 0)
 		ev := otelaudit.Event{
 			Action: otelaudit.Action(action), Actor: otelaudit.Actor{UserID: user, WorkspaceID: ws},
@@ -81,8 +80,9 @@ func FuzzEventToRow(f *testing.F) {
 		if errType != "" {
 			ev.Outcome = otelaudit.Failure(errType)
 		}
-		a.Record(context.Background(), ev)
-		recs := p.take()
+		var a *bridge.Auditor
+		recs := emit(t, func(x *bridge.Auditor) { a = x; a.Record(context.Background(), ev) },
+			bridge.WithErrorHandler(func(err error) { rejected = append(rejected, err) }))
 		if otelaudit.Action(action).Validate() != nil {
 			require.Empty(t, recs, "invalid action must not be emitted")
 			require.Equal(t, uint64(1), a.Stats().Rejected["invalid_action"])

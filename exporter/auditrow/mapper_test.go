@@ -20,6 +20,7 @@ import (
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
 )
 
 var (
@@ -64,7 +65,7 @@ func TestRoundTrip(t *testing.T) {
 				Details:  []byte(`{"attempt":2,"nested":{"ok":true,"ratio":0.5},"reason":"policy","tags":["a","b"]}`),
 				Previous: []byte(`false`),
 				New:      []byte(`{"enabled":true,"grace_days":7}`),
-				TraceID:  testTraceID, SpanID: testSpanID, ServiceName: "billing",
+				TraceID:  testTraceID, SpanID: testSpanID, ServiceName: corpus.ServiceName,
 			},
 		},
 		{
@@ -72,7 +73,7 @@ func TestRoundTrip(t *testing.T) {
 			event: otelaudit.Event{ID: id, Time: at, Action: otelaudit.ActionLogin, Actor: otelaudit.Actor{UserID: "u_2"}},
 			want: auditrow.Row{
 				EventID: id, Time: at, Action: "login", UserID: "u_2", Outcome: "success",
-				TraceID: testTraceID, SpanID: testSpanID, ServiceName: "billing",
+				TraceID: testTraceID, SpanID: testSpanID, ServiceName: corpus.ServiceName,
 			},
 		},
 		{
@@ -81,15 +82,13 @@ func TestRoundTrip(t *testing.T) {
 			want: auditrow.Row{
 				EventID: id, Time: at, Action: "invoice.refunded", ClientIP: netip.MustParseAddr("203.0.113.9"),
 				Outcome: "success", Details: []byte(`"partial"`),
-				TraceID: testTraceID, SpanID: testSpanID, ServiceName: "billing",
+				TraceID: testTraceID, SpanID: testSpanID, ServiceName: corpus.ServiceName,
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, p := newAuditor(t)
-			a.Record(traced(context.Background()), tt.event)
-			recs := p.take()
+			recs := emit(t, func(a *bridge.Auditor) { a.Record(traced(context.Background()), tt.event) })
 			require.Len(t, recs, 1)
 			got, err := auditrow.NewMapper(auditrow.Options{}).MapRecord(&recs[0])
 			require.NoError(t, err)
@@ -105,21 +104,22 @@ func TestRoundTrip(t *testing.T) {
 func TestRoundTripTypedCalls(t *testing.T) {
 	actor := otelaudit.Actor{UserID: "u_1", WorkspaceID: "ws_1"}
 	details := attribute.MapValue(attribute.String("format", "json"))
-	a, p := newAuditor(t)
 	ctx := bridge.ContextWithClient(context.Background(), otelaudit.Client{IP: "198.51.100.4", UserAgent: "curl/8"})
-	a.Login(ctx, actor)
-	a.LoginFailed(ctx, actor, "invalid_password")
-	a.Logout(ctx, actor)
-	a.DataExportRequested(ctx, actor, "exp_1", details)
-	a.DataExportCompleted(ctx, actor, "exp_1", details)
-	a.DataDeletionRequested(ctx, actor, "del_1", details)
-	a.DataDeletionCompleted(ctx, actor, "del_1", details)
-	a.SettingsChange(ctx, actor, otelaudit.Resource{Type: "setting", ID: "theme"}, attribute.StringValue("light"), attribute.StringValue("dark"))
-	a.OAuthConnected(ctx, actor, "github")
-	a.OAuthDisconnected(ctx, actor, "github")
-	a.SubscriptionCreated(ctx, actor, "sub_1", details)
-	a.SubscriptionCancelled(ctx, actor, "sub_1", details)
-	a.AdminAction(ctx, actor, otelaudit.Resource{Type: "user", ID: "u_7"}, details)
+	recs := emit(t, func(a *bridge.Auditor) {
+		a.Login(ctx, actor)
+		a.LoginFailed(ctx, actor, "invalid_password")
+		a.Logout(ctx, actor)
+		a.DataExportRequested(ctx, actor, "exp_1", details)
+		a.DataExportCompleted(ctx, actor, "exp_1", details)
+		a.DataDeletionRequested(ctx, actor, "del_1", details)
+		a.DataDeletionCompleted(ctx, actor, "del_1", details)
+		a.SettingsChange(ctx, actor, otelaudit.Resource{Type: "setting", ID: "theme"}, attribute.StringValue("light"), attribute.StringValue("dark"))
+		a.OAuthConnected(ctx, actor, "github")
+		a.OAuthDisconnected(ctx, actor, "github")
+		a.SubscriptionCreated(ctx, actor, "sub_1", details)
+		a.SubscriptionCancelled(ctx, actor, "sub_1", details)
+		a.AdminAction(ctx, actor, otelaudit.Resource{Type: "user", ID: "u_7"}, details)
+	})
 
 	want := []struct{ action, outcome, errType, resType, resID, prev, next string }{
 		{"login", "success", "", "", "", "", ""},
@@ -136,7 +136,6 @@ func TestRoundTripTypedCalls(t *testing.T) {
 		{"subscription_cancelled", "success", "", "subscription", "sub_1", "", ""},
 		{"admin_action", "success", "", "user", "u_7", "", ""},
 	}
-	recs := p.take()
 	require.Len(t, recs, len(want))
 	m := auditrow.NewMapper(auditrow.Options{})
 	ids := map[uuid.UUID]bool{}
