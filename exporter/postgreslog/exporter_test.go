@@ -169,6 +169,7 @@ func TestMissingTableFailsFast(t *testing.T) {
 	var pgErr *pgconn.PgError
 	require.ErrorAs(t, err, &pgErr)
 	require.Equal(t, "42883", pgErr.Code, "undefined function: the partition function of a migrated table")
+	require.ErrorContains(t, err, "export 10 records to public.audit_logs: 10 not written")
 	require.Less(t, time.Since(start), 5*time.Second, "a permanent error is not retried")
 	require.Equal(t, uint64(10), e.Stats().Failed)
 	require.Zero(t, e.Stats().Retries)
