@@ -201,16 +201,23 @@ func (b *batch) ensureRows(ctx context.Context, c *chunk, lo, hi int) error {
 }
 
 // ensureRowsOnce ensures the partitions of rows [lo, hi) of c that the
-// cache does not know.
+// cache does not know. Rows in the range of the row before them skip the
+// cache lookup, as in encode.
 func (b *batch) ensureRowsOnce(ctx context.Context, c *chunk, lo, hi int) error {
+	var last span
 	for i := lo; i < hi; i++ {
 		t := c.rows[i].t
-		if _, ok := b.e.parts.lookup(t); ok {
+		if last.has(t) {
 			continue
 		}
-		if err := b.e.ensurePartition(ctx, t); err != nil {
-			return err
+		s, ok := b.e.parts.lookup(t)
+		if !ok {
+			if err := b.e.ensurePartition(ctx, t); err != nil {
+				return err
+			}
+			s, _ = b.e.parts.lookup(t) // zero if the function did not return it: ensured again for the next row
 		}
+		last = s
 	}
 	return nil
 }
