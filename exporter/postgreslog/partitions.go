@@ -83,17 +83,8 @@ func (e *Exporter) loadPartitions(ctx context.Context) {
 	if loaded {
 		return
 	}
-	rows, err := e.pool.Query(ctx, e.stmts.ListPartitions)
+	ss, err := e.querySpans(ctx, false, e.stmts.ListPartitions)
 	if err != nil {
-		return
-	}
-	var name string
-	var lo, hi time.Time
-	var ss []span
-	if _, err := pgx.ForEachRow(rows, []any{&name, &lo, &hi}, func() error {
-		ss = append(ss, span{pgMicros(lo), pgMicros(hi)})
-		return nil
-	}); err != nil {
 		return
 	}
 	e.parts.add(ss...)
@@ -106,20 +97,32 @@ func (e *Exporter) loadPartitions(ctx context.Context) {
 // the one after it, and caches their ranges.
 func (e *Exporter) ensurePartition(ctx context.Context, t int64) error {
 	at := fromPgMicros(t)
-	rows, err := e.pool.Query(ctx, e.stmts.EnsurePartitions, at, at, partitionsAhead)
+	ss, err := e.querySpans(ctx, true, e.stmts.EnsurePartitions, at, at, partitionsAhead)
 	if err != nil {
-		return fmt.Errorf("ensure the partition for %s: %w", at.Format(time.RFC3339Nano), err)
-	}
-	var name string
-	var lo, hi time.Time
-	var created bool
-	var ss []span
-	if _, err := pgx.ForEachRow(rows, []any{&name, &lo, &hi, &created}, func() error {
-		ss = append(ss, span{pgMicros(lo), pgMicros(hi)})
-		return nil
-	}); err != nil {
 		return fmt.Errorf("ensure the partition for %s: %w", at.Format(time.RFC3339Nano), err)
 	}
 	e.parts.add(ss...)
 	return nil
+}
+
+// querySpans runs sql, whose rows are (partition, lo, hi) and, when
+// withCreated, created, and returns the ranges.
+func (e *Exporter) querySpans(ctx context.Context, withCreated bool, sql string, args ...any) ([]span, error) {
+	rows, err := e.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	var name string
+	var lo, hi time.Time
+	var created bool
+	dest := []any{&name, &lo, &hi}
+	if withCreated {
+		dest = append(dest, &created)
+	}
+	var ss []span
+	_, err = pgx.ForEachRow(rows, dest, func() error {
+		ss = append(ss, span{pgMicros(lo), pgMicros(hi)})
+		return nil
+	})
+	return ss, err
 }
