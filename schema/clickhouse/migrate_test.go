@@ -104,9 +104,13 @@ func TestMigrateForcedCompatLive(t *testing.T) {
 	t.Parallel()
 	conn, db := testenv.ClickHouse(t)
 	ctx := ctxT(t)
-	layout, err := chschema.Migrate(ctx, conn, chschema.Options{Database: db, Table: "forced", Layout: chschema.LayoutCompat})
+	opts := chschema.Options{Database: db, Table: "forced", Layout: chschema.LayoutCompat}
+	layout, err := chschema.Migrate(ctx, conn, opts)
 	require.NoError(t, err)
 	require.Equal(t, chschema.LayoutCompat, layout)
+	tl, err := chschema.TableLayout(ctx, conn, opts)
+	require.NoError(t, err)
+	require.Equal(t, chschema.LayoutCompat, tl, "the table itself has the compat columns")
 }
 
 func TestMigrateRefusesBadNamesLive(t *testing.T) {
