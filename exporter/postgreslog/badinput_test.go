@@ -34,7 +34,11 @@ func postgresCases() []corpus.Case {
 		r.AddAttributes(attrs...)
 		return r
 	}
+	observedYear10000 := rec(corpus.Time, "01900000-0000-7000-8000-0000000000a6")
+	observedYear10000.SetObservedTimestamp(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))
 	return []corpus.Case{
+		{Name: "observed time in year 10000", Stored: true, Record: observedYear10000,
+			Markers: []string{"observed_time:out_of_range"}},
 		{Name: "10 MiB details", Stored: true,
 			Record: rec(corpus.Time, "01900000-0000-7000-8000-0000000000a1",
 				attribute.KeyValue{Key: otelaudit.KeyDetails, Value: attribute.MapValue(attribute.String("blob", strings.Repeat("\x00x", 5<<20)))}),
@@ -140,6 +144,10 @@ func TestBadInputCorpus(t *testing.T) {
 
 		wrong := get("01900000-0000-7000-8000-00000000000a")
 		require.Equal(t, "1234", *wrong.UserID)
+
+		observed := get("01900000-0000-7000-8000-0000000000a6")
+		require.Nil(t, observed.ObservedAt, "an observed time out of range is stored as NULL")
+		require.True(t, corpus.Time.Truncate(time.Microsecond).Equal(observed.CreatedAt), "the event time is kept")
 
 		year1 := get("01900000-0000-7000-8000-0000000000a4")
 		require.Equal(t, "audit_logs_p000102", year1.Partition)
