@@ -3,6 +3,7 @@ package postgreslog
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"net/netip"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,7 +83,7 @@ func appendTuple(b []byte, r *auditrow.Row, created int64) []byte {
 	b = appendNullText(b, r.UserID)                       // user_id
 	b = appendNullText(b, r.UserName)                     // user_name
 	b = appendNullText(b, r.WorkspaceID)                  // workspace_id
-	b = appendInet(b, r)                                  // ip_address
+	b = appendInet(b, r.ClientIP)                         // ip_address
 	b = appendNullText(b, r.UserAgent)                    // user_agent
 	b = appendNullText(b, r.SessionID)                    // session_id
 	b = appendNullText(b, r.ResourceType)                 // resource
@@ -94,14 +95,13 @@ func appendTuple(b []byte, r *auditrow.Row, created int64) []byte {
 	b = appendHexID(b, r.TraceID[:], r.TraceID.IsValid()) // trace_id
 	b = appendHexID(b, r.SpanID[:], r.SpanID.IsValid())   // span_id
 	b = appendNullText(b, r.ServiceName)                  // service_name
-	observedOK := r.ObservedTime.IsZero() || inTimeRange(r.ObservedTime)
-	b = appendTextArray(b, r.Sanitized, !observedOK) // sanitized
-	if r.ObservedTime.IsZero() || !observedOK {      // observed_at
-		b = appendNull(b)
-	} else {
-		b = appendInt64Field(b, pgMicros(r.ObservedTime))
+	hasObserved := !r.ObservedTime.IsZero()
+	observedOK := hasObserved && inTimeRange(r.ObservedTime)
+	b = appendTextArray(b, r.Sanitized, hasObserved && !observedOK) // sanitized
+	if !observedOK {                                                // observed_at
+		return appendNull(b)
 	}
-	return b
+	return appendInt64Field(b, pgMicros(r.ObservedTime))
 }
 
 func appendLen(b []byte, n int) []byte {
@@ -146,8 +146,7 @@ func appendJSONB(b, js []byte) []byte {
 
 // appendInet writes the client IP in inet's binary format (family, prefix
 // bits, is-cidr flag, address length, address), NULL when there is none.
-func appendInet(b []byte, r *auditrow.Row) []byte {
-	a := r.ClientIP
+func appendInet(b []byte, a netip.Addr) []byte {
 	switch {
 	case a.Is4():
 		ip := a.As4()
