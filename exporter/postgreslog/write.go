@@ -97,8 +97,6 @@ type batch struct {
 // error.
 func (b *batch) run(ctx context.Context, records []sdklog.Record) (int, error) {
 	b.records, b.next, b.failed, b.last = records, 0, 0, span{}
-	b.main.reset()
-	b.later.reset()
 	b.e.loadPartitions(ctx)
 
 	var errs []error
