@@ -112,6 +112,12 @@ func render(o Options, file, name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("postgres: parse %s: %w", file, err)
 	}
+	return execute(t, o, file, name)
+}
+
+// execute renders the named template (the whole file when name is "") of
+// t, the parsed file, for o.
+func execute(t *template.Template, o Options, file, name string) (string, error) {
 	if name != "" {
 		t = t.Lookup(name)
 		if t == nil {

@@ -1,5 +1,7 @@
 package postgres
 
+import "fmt"
+
 // WriterStatements are the statements a writer (the Postgres exporter) runs
 // against the audit table named by some [Options], rendered with quoted
 // identifiers. The COPY and INSERT statements list [Columns] in order.
@@ -33,6 +35,11 @@ func Writer(o Options) (WriterStatements, error) {
 	if err != nil {
 		return WriterStatements{}, err
 	}
+	const file = "sql/writer.sql"
+	t, err := parse(o, file)
+	if err != nil {
+		return WriterStatements{}, fmt.Errorf("postgres: parse %s: %w", file, err)
+	}
 	w := WriterStatements{Table: o.Schema + "." + o.Table}
 	for _, s := range []struct {
 		name string
@@ -45,7 +52,7 @@ func Writer(o Options) (WriterStatements, error) {
 		{"ensure_partitions", &w.EnsurePartitions},
 		{"list_partitions", &w.ListPartitions},
 	} {
-		sql, err := render(o, "sql/writer.sql", s.name)
+		sql, err := execute(t, o, file, s.name)
 		if err != nil {
 			return WriterStatements{}, err
 		}
