@@ -3,7 +3,6 @@ package clickhouselog
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -11,30 +10,22 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
 )
 
 // RejectError reports one record the Exporter did not write although the
 // rest of its batch went on: refused by the mapping (Reason is
 // auditrow.ReasonOf of Err) or by the server on its own (Reason
-// "refused_by_server"). It is handed to the error handler, not returned.
-type RejectError struct {
-	// EventID is the event id when the record was mapped, else "".
-	EventID string
-	Reason  string
-	Err     error
-}
+// [ReasonRefusedByServer]). It is handed to the error handler, not returned.
+// It is the type every exporter of this module reports.
+type RejectError = auditrow.RejectError
+
+// ErrRejected matches every [*RejectError] with errors.Is.
+var ErrRejected = auditrow.ErrRejected
 
 // ReasonRefusedByServer is the Reason of a row the server refused.
 const ReasonRefusedByServer = "refused_by_server"
-
-func (e *RejectError) Error() string {
-	if e.EventID == "" {
-		return fmt.Sprintf("clickhouselog: record rejected (%s): %v", e.Reason, e.Err)
-	}
-	return fmt.Sprintf("clickhouselog: event %s rejected (%s): %v", e.EventID, e.Reason, e.Err)
-}
-
-func (e *RejectError) Unwrap() error { return e.Err }
 
 // Server error codes (ClickHouse's ErrorCodes.cpp) the Exporter branches on.
 const (

@@ -126,7 +126,7 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 			// Other logs sharing the pipeline are expected: counted, not
 			// reported, or they would flood the handler.
 			if !errors.Is(err, auditrow.ErrNotAudit) {
-				e.cfg.errorHandler(&RejectError{Reason: auditrow.ReasonOf(err), Err: err})
+				e.cfg.errorHandler(&RejectError{Exporter: "clickhouselog", Reason: auditrow.ReasonOf(err), Err: err})
 			}
 			continue
 		}
@@ -177,7 +177,7 @@ func (e *Exporter) write(ctx context.Context, c columns) error {
 	if classify(err) == classData {
 		if n == 1 {
 			e.stats.refused.Add(1)
-			e.cfg.errorHandler(&RejectError{EventID: pending.ids[0].String(), Reason: ReasonRefusedByServer, Err: err})
+			e.cfg.errorHandler(&RejectError{Exporter: "clickhouselog", EventID: pending.ids[0], Reason: ReasonRefusedByServer, Err: err})
 			return nil
 		}
 		return errors.Join(e.write(ctx, pending.slice(0, n/2)), e.write(ctx, pending.slice(n/2, n)))

@@ -147,6 +147,9 @@ func TestExportBadInputCorpusLive(t *testing.T) {
 	for _, err := range h.All() {
 		var re *clickhouselog.RejectError
 		require.ErrorAs(t, err, &re)
+		require.ErrorIs(t, err, clickhouselog.ErrRejected)
+		require.Equal(t, "clickhouselog", re.Exporter)
+		require.Equal(t, "invalid_action", re.Reason)
 	}
 
 	rows, err := conn.Query(ctxT(t), "SELECT event_id, sanitized, details, previous_value, new_value, user_id, time FROM audit_logs")
@@ -259,7 +262,7 @@ func TestExportIsolatesRowsTheServerRefusesLive(t *testing.T) {
 		var re *clickhouselog.RejectError
 		require.ErrorAs(t, err, &re)
 		require.Equal(t, clickhouselog.ReasonRefusedByServer, re.Reason)
-		require.EqualValues(t, 0, count(t, conn, "SELECT count() FROM audit_logs WHERE toString(event_id) = ?", re.EventID))
+		require.EqualValues(t, 0, count(t, conn, "SELECT count() FROM audit_logs WHERE toString(event_id) = ?", re.EventID.String()))
 	}
 }
 

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/puddle/v2"
+
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
 )
 
 // Rejection reasons, the keys of Stats.Rejected.
@@ -29,41 +30,13 @@ const (
 )
 
 // ErrRejected matches every [*RejectError] with errors.Is.
-var ErrRejected = errors.New("postgreslog: record rejected")
+var ErrRejected = auditrow.ErrRejected
 
 // RejectError is what the error handler receives for a record that was not
-// stored and will never be: it is counted under Reason in Stats.Rejected,
-// and the other records of its batch are unaffected.
-type RejectError struct {
-	// Reason is one of the Reason constants.
-	Reason string
-	// EventID is the row's event id; zero when the record was refused by
-	// the mapping.
-	EventID uuid.UUID
-	// Err says why.
-	Err error
-}
-
-func (e *RejectError) Error() string {
-	var b strings.Builder
-	b.WriteString("postgreslog: record rejected (")
-	b.WriteString(e.Reason)
-	b.WriteString(")")
-	if e.EventID != uuid.Nil {
-		b.WriteString(", event id ")
-		b.WriteString(e.EventID.String())
-	}
-	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
-}
-
-func (e *RejectError) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, ErrRejected) true.
-func (e *RejectError) Is(target error) bool { return target == ErrRejected }
+// stored and will never be: it is counted under Reason (one of the Reason
+// constants) in Stats.Rejected, and the other records of its batch are
+// unaffected. It is the type every exporter of this module reports.
+type RejectError = auditrow.RejectError
 
 // errorClass says what to do about an error of a COPY.
 type errorClass int

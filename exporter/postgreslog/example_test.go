@@ -54,9 +54,10 @@ func Example() {
 // What the error handler receives for a rejected record.
 func ExampleRejectError() {
 	err := error(&postgreslog.RejectError{
-		Reason:  postgreslog.ReasonTimeOutOfRange,
-		EventID: uuid.MustParse("01900000-0000-7000-8000-000000000001"),
-		Err:     errors.New("time 10000-01-01 00:00:00 +0000 UTC outside years 1 to 9999"),
+		Exporter: "postgreslog",
+		Reason:   postgreslog.ReasonTimeOutOfRange,
+		EventID:  uuid.MustParse("01900000-0000-7000-8000-000000000001"),
+		Err:      errors.New("time 10000-01-01 00:00:00 +0000 UTC outside years 1 to 9999"),
 	})
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, postgreslog.ErrRejected))

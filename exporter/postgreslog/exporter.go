@@ -220,5 +220,5 @@ func (e *Exporter) reject(reason string, err error, id [16]byte) {
 	}
 	// A panicking handler must not take the export down with it.
 	defer func() { _ = recover() }()
-	e.cfg.onError(&RejectError{Reason: reason, EventID: id, Err: err})
+	e.cfg.onError(&RejectError{Exporter: "postgreslog", Reason: reason, EventID: id, Err: err})
 }
