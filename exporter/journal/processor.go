@@ -1,0 +1,695 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/otelaudit/otelaudit"
+)
+
+// Target is an exporter the journal delivers every record to, under a name
+// that identifies its cursor across restarts.
+type Target struct {
+	// Name identifies the exporter's position in the journal: keep it
+	// stable across restarts. Lower-case letters, digits, '_', '-' and
+	// '.', at most 64 bytes, starting with a letter or digit.
+	Name string
+	// Exporter receives the records. The Processor owns it: Shutdown shuts
+	// it down.
+	Exporter sdklog.Exporter
+}
+
+var targetName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+
+// Errors.
+var (
+	// ErrShutdown: the Processor was shut down; the record was refused.
+	ErrShutdown = errors.New("journal: processor shut down")
+	// ErrJournalFull: the journal is at its size cap; the record was
+	// refused.
+	ErrJournalFull = errors.New("journal: journal full")
+	// ErrWriteStalled: the write buffer stayed full (the disk is slower
+	// than the emitters); the record was refused.
+	ErrWriteStalled = errors.New("journal: write buffer full")
+	// ErrTooLarge: the encoded record is larger than the maximum.
+	ErrTooLarge = errors.New("journal: record too large")
+	// ErrLocked: another Processor (in this or another process) uses the
+	// directory.
+	ErrLocked = errors.New("journal: directory in use by another processor")
+	// ErrPermanent marks an export error that retrying cannot fix; wrap an
+	// exporter's error with it (see [Permanent]) to have the batch split
+	// and the failing records dead-lettered instead of retried.
+	ErrPermanent = errors.New("permanent export error")
+)
+
+// Permanent wraps err so that errors.Is(err, [ErrPermanent]) is true.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrPermanent, err)
+}
+
+// DropError reports a record the journal refused. It is what the error
+// handler receives (aggregated: at most one report per reason and second,
+// with the count since the last one) and what a waiting caller gets.
+type DropError struct {
+	Reason string // the Stats.Dropped key
+	Count  uint64 // records refused for this reason since the last report
+	Err    error
+}
+
+func (e *DropError) Error() string {
+	return fmt.Sprintf("journal: %d audit record(s) refused (%s): %v", e.Count, e.Reason, e.Err)
+}
+
+func (e *DropError) Unwrap() error { return e.Err }
+
+// Drop reasons, the keys of Stats.Dropped.
+const (
+	ReasonJournalFull   = "journal_full"
+	ReasonWriteStalled  = "write_stalled"
+	ReasonTooLarge      = "too_large"
+	ReasonInvalidAction = "invalid_action"
+	ReasonUnencodable   = "unencodable"
+	ReasonShutdown      = "shutdown"
+)
+
+var dropReasons = [...]string{ReasonJournalFull, ReasonWriteStalled, ReasonTooLarge, ReasonInvalidAction, ReasonUnencodable, ReasonShutdown}
+
+// Processor is an sdk/log Processor that appends every audit record to a
+// journal on disk and delivers it from there to each of its exporters. See
+// the package documentation for the whole contract.
+type Processor struct {
+	dir  string
+	cfg  config
+	lock *os.File
+
+	// The append side, guarded by mu.
+	mu        sync.Mutex
+	closed    bool
+	chunks    []*chunk // records appended, not yet taken by the writer; the last is appended to
+	spare     []*chunk
+	pendBytes int    // appended, not yet written
+	seq       uint64 // records appended by this Processor
+	curSeg    uint64 // the segment appended to
+	segBytes  int64  // bytes of curSeg, written and pending
+	segRecs   int    // records in curSeg
+	size      int64  // segment files on disk plus pending bytes
+	origins   map[originKey]uint64
+	originOf  []*origin // by id
+	lastKey   originKey
+	lastID    uint64
+	room      chan struct{} // closed (and replaced) when room is freed
+
+	wake      chan struct{} // to the writer
+	stopWrite chan struct{}
+	writeDone chan struct{}
+
+	// The write side: the writer goroutine owns file, fileSeg and fileOff;
+	// fileMu guards their change against the syncer.
+	fileMu  sync.Mutex
+	file    *os.File
+	fileSeg uint64
+	fileOff int64
+
+	posMu      sync.Mutex
+	written    position      // end of the data written to the segment files
+	dataCh     chan struct{} // closed (and replaced) when written moves
+	syncedCh   chan struct{} // closed (and replaced) when syncedSeq moves or a sync fails
+	syncErr    error         // the last fsync's error, nil after a success
+	writtenSeq atomic.Uint64
+	syncedSeq  atomic.Uint64
+	waiters    atomic.Int64 // callers waiting for a sync
+	syncReq    chan struct{}
+	stopSync   chan struct{}
+	syncDone   chan struct{}
+
+	segMu    sync.Mutex
+	segSizes map[uint64]int64 // bytes on disk of each segment file
+
+	targets  []*target
+	draining atomic.Bool
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+
+	damageMu sync.Mutex
+	damaged  map[position]bool
+
+	stats    counters
+	reporter reporter
+	metrics  *instruments
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+var _ sdklog.Processor = (*Processor)(nil)
+
+type chunk struct {
+	seg  uint64
+	data []byte
+}
+
+type originKey struct {
+	res                   *resource.Resource
+	name, version, schema string
+	scopeAttrs            attribute.Distinct
+}
+
+// position is a place in the journal: a segment and an offset in it.
+type position struct {
+	seg uint64
+	off int64
+}
+
+func (a position) less(b position) bool {
+	return a.seg < b.seg || a.seg == b.seg && a.off < b.off
+}
+
+// New opens (or creates) the journal in dir and starts delivering its
+// records to targets: first what an earlier Processor journaled and no
+// exporter confirmed, then every record emitted from now on. dir is created
+// if needed; only one Processor may use it at a time.
+func New(dir string, targets []Target, opts ...Option) (*Processor, error) {
+	if dir == "" {
+		return nil, errors.New("journal: empty directory")
+	}
+	if len(targets) == 0 {
+		return nil, errors.New("journal: no targets")
+	}
+	seen := map[string]bool{}
+	for _, t := range targets {
+		if !targetName.MatchString(t.Name) {
+			return nil, fmt.Errorf("journal: invalid target name %q (want lower-case letters, digits, '_', '-', '.', at most 64 bytes)", t.Name)
+		}
+		if seen[t.Name] {
+			return nil, fmt.Errorf("journal: target %q given twice", t.Name)
+		}
+		if t.Exporter == nil {
+			return nil, fmt.Errorf("journal: target %q has a nil exporter", t.Name)
+		}
+		seen[t.Name] = true
+	}
+	cfg := newConfig(opts)
+	for _, sub := range []string{dir, filepath.Join(dir, cursorDir), filepath.Join(dir, deadLetterDir)} {
+		if err := os.MkdirAll(sub, 0o750); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	p := &Processor{
+		dir:       dir,
+		cfg:       cfg,
+		lock:      lock,
+		origins:   map[originKey]uint64{},
+		room:      make(chan struct{}),
+		wake:      make(chan struct{}, 1),
+		stopWrite: make(chan struct{}),
+		writeDone: make(chan struct{}),
+		dataCh:    make(chan struct{}),
+		syncedCh:  make(chan struct{}),
+		syncReq:   make(chan struct{}, 1),
+		stopSync:  make(chan struct{}),
+		syncDone:  make(chan struct{}),
+		segSizes:  map[uint64]int64{},
+		damaged:   map[position]bool{},
+	}
+	p.reporter.onError = cfg.onError
+	if err := p.open(targets); err != nil {
+		unlockDir(lock)
+		return nil, err
+	}
+	p.metrics = newInstruments(p)
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	go p.writeLoop()
+	go p.syncLoop()
+	for _, t := range p.targets {
+		p.wg.Add(1)
+		go t.run(ctx)
+	}
+	return p, nil
+}
+
+// open scans the directory: existing segments, cursors; and starts a new
+// segment after the last one.
+func (p *Processor) open(targets []Target) error {
+	segs, err := listSegments(p.dir)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	var oldest position
+	for _, n := range segs {
+		fi, err := os.Stat(segPath(p.dir, n))
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		p.segSizes[n] = fi.Size()
+		p.size += fi.Size()
+	}
+	next := uint64(1)
+	if len(segs) > 0 {
+		oldest = position{seg: segs[0]}
+		next = segs[len(segs)-1] + 1
+	} else {
+		oldest = position{seg: next}
+	}
+	for _, t := range targets {
+		tg, err := newTarget(p, t, oldest)
+		if err != nil {
+			for _, o := range p.targets {
+				o.dead.close()
+			}
+			return err
+		}
+		p.targets = append(p.targets, tg)
+	}
+	f, err := os.OpenFile(segPath(p.dir, next), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	hdr := appendSegHeader(nil, next)
+	if _, err := f.WriteAt(hdr, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := syncDir(p.dir); err != nil {
+		f.Close()
+		return fmt.Errorf("journal: %w", err)
+	}
+	p.file, p.fileSeg, p.fileOff = f, next, int64(len(hdr))
+	p.curSeg, p.segBytes = next, int64(len(hdr))
+	p.size += int64(len(hdr))
+	p.segSizes[next] = int64(len(hdr))
+	p.written = position{seg: next, off: int64(len(hdr))}
+	p.chunks = []*chunk{{seg: next}}
+	p.collect()
+	return nil
+}
+
+// Enabled reports whether r would be journaled: audit records (EventName
+// "audit.<action>"), or every record with WithIncludeNonAudit.
+func (p *Processor) Enabled(_ context.Context, param sdklog.EnabledParameters) bool {
+	return p.cfg.includeNonAudit || param.EventName == "" || strings.HasPrefix(param.EventName, auditPrefix)
+}
+
+const auditPrefix = "audit."
+
+// OnEmit appends r to the journal and returns; it does not wait for any
+// exporter. It waits for the disk only with SyncEach, or when ctx carries
+// an [otelaudit.Receipt] (the caller wants to know the record is durable);
+// the receipt is settled with the outcome. A refused record is counted,
+// reported to the error handler and returned as a [*DropError].
+func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
+	if r == nil {
+		return nil
+	}
+	name := r.EventName()
+	if !p.cfg.includeNonAudit {
+		if !strings.HasPrefix(name, auditPrefix) {
+			p.stats.skipped.Add(1)
+			return nil
+		}
+		if err := otelaudit.Action(name[len(auditPrefix):]).Validate(); err != nil {
+			return p.refuse(ctx, ReasonInvalidAction, err)
+		}
+	}
+	rc := otelaudit.ReceiptFromContext(ctx)
+	seq, reason, err := p.append(ctx, r)
+	if err != nil {
+		return p.refuse(ctx, reason, err)
+	}
+	if rc == nil && !p.cfg.sync.each {
+		return nil
+	}
+	rc.Claim()
+	err = p.waitSynced(ctx, seq)
+	rc.Settle(err)
+	if rc == nil && err != nil {
+		return fmt.Errorf("journal: record appended, but not confirmed durable: %w", err)
+	}
+	return nil
+}
+
+func (p *Processor) refuse(ctx context.Context, reason string, err error) error {
+	p.stats.drop(reason)
+	derr := &DropError{Reason: reason, Count: 1, Err: err}
+	if rc := otelaudit.ReceiptFromContext(ctx); rc != nil {
+		rc.Claim()
+		rc.Settle(derr)
+	}
+	p.reporter.drop(reason, err)
+	return nil
+}
+
+// append encodes r at the end of the journal and returns its sequence
+// number, or the reason and error of its refusal.
+func (p *Processor) append(ctx context.Context, r *sdklog.Record) (uint64, string, error) {
+	now := p.cfg.now().UnixNano()
+	var deadline time.Time
+	p.mu.Lock()
+	for {
+		if p.closed {
+			p.mu.Unlock()
+			return 0, ReasonShutdown, ErrShutdown
+		}
+		id := p.origin(r)
+		c := p.chunks[len(p.chunks)-1]
+		start := len(c.data)
+		var fs int
+		var err error
+		c.data, fs = beginFrame(c.data)
+		c.data, err = appendRecord(c.data, id, now, r)
+		n := len(c.data) - start
+		switch {
+		case err != nil:
+			c.data = c.data[:start]
+			p.mu.Unlock()
+			return 0, ReasonUnencodable, err
+		case n-frameHeader > p.cfg.maxRecordBytes:
+			c.data = c.data[:start]
+			p.mu.Unlock()
+			return 0, ReasonTooLarge, fmt.Errorf("%w: %d bytes encoded, at most %d", ErrTooLarge, n-frameHeader, p.cfg.maxRecordBytes)
+		}
+		endFrame(c.data, fs)
+		full := p.size+int64(n) > p.cfg.maxBytes
+		stalled := p.pendBytes+n > p.cfg.writeBufferBytes
+		if full || stalled {
+			c.data = c.data[:start]
+			wait := p.cfg.writeStall
+			reason, werr := ReasonWriteStalled, ErrWriteStalled
+			if full {
+				wait, reason, werr = p.cfg.full.wait, ReasonJournalFull, ErrJournalFull
+			}
+			if deadline.IsZero() {
+				deadline = time.Now().Add(wait)
+			}
+			room := p.room
+			p.mu.Unlock()
+			if !waitRoom(ctx, room, deadline) {
+				return 0, reason, werr
+			}
+			p.mu.Lock()
+			continue
+		}
+		if p.segRecs > 0 && p.segBytes+int64(n) > p.cfg.segmentBytes {
+			rec := append([]byte(nil), c.data[start:]...)
+			c.data = c.data[:start]
+			p.rotate()
+			c = p.chunks[len(p.chunks)-1]
+			c.data = append(c.data, rec...)
+		}
+		p.segBytes += int64(n)
+		p.segRecs++
+		p.size += int64(n)
+		p.pendBytes += n
+		p.seq++
+		seq := p.seq
+		p.mu.Unlock()
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+		return seq, "", nil
+	}
+}
+
+// waitRoom waits until room is closed, the deadline passes or ctx ends,
+// and reports whether room was freed.
+func waitRoom(ctx context.Context, room chan struct{}, deadline time.Time) bool {
+	d := time.Until(deadline)
+	if d <= 0 {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-room:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// freeRoom wakes the appends waiting for room. p.mu must be held.
+func (p *Processor) freeRoom() {
+	close(p.room)
+	p.room = make(chan struct{})
+}
+
+// origin returns the id of r's resource and scope, appending an origin
+// entry when they are new. p.mu must be held.
+func (p *Processor) origin(r *sdklog.Record) uint64 {
+	scope := r.InstrumentationScope()
+	k := originKey{res: r.Resource(), name: scope.Name, version: scope.Version, schema: scope.SchemaURL}
+	if scope.Attributes.Len() > 0 {
+		k.scopeAttrs = scope.Attributes.Equivalent()
+	}
+	if k == p.lastKey && len(p.originOf) > 0 {
+		return p.lastID
+	}
+	id, ok := p.origins[k]
+	if !ok {
+		id = uint64(len(p.originOf))
+		o := newOrigin(k.res, scope)
+		p.origins[k] = id
+		p.originOf = append(p.originOf, o)
+		p.appendOriginFrame(id, o)
+	}
+	p.lastKey, p.lastID = k, id
+	return id
+}
+
+func newOrigin(res *resource.Resource, scope instrumentation.Scope) *origin {
+	o := &origin{scopeName: scope.Name, scopeVer: scope.Version, scopeSchema: scope.SchemaURL, scopeAttrs: scope.Attributes.ToSlice()}
+	if res != nil {
+		o.resSchema, o.resAttrs = res.SchemaURL(), res.Attributes()
+	}
+	return o
+}
+
+// appendOriginFrame writes an origin entry into the current chunk; its
+// bytes count as appended. p.mu must be held.
+func (p *Processor) appendOriginFrame(id uint64, o *origin) {
+	c := p.chunks[len(p.chunks)-1]
+	start := len(c.data)
+	var fs int
+	c.data, fs = beginFrame(c.data)
+	var err error
+	c.data, err = appendOrigin(c.data, id, o)
+	if err != nil {
+		// Resource or scope attributes nested past the limit: journal
+		// the origin without them rather than lose its records.
+		c.data = c.data[:fs+frameHeader]
+		c.data, _ = appendOrigin(c.data, id, &origin{scopeName: o.scopeName, scopeVer: o.scopeVer, scopeSchema: o.scopeSchema})
+	}
+	endFrame(c.data, fs)
+	n := len(c.data) - start
+	p.segBytes += int64(n)
+	p.size += int64(n)
+	p.pendBytes += n
+}
+
+// rotate starts the next segment: a chunk with its header and every
+// origin. p.mu must be held.
+func (p *Processor) rotate() {
+	p.curSeg++
+	c := p.getChunk(p.curSeg)
+	c.data = appendSegHeader(c.data, p.curSeg)
+	p.chunks = append(p.chunks, c)
+	p.segBytes, p.segRecs = int64(len(c.data)), 0
+	p.size += int64(len(c.data))
+	p.pendBytes += len(c.data)
+	for id, o := range p.originOf {
+		p.appendOriginFrame(uint64(id), o)
+	}
+}
+
+func (p *Processor) getChunk(seg uint64) *chunk {
+	if n := len(p.spare); n > 0 {
+		c := p.spare[n-1]
+		p.spare = p.spare[:n-1]
+		c.seg, c.data = seg, c.data[:0]
+		return c
+	}
+	return &chunk{seg: seg}
+}
+
+// ForceFlush writes and fsyncs everything appended so far, then waits until
+// every exporter has confirmed it and flushes the exporters, or until ctx
+// ends.
+func (p *Processor) ForceFlush(ctx context.Context) error {
+	p.mu.Lock()
+	seq, closed := p.seq, p.closed
+	p.mu.Unlock()
+	if closed {
+		return nil
+	}
+	if err := p.waitSynced(ctx, seq); err != nil {
+		return fmt.Errorf("journal: flush: %w", err)
+	}
+	p.posMu.Lock()
+	end := p.written
+	p.posMu.Unlock()
+	var errs []error
+	for _, t := range p.targets {
+		if err := t.waitConfirmed(ctx, end); err != nil {
+			errs = append(errs, fmt.Errorf("journal: flush %s: %w", t.name, err))
+			continue
+		}
+		if err := t.exp.ForceFlush(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("journal: flush %s: %w", t.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown stops accepting records (they are refused, reason "shutdown"),
+// writes and fsyncs what was appended, and delivers the journal to every
+// exporter until all is confirmed or ctx ends. It then shuts the exporters
+// down and releases the directory. What an exporter has not confirmed stays
+// in the journal for the next Processor on the same directory, and
+// Shutdown's error says how much that is. A second call returns the first
+// call's error.
+func (p *Processor) Shutdown(ctx context.Context) error {
+	p.shutdownOnce.Do(func() { p.shutdownErr = p.shutdown(ctx) })
+	return p.shutdownErr
+}
+
+func (p *Processor) shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	p.freeRoom()
+	p.mu.Unlock()
+
+	close(p.stopWrite)
+	<-p.writeDone
+	close(p.stopSync)
+	<-p.syncDone
+	var errs []error
+	if err := p.syncNow(); err != nil {
+		errs = append(errs, fmt.Errorf("journal: final fsync: %w", err))
+	}
+
+	p.draining.Store(true)
+	p.posMu.Lock()
+	end := p.written
+	close(p.dataCh)
+	p.dataCh = make(chan struct{})
+	p.posMu.Unlock()
+
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		p.cancel()
+		<-done
+	}
+	p.cancel()
+	for _, t := range p.targets {
+		if t.cursor.less(end) {
+			errs = append(errs, fmt.Errorf("journal: %s: %d bytes of records not confirmed by the exporter; they stay in the journal for the next start", t.name, p.bytesBetween(t.cursor, end)))
+		}
+		if err := t.exp.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("journal: shut down %s: %w", t.name, err))
+		}
+		t.dead.close()
+	}
+	p.collect()
+	p.fileMu.Lock()
+	if err := p.file.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("journal: %w", err))
+	}
+	p.fileMu.Unlock()
+	p.metrics.close()
+	p.reporter.flush()
+	unlockDir(p.lock)
+	return errors.Join(errs...)
+}
+
+// bytesBetween returns the journal bytes from a to b.
+func (p *Processor) bytesBetween(a, b position) int64 {
+	if !a.less(b) {
+		return 0
+	}
+	if a.seg == b.seg {
+		return b.off - a.off
+	}
+	p.segMu.Lock()
+	defer p.segMu.Unlock()
+	n := p.segSizes[a.seg] - a.off
+	for s := a.seg + 1; s < b.seg; s++ {
+		n += p.segSizes[s]
+	}
+	return n + b.off
+}
+
+// collect deletes the segments every target has confirmed entirely.
+func (p *Processor) collect() {
+	low := p.targets[0].confirmed()
+	for _, t := range p.targets[1:] {
+		if c := t.confirmed(); c.less(low) {
+			low = c
+		}
+	}
+	p.segMu.Lock()
+	var freed int64
+	for seg, size := range p.segSizes {
+		if seg >= low.seg || seg >= p.writtenSegment() {
+			continue
+		}
+		if err := os.Remove(segPath(p.dir, seg)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			p.reporter.report("remove", fmt.Errorf("journal: delete segment: %w", err))
+			continue
+		}
+		delete(p.segSizes, seg)
+		freed += size
+	}
+	p.segMu.Unlock()
+	if freed > 0 {
+		p.mu.Lock()
+		p.size -= freed
+		p.freeRoom()
+		p.mu.Unlock()
+	}
+}
+
+func (p *Processor) writtenSegment() uint64 {
+	p.posMu.Lock()
+	defer p.posMu.Unlock()
+	return p.written.seg
+}
+
+// noteDamage counts a damaged stretch once, whichever target found it.
+func (p *Processor) noteDamage(d *damage) {
+	p.damageMu.Lock()
+	k := position{seg: d.seg, off: d.off}
+	seen := p.damaged[k]
+	p.damaged[k] = true
+	p.damageMu.Unlock()
+	if seen {
+		return
+	}
+	p.stats.damaged.Add(1)
+	p.stats.damagedBytes.Add(uint64(d.bytes))
+	p.reporter.report("damage", fmt.Errorf("journal: segment %s: %d damaged bytes at offset %d skipped; the complete records around them are kept", segName(d.seg), d.bytes, d.off))
+}

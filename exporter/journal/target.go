@@ -1,0 +1,238 @@
+package journal
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
+)
+
+const (
+	cursorDir     = "cursors"
+	deadLetterDir = "deadletter"
+)
+
+// target delivers the journal to one exporter.
+type target struct {
+	p    *Processor
+	name string
+	exp  sdklog.Exporter
+	path string // cursor file
+	dead *deadLetters
+
+	mu        sync.Mutex
+	cursor    position      // everything before it is confirmed
+	moved     chan struct{} // closed (and replaced) when cursor moves
+	journaled atomic.Int64  // unix ns at which the oldest unconfirmed record in hand was journaled; 0 when none
+
+	delivered, deadLettered, retried, failedExports atomic.Uint64
+
+	lastCollected uint64 // the cursor's segment when collect last ran (run's goroutine only)
+}
+
+func newTarget(p *Processor, t Target, oldest position) (*target, error) {
+	tg := &target{p: p, name: t.Name, exp: t.Exporter, path: filepath.Join(p.dir, cursorDir, t.Name), moved: make(chan struct{})}
+	c, err := readCursor(tg.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		c = oldest
+	case err != nil:
+		// A torn or damaged cursor file: start from the oldest segment.
+		// Stores skip what they already hold (exactly once by event id).
+		p.reporter.report("cursor", fmt.Errorf("journal: cursor of %s unreadable (%v); delivering from the oldest segment", t.Name, err))
+		c = oldest
+	}
+	if c.less(oldest) {
+		c = oldest
+	}
+	tg.cursor = c
+	dl, err := openDeadLetters(filepath.Join(p.dir, deadLetterDir, t.Name+".jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	tg.dead = dl
+	return tg, nil
+}
+
+// Cursor file: segment uint64 | offset int64 | CRC-32C of both.
+func readCursor(path string) (position, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return position{}, err
+	}
+	if len(b) != 20 || crc32.Checksum(b[:16], castagnoli) != binary.LittleEndian.Uint32(b[16:]) {
+		return position{}, errors.New("bad cursor file")
+	}
+	return position{seg: binary.LittleEndian.Uint64(b), off: int64(binary.LittleEndian.Uint64(b[8:]))}, nil
+}
+
+// writeCursor replaces the cursor file. It is not fsynced: a cursor lost in
+// a machine crash only makes records be delivered again, which the stores
+// skip by event id.
+func writeCursor(path string, c position) error {
+	var b [20]byte
+	binary.LittleEndian.PutUint64(b[:], c.seg)
+	binary.LittleEndian.PutUint64(b[8:], uint64(c.off))
+	binary.LittleEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b[:], 0o640); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func (t *target) confirmed() position {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cursor
+}
+
+// confirm moves the cursor to c and saves it.
+func (t *target) confirm(c position) {
+	t.mu.Lock()
+	if !t.cursor.less(c) {
+		t.mu.Unlock()
+		return
+	}
+	t.cursor = c
+	close(t.moved)
+	t.moved = make(chan struct{})
+	t.mu.Unlock()
+	if err := writeCursor(t.path, c); err != nil {
+		t.p.reporter.report("cursor", fmt.Errorf("journal: save cursor of %s: %w", t.name, err))
+	}
+	if c.seg > t.lastCollected {
+		t.lastCollected = c.seg
+		t.p.collect()
+	}
+}
+
+// waitConfirmed waits until the cursor reaches end or ctx ends.
+func (t *target) waitConfirmed(ctx context.Context, end position) error {
+	for {
+		t.mu.Lock()
+		c, ch := t.cursor, t.moved
+		t.mu.Unlock()
+		if !c.less(end) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%d bytes not confirmed: %w", t.p.bytesBetween(c, end), context.Cause(ctx))
+		}
+	}
+}
+
+func (t *target) run(ctx context.Context) {
+	defer t.p.wg.Done()
+	rd := newReader(t.p, t.confirmed())
+	rd.idle = t.confirm
+	defer rd.close()
+	var b batch
+	for rd.next(ctx, &b) {
+		t.journaled.Store(b.journaled)
+		if !t.deliver(ctx, b.records) {
+			return
+		}
+		clear(b.records) // keep no strings of the batch alive
+		t.journaled.Store(0)
+		t.confirm(b.end)
+	}
+}
+
+// deliver exports records until the exporter accepts them, retrying
+// failures with capped, jittered backoff for as long as it takes. Records
+// the exporter refuses for their content, and records of a batch that fails
+// with a permanent error (found by halving the batch), are dead-lettered.
+// It returns false only when ctx ends or the exporter was shut down: the
+// records then stay unconfirmed.
+func (t *target) deliver(ctx context.Context, records []sdklog.Record) bool {
+	if len(records) == 0 {
+		return true
+	}
+	backoff := t.p.cfg.retryInitial
+	for {
+		var (
+			mu       sync.Mutex
+			rejected []*auditrow.RejectError
+		)
+		ectx := auditrow.ContextWithRejectHook(ctx, func(e *auditrow.RejectError) {
+			mu.Lock()
+			rejected = append(rejected, e)
+			mu.Unlock()
+		})
+		ectx, cancel := context.WithTimeout(ectx, t.p.cfg.exportTimeout)
+		start := time.Now()
+		err := t.exp.Export(ectx, records)
+		cancel()
+		t.p.metrics.exported(t.name, time.Since(start), err)
+		if err == nil {
+			mu.Lock()
+			n := t.deadLetterRejected(records, rejected)
+			mu.Unlock()
+			t.delivered.Add(uint64(len(records) - n))
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		t.failedExports.Add(1)
+		if errors.Is(err, sdklog.ErrExporterShutdown) {
+			t.p.reporter.report("export:"+t.name, fmt.Errorf("journal: exporter %s is shut down; its records stay in the journal: %w", t.name, err))
+			return false
+		}
+		if errors.Is(err, ErrPermanent) {
+			if len(records) == 1 {
+				t.deadLetter(&records[0], "permanent_error", err)
+				return true
+			}
+			mid := len(records) / 2
+			return t.deliver(ctx, records[:mid]) && t.deliver(ctx, records[mid:])
+		}
+		t.retried.Add(1)
+		t.p.reporter.report("export:"+t.name, fmt.Errorf("journal: export of %d records to %s failed, retrying (they stay in the journal): %w", len(records), t.name, err))
+		if !sleepCtx(ctx, rand.N(backoff)+backoff/2) {
+			return false
+		}
+		backoff = min(2*backoff, t.p.cfg.retryMax)
+	}
+}
+
+// deadLetterRejected dead-letters the records the exporter reported as
+// refused, and returns how many.
+func (t *target) deadLetterRejected(records []sdklog.Record, rejected []*auditrow.RejectError) int {
+	if len(rejected) == 0 {
+		return 0
+	}
+	var mapper *auditrow.Mapper
+	for _, e := range rejected {
+		i := findRecord(records, e, &mapper)
+		var r *sdklog.Record
+		if i >= 0 {
+			r = &records[i]
+		}
+		t.deadLetter(r, e.Reason, e)
+	}
+	t.dead.sync()
+	return len(rejected)
+}
+
+func (t *target) deadLetter(r *sdklog.Record, reason string, err error) {
+	t.deadLettered.Add(1)
+	if werr := t.dead.add(t.name, reason, err, r, t.p.cfg.now()); werr != nil {
+		t.p.reporter.report("deadletter", fmt.Errorf("journal: dead-letter file of %s: %w", t.name, werr))
+	}
+	t.p.reporter.report("rejected:"+t.name, fmt.Errorf("journal: %s refused a record (%s); it is in the dead-letter file: %w", t.name, reason, err))
+}

@@ -1,0 +1,205 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// writeLoop hands appended records to the operating system as soon as they
+// are appended, one write per batch of appends, and publishes how far the
+// segment files are written. It drains everything before it stops.
+func (p *Processor) writeLoop() {
+	defer close(p.writeDone)
+	stopping := false
+	for {
+		if !stopping {
+			select {
+			case <-p.wake:
+			case <-p.stopWrite:
+				stopping = true
+			}
+		}
+		p.mu.Lock()
+		taken := p.chunks
+		seq := p.seq
+		p.chunks = []*chunk{p.getChunk(p.curSeg)}
+		p.mu.Unlock()
+
+		n := 0
+		for _, c := range taken {
+			n += len(c.data)
+			p.writeChunk(c)
+		}
+		p.posMu.Lock()
+		p.written = position{seg: p.fileSeg, off: p.fileOff}
+		close(p.dataCh)
+		p.dataCh = make(chan struct{})
+		p.posMu.Unlock()
+		p.writtenSeq.Store(seq)
+		if p.cfg.sync.each || p.waiters.Load() > 0 {
+			select {
+			case p.syncReq <- struct{}{}:
+			default:
+			}
+		}
+
+		p.mu.Lock()
+		p.pendBytes -= n
+		for _, c := range taken {
+			if cap(c.data) <= 2*p.cfg.writeBufferBytes && len(p.spare) < 4 {
+				p.spare = append(p.spare, c)
+			}
+		}
+		if n > 0 {
+			p.freeRoom()
+		}
+		empty := p.pendBytes == 0
+		p.mu.Unlock()
+		if stopping && empty {
+			return
+		}
+	}
+}
+
+// writeChunk writes c at the end of its segment, starting that segment's
+// file first when c begins it. A failed write is retried until it succeeds
+// (the records stay in memory meanwhile, and appends stall once the write
+// buffer is full): the journal never skips records it accepted.
+func (p *Processor) writeChunk(c *chunk) {
+	if len(c.data) == 0 {
+		return
+	}
+	if c.seg != p.fileSeg {
+		p.switchFile(c.seg)
+	}
+	data := c.data
+	for backoff := 10 * time.Millisecond; len(data) > 0; backoff = min(2*backoff, time.Second) {
+		n, err := p.file.WriteAt(data, p.fileOff)
+		p.fileOff += int64(n)
+		data = data[n:]
+		p.segMu.Lock()
+		p.segSizes[p.fileSeg] += int64(n)
+		p.segMu.Unlock()
+		if err == nil {
+			continue
+		}
+		p.stats.writeErrors.Add(1)
+		p.reporter.report("write", fmt.Errorf("journal: write segment %s: %w (retrying)", segName(p.fileSeg), err))
+		time.Sleep(backoff)
+	}
+}
+
+// switchFile fsyncs and closes the current segment file and creates the
+// file of segment seg.
+func (p *Processor) switchFile(seg uint64) {
+	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+		f, err := os.OpenFile(segPath(p.dir, seg), os.O_CREATE|os.O_WRONLY, 0o640)
+		if err == nil {
+			err = syncDir(p.dir)
+		}
+		if err == nil {
+			p.fileMu.Lock()
+			old := p.file
+			if err := p.cfg.fsync(old); err != nil {
+				p.stats.syncErrors.Add(1)
+				p.reporter.report("sync", fmt.Errorf("journal: fsync segment %s: %w", segName(p.fileSeg), err))
+			}
+			old.Close()
+			p.file, p.fileSeg, p.fileOff = f, seg, 0
+			p.fileMu.Unlock()
+			p.segMu.Lock()
+			p.segSizes[seg] += 0
+			p.segMu.Unlock()
+			return
+		}
+		p.stats.writeErrors.Add(1)
+		p.reporter.report("write", fmt.Errorf("journal: create segment %s: %w (retrying)", segName(seg), err))
+		time.Sleep(backoff)
+	}
+}
+
+// syncLoop fsyncs the journal: every interval while records are written
+// (SyncInterval), and whenever a caller waits for it.
+func (p *Processor) syncLoop() {
+	defer close(p.syncDone)
+	var tick <-chan time.Time
+	if !p.cfg.sync.each && p.cfg.sync.interval > 0 {
+		t := time.NewTicker(p.cfg.sync.interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-tick:
+		case <-p.syncReq:
+		case <-p.stopSync:
+			return
+		}
+		_ = p.syncNow()
+	}
+}
+
+// syncNow fsyncs what is written, if anything is new, and wakes the callers
+// waiting for it.
+func (p *Processor) syncNow() error {
+	p.fileMu.Lock()
+	target := p.writtenSeq.Load()
+	if target <= p.syncedSeq.Load() {
+		p.fileMu.Unlock()
+		return nil
+	}
+	err := p.cfg.fsync(p.file)
+	p.fileMu.Unlock()
+	if err != nil {
+		p.stats.syncErrors.Add(1)
+		p.reporter.report("sync", fmt.Errorf("journal: fsync segment %s: %w", segName(p.fileSeg), err))
+	} else {
+		p.syncedSeq.Store(target)
+	}
+	p.posMu.Lock()
+	p.syncErr = err
+	close(p.syncedCh)
+	p.syncedCh = make(chan struct{})
+	p.posMu.Unlock()
+	return err
+}
+
+// errSyncFailed: the fsync that would have covered the record failed.
+var errSyncFailed = errors.New("journal: fsync failed")
+
+// waitSynced waits until record seq is fsynced, the fsync covering it
+// fails, or ctx ends.
+func (p *Processor) waitSynced(ctx context.Context, seq uint64) error {
+	p.waiters.Add(1)
+	defer p.waiters.Add(-1)
+	select {
+	case p.syncReq <- struct{}{}:
+	default:
+	}
+	for {
+		p.posMu.Lock()
+		ch, serr := p.syncedCh, p.syncErr
+		p.posMu.Unlock()
+		if p.syncedSeq.Load() >= seq {
+			return nil
+		}
+		if serr != nil && p.writtenSeq.Load() >= seq {
+			return fmt.Errorf("%w: %w", errSyncFailed, serr)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-p.syncDone:
+			// Shutdown stopped the syncer; it fsyncs once more itself.
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+	}
+}
