@@ -123,38 +123,74 @@ func (a *Auditor) Stats() Stats {
 	return s
 }
 
-func (a *Auditor) reject(r Reason, action otelaudit.Action, err error) {
+func (a *Auditor) reject(r Reason, action otelaudit.Action, err error) error {
 	a.rejected[r].Add(1)
-	// A panicking error handler must not turn a rejection into a panic of
-	// the caller (nor, through Record's recover, into a second rejection).
+	re := &RejectError{Reason: r, Action: action, Err: err}
+	a.handle(re)
+	return re
+}
+
+// handle calls the error handler. A panicking handler must not turn a
+// rejection into a panic of the caller (nor, through record's recover, into
+// a second rejection).
+func (a *Auditor) handle(err error) {
 	defer func() { _ = recover() }()
-	a.onError(&RejectError{Reason: r, Action: action, Err: err})
+	a.onError(err)
 }
 
 // Record emits e. Fields the event leaves empty are filled in: the id (a new
 // UUIDv7), the time (now) and the client fields (from ctx, see
 // [ContextWithClient]). A nil ctx is treated as context.Background().
 func (a *Auditor) Record(ctx context.Context, e otelaudit.Event) {
+	_ = a.record(ctx, e)
+}
+
+// RecordSync emits e like [Auditor.Record], then waits until the event is
+// durable: appended and fsynced by a durable processor of the provider
+// (exporter/journal), or until ctx ends. It returns nil once the event is
+// durable, the [*RejectError] when the event was rejected, and otherwise an
+// error matching [otelaudit.ErrNotDurable]: no processor of the provider
+// makes events durable, the journal refused the event (full, shut down) or
+// could not fsync it, or ctx ended first.
+//
+// Use it where acting unrecorded is worse than failing the request: a data
+// deletion, a permission change, an admin action. An error does not always
+// mean the event is lost (it may be fsynced just after ctx ended); it means
+// it could not be confirmed in time.
+func (a *Auditor) RecordSync(ctx context.Context, e otelaudit.Event) error {
 	if a == nil {
-		return
+		return otelaudit.ErrNotDurable
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	rc := otelaudit.NewReceipt()
+	if err := a.record(otelaudit.ContextWithReceipt(ctx, rc), e); err != nil {
+		return err
+	}
+	return rc.Wait(ctx)
+}
+
+// record emits e and returns the rejection, if any.
+func (a *Auditor) record(ctx context.Context, e otelaudit.Event) (err error) {
+	if a == nil {
+		return nil
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			a.reject(ReasonPanic, e.Action, fmt.Errorf("panic while emitting: %v", p))
+			err = a.reject(ReasonPanic, e.Action, fmt.Errorf("panic while emitting: %v", p))
 		}
 	}()
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if err := e.Action.Validate(); err != nil {
-		a.reject(ReasonInvalidAction, e.Action, err)
-		return
+		return a.reject(ReasonInvalidAction, e.Action, err)
 	}
 	if e.ID == uuid.Nil {
 		id, err := uuid.NewV7()
 		if err != nil {
-			a.reject(ReasonIDGeneration, e.Action, err)
-			return
+			return a.reject(ReasonIDGeneration, e.Action, err)
 		}
 		e.ID = id
 	}
@@ -168,6 +204,7 @@ func (a *Auditor) Record(ctx context.Context, e otelaudit.Event) {
 	BuildRecord(&r, &e)
 	a.logger.Emit(ctx, r)
 	a.emitted.Add(1)
+	return nil
 }
 
 func mergeClient(e, fromCtx otelaudit.Client) otelaudit.Client {

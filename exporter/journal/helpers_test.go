@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -142,3 +143,5 @@ func (l *errorLog) all() []error {
 	defer l.mu.Unlock()
 	return append([]error(nil), l.errs...)
 }
+
+func uuidParse(s string) (uuid.UUID, error) { return uuid.Parse(s) }

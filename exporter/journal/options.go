@@ -44,6 +44,9 @@ const (
 	DefaultRetryMaxInterval     = 10 * time.Second
 )
 
+// minSegmentBytes is the smallest segment size.
+const minSegmentBytes = 16 << 10
+
 // SyncPolicy says when the journal is fsynced. See [SyncEach],
 // [SyncInterval] and [SyncNone].
 type SyncPolicy struct {
@@ -137,7 +140,10 @@ func newConfig(opts []Option) config {
 	if c.segmentBytes <= 0 {
 		c.segmentBytes = DefaultSegmentBytes
 	}
-	c.segmentBytes = max(c.segmentBytes, 64<<10)
+	// Segments are deleted whole: keep at least four within the cap, so
+	// that confirmed records free room while the last segment fills.
+	c.maxBytes = max(c.maxBytes, 4*minSegmentBytes)
+	c.segmentBytes = max(min(c.segmentBytes, c.maxBytes/4), minSegmentBytes)
 	if c.maxRecordBytes <= 0 {
 		c.maxRecordBytes = DefaultMaxRecordBytes
 	}
@@ -199,7 +205,8 @@ func WithMaxBytes(n int64) Option {
 }
 
 // WithSegmentBytes sets the size at which a new segment file starts.
-// Default: [DefaultSegmentBytes]; values below 64 KiB are raised to it. A
+// Default: [DefaultSegmentBytes], at most a quarter of the size cap and at
+// least 16 KiB. A
 // segment is deleted once every exporter has confirmed all its records, so
 // smaller segments free disk sooner.
 func WithSegmentBytes(n int64) Option {

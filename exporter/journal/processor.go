@@ -99,21 +99,22 @@ type Processor struct {
 	lock *os.File
 
 	// The append side, guarded by mu.
-	mu        sync.Mutex
-	closed    bool
-	chunks    []*chunk // records appended, not yet taken by the writer; the last is appended to
-	spare     []*chunk
-	pendBytes int    // appended, not yet written
-	seq       uint64 // records appended by this Processor
-	curSeg    uint64 // the segment appended to
-	segBytes  int64  // bytes of curSeg, written and pending
-	segRecs   int    // records in curSeg
-	size      int64  // segment files on disk plus pending bytes
-	origins   map[originKey]uint64
-	originOf  []*origin // by id
-	lastKey   originKey
-	lastID    uint64
-	room      chan struct{} // closed (and replaced) when room is freed
+	mu          sync.Mutex
+	closed      bool
+	chunks      []*chunk // records appended, not yet taken by the writer; the last is appended to
+	spare       []*chunk
+	pendBytes   int    // appended, not yet written
+	seq         uint64 // records appended by this Processor
+	curSeg      uint64 // the segment appended to
+	segBytes    int64  // bytes of curSeg, written and pending
+	segRecs     int    // records in curSeg
+	size        int64  // segment files on disk plus pending bytes
+	origins     map[originKey]uint64
+	originOf    []*origin // by id
+	originBytes int64     // size of the origin entries, written again at the start of each segment
+	lastKey     originKey
+	lastID      uint64
+	room        chan struct{} // closed (and replaced) when room is freed
 
 	wake      chan struct{} // to the writer
 	stopWrite chan struct{}
@@ -389,8 +390,13 @@ func (p *Processor) append(ctx context.Context, r *sdklog.Record) (uint64, strin
 			return 0, ReasonTooLarge, fmt.Errorf("%w: %d bytes encoded, at most %d", ErrTooLarge, n-frameHeader, p.cfg.maxRecordBytes)
 		}
 		endFrame(c.data, fs)
-		full := p.size+int64(n) > p.cfg.maxBytes
-		stalled := p.pendBytes+n > p.cfg.writeBufferBytes
+		rotate := p.segRecs > 0 && p.segBytes+int64(n) > p.cfg.segmentBytes
+		need := int64(n)
+		if rotate {
+			need += segHeaderSize + p.originBytes
+		}
+		full := p.size+need > p.cfg.maxBytes
+		stalled := p.pendBytes+int(need) > p.cfg.writeBufferBytes
 		if full || stalled {
 			c.data = c.data[:start]
 			wait := p.cfg.writeStall
@@ -409,7 +415,7 @@ func (p *Processor) append(ctx context.Context, r *sdklog.Record) (uint64, strin
 			p.mu.Lock()
 			continue
 		}
-		if p.segRecs > 0 && p.segBytes+int64(n) > p.cfg.segmentBytes {
+		if rotate {
 			rec := append([]byte(nil), c.data[start:]...)
 			c.data = c.data[:start]
 			p.rotate()
@@ -472,7 +478,7 @@ func (p *Processor) origin(r *sdklog.Record) uint64 {
 		o := newOrigin(k.res, scope)
 		p.origins[k] = id
 		p.originOf = append(p.originOf, o)
-		p.appendOriginFrame(id, o)
+		p.appendOriginFrame(id, o, false)
 	}
 	p.lastKey, p.lastID = k, id
 	return id
@@ -488,7 +494,7 @@ func newOrigin(res *resource.Resource, scope instrumentation.Scope) *origin {
 
 // appendOriginFrame writes an origin entry into the current chunk; its
 // bytes count as appended. p.mu must be held.
-func (p *Processor) appendOriginFrame(id uint64, o *origin) {
+func (p *Processor) appendOriginFrame(id uint64, o *origin, rewrite bool) {
 	c := p.chunks[len(p.chunks)-1]
 	start := len(c.data)
 	var fs int
@@ -503,6 +509,9 @@ func (p *Processor) appendOriginFrame(id uint64, o *origin) {
 	}
 	endFrame(c.data, fs)
 	n := len(c.data) - start
+	if !rewrite {
+		p.originBytes += int64(n)
+	}
 	p.segBytes += int64(n)
 	p.size += int64(n)
 	p.pendBytes += n
@@ -519,7 +528,7 @@ func (p *Processor) rotate() {
 	p.size += int64(len(c.data))
 	p.pendBytes += len(c.data)
 	for id, o := range p.originOf {
-		p.appendOriginFrame(uint64(id), o)
+		p.appendOriginFrame(uint64(id), o, true)
 	}
 }
 
