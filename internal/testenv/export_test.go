@@ -1,3 +1,5 @@
+//go:build linux
+
 package testenv
 
 // Internals for the package's own tests.

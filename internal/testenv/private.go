@@ -1,3 +1,5 @@
+//go:build linux
+
 package testenv
 
 import (
@@ -6,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -23,8 +26,9 @@ type server struct {
 	// probe returns nil once the server on port answers and is ours.
 	probe func(ctx context.Context, port int) error
 
+	port atomic.Int32 // set by firstStart, cleared by cleanup
+
 	mu     sync.Mutex
-	port   int
 	proc   *process // nil while stopped
 	paused bool
 }
@@ -43,11 +47,8 @@ func (s *server) cleanup(tb testing.TB) {
 	if err := os.RemoveAll(s.root); err != nil {
 		tb.Errorf("testenv: private %s server: remove its files: %v", s.kind, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.port != 0 {
-		releasePort(s.port)
-		s.port = 0
+	if port := s.port.Swap(0); port != 0 {
+		releasePort(int(port))
 	}
 }
 
@@ -62,7 +63,7 @@ func (s *server) firstStart() error {
 		if err != nil {
 			return err
 		}
-		s.port = port
+		s.port.Store(int32(port))
 		err = s.startLocked()
 		if err == nil {
 			return nil
@@ -72,7 +73,7 @@ func (s *server) firstStart() error {
 			break
 		}
 		releasePort(port)
-		s.port = 0
+		s.port.Store(0)
 	}
 	return errors.Join(errs...)
 }
@@ -90,7 +91,7 @@ func (s *server) start() error {
 }
 
 func (s *server) startLocked() error {
-	p, err := s.launch(s.port)
+	p, err := s.launch(s.currentPort())
 	if err != nil {
 		return err
 	}
@@ -110,17 +111,17 @@ func (s *server) waitReady(p *process) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err := s.probe(ctx, s.port)
+		err := s.probe(ctx, s.currentPort())
 		cancel()
 		if err == nil && !p.exited() {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not answering on 127.0.0.1:%d within %v: %w\n%s", s.port, startTimeout, err, s.logTails())
+			return fmt.Errorf("not answering on 127.0.0.1:%d within %v: %w\n%s", s.currentPort(), startTimeout, err, s.logTails())
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("%w during startup on 127.0.0.1:%d (%v)\n%s", errExited, s.port, p.err, s.logTails())
+			return fmt.Errorf("%w during startup on 127.0.0.1:%d (%v)\n%s", errExited, s.currentPort(), p.err, s.logTails())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -137,7 +138,7 @@ func (s *server) stop() error {
 		return nil
 	}
 	if err := p.shutdown(s.stopSignal); err != nil {
-		return fmt.Errorf("stop on 127.0.0.1:%d: %w\n%s", s.port, err, s.logTails())
+		return fmt.Errorf("stop on 127.0.0.1:%d: %w\n%s", s.currentPort(), err, s.logTails())
 	}
 	return nil
 }
@@ -148,7 +149,7 @@ func (s *server) pause() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.proc == nil || s.proc.exited() {
-		return fmt.Errorf("pause on 127.0.0.1:%d: the server is not running", s.port)
+		return fmt.Errorf("pause on 127.0.0.1:%d: the server is not running", s.currentPort())
 	}
 	if s.paused {
 		return nil
@@ -156,7 +157,7 @@ func (s *server) pause() error {
 	// Even a pause that fails half way leaves processes to continue.
 	s.paused = true
 	if err := s.proc.pause(); err != nil {
-		return fmt.Errorf("pause on 127.0.0.1:%d: %w", s.port, err)
+		return fmt.Errorf("pause on 127.0.0.1:%d: %w", s.currentPort(), err)
 	}
 	return nil
 }
@@ -167,23 +168,21 @@ func (s *server) resume() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.proc == nil || s.proc.exited() {
-		return fmt.Errorf("resume on 127.0.0.1:%d: the server is not running", s.port)
+		return fmt.Errorf("resume on 127.0.0.1:%d: the server is not running", s.currentPort())
 	}
 	if !s.paused {
 		return nil
 	}
 	s.paused = false
 	if err := s.proc.resume(); err != nil {
-		return fmt.Errorf("resume on 127.0.0.1:%d: %w", s.port, err)
+		return fmt.Errorf("resume on 127.0.0.1:%d: %w", s.currentPort(), err)
 	}
 	return nil
 }
 
 // currentPort returns the server's port.
 func (s *server) currentPort() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.port
+	return int(s.port.Load())
 }
 
 func (s *server) logTails() string {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package testenv
 
 import (
@@ -40,9 +42,13 @@ type process struct {
 
 // startProcess runs path with args in directory dir and a session of its
 // own, with stdin from /dev/null and stdout and stderr appended to logPath,
-// as the user of cred (nil: as ourselves). If the test binary dies without cleaning up
-// (say on a -timeout panic), the kernel sends the process SIGKILL
-// (Pdeathsig), so a forgotten server does not outlive the run.
+// as the user of cred (nil: as ourselves).
+//
+// If the test binary dies without cleaning up (say on a -timeout panic),
+// the kernel sends the process SIGKILL (Pdeathsig), so that a forgotten
+// server does not outlive the run. (Strictly, Pdeathsig fires when the OS
+// thread that started the process ends; the Go runtime ends a thread only
+// when a goroutine locked to it exits, which tests do not do.)
 func startProcess(path string, args []string, dir, logPath string, cred *syscall.Credential) (*process, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -107,6 +113,31 @@ func (p *process) signal(sig syscall.Signal) error {
 	return nil
 }
 
+// shutdown sends sig to the process and waits up to stopTimeout for it to
+// exit; then it kills the process and its descendants with SIGKILL and
+// waits up to killTimeout. A stopped (paused) process is continued first,
+// so that it can act on sig.
+func (p *process) shutdown(sig syscall.Signal) error {
+	if p.exited() {
+		return nil
+	}
+	var errs []error
+	if err := p.resume(); err != nil && !errors.Is(err, errExited) {
+		errs = append(errs, fmt.Errorf("resume before %v: %w", sig, err))
+	}
+	if err := p.signal(sig); err != nil && !errors.Is(err, errExited) {
+		errs = append(errs, err)
+	}
+	if p.wait(stopTimeout) {
+		return nil
+	}
+	errs = append(errs, fmt.Errorf("pid %d did not exit within %v of %v; killed it", p.cmd.Process.Pid, stopTimeout, sig))
+	if err := p.kill(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 // pause stops the process and all its descendants with SIGSTOP: the
 // process first, then its children once it is stopped, then theirs, so
 // that no stopped process can start another one meanwhile. It returns once
@@ -160,31 +191,6 @@ func (p *process) resume() error {
 		errs = append(errs, signalPID(tree[i].pid, []int{tree[i].ppid}, syscall.SIGCONT))
 	}
 	if err := p.signal(syscall.SIGCONT); err != nil && !errors.Is(err, errExited) {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// shutdown sends sig to the process and waits up to stopTimeout for it to
-// exit; then it kills the process and its descendants with SIGKILL and
-// waits up to killTimeout. A stopped (paused) process is continued first,
-// so that it can act on sig.
-func (p *process) shutdown(sig syscall.Signal) error {
-	if p.exited() {
-		return nil
-	}
-	var errs []error
-	if err := p.resume(); err != nil && !errors.Is(err, errExited) {
-		errs = append(errs, fmt.Errorf("resume before %v: %w", sig, err))
-	}
-	if err := p.signal(sig); err != nil && !errors.Is(err, errExited) {
-		errs = append(errs, err)
-	}
-	if p.wait(stopTimeout) {
-		return nil
-	}
-	errs = append(errs, fmt.Errorf("pid %d did not exit within %v of %v; killed it", p.cmd.Process.Pid, stopTimeout, sig))
-	if err := p.kill(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

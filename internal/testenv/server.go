@@ -1,3 +1,5 @@
+//go:build linux
+
 package testenv
 
 import (
@@ -14,23 +16,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 )
-
-// EnvClickHouseServer optionally names the clickhouse-server binary for
-// private servers (as it does for scripts/services.sh).
-const EnvClickHouseServer = "OTELAUDIT_CLICKHOUSE_SERVER"
-
-// unavailable skips tb, or fails it when [Required] is true, because a
-// private server cannot be run here.
-func unavailable(tb testing.TB, format string, args ...any) {
-	tb.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if Required() {
-		tb.Fatalf("testenv: %s (services are required: %s=1 or CI=true; make test installs the server packages)", msg, EnvRequireServices)
-	}
-	tb.Skipf("testenv: %s; run make test", msg)
-}
 
 // ---------------------------------------------------------------- binaries
 

@@ -26,6 +26,9 @@ const (
 	EnvClickHouseDSN    = "OTELAUDIT_TEST_CLICKHOUSE_DSN"
 	EnvClickHouseHTTP   = "OTELAUDIT_TEST_CLICKHOUSE_HTTP"
 	EnvClickHouseClient = "OTELAUDIT_TEST_CLICKHOUSE_CLIENT"
+	// EnvClickHouseServer optionally names the clickhouse-server binary
+	// for private servers, as it does for scripts/services.sh.
+	EnvClickHouseServer = "OTELAUDIT_CLICKHOUSE_SERVER"
 )
 
 // setupTimeout bounds database creation and dropping.
@@ -35,6 +38,17 @@ const setupTimeout = 30 * time.Second
 // reason to skip: OTELAUDIT_TEST_REQUIRE_SERVICES=1 or CI=true.
 func Required() bool {
 	return os.Getenv(EnvRequireServices) == "1" || os.Getenv("CI") == "true"
+}
+
+// unavailable skips tb, or fails it when [Required] is true, because a
+// private server cannot be run here.
+func unavailable(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if Required() {
+		tb.Fatalf("testenv: %s (services are required: %s=1 or CI=true; make test installs the server packages)", msg, EnvRequireServices)
+	}
+	tb.Skipf("testenv: %s; run make test", msg)
 }
 
 // lookup returns the value of an environment variable of the contract, and
