@@ -116,13 +116,13 @@ func (s *server) waitReady(p *process) error {
 		if err == nil && !p.exited() {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not answering on 127.0.0.1:%d within %v: %w\n%s", s.currentPort(), startTimeout, err, s.logTails())
-		}
 		select {
 		case <-p.done:
 			return fmt.Errorf("%w during startup on 127.0.0.1:%d (%v)\n%s", errExited, s.currentPort(), p.err, s.logTails())
 		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not answering on 127.0.0.1:%d within %v: %w\n%s", s.currentPort(), startTimeout, err, s.logTails())
 		}
 	}
 }

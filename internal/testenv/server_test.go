@@ -188,6 +188,52 @@ func TestStartPostgresConcurrentSafe(t *testing.T) {
 	require.Len(t, dsns, 3, "three servers, three ports")
 }
 
+// TestPostgresServerProbeKnowsItsOwn: a server that finds its port taken by
+// another server must not mistake that one for itself while starting.
+func TestPostgresServerProbeKnowsItsOwn(t *testing.T) {
+	t.Parallel()
+	a, b := testenv.StartPostgres(t), testenv.StartPostgres(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, testenv.PostgresProbe(ctx, a, testenv.PostgresPort(a)))
+	require.ErrorContains(t, testenv.PostgresProbe(ctx, b, testenv.PostgresPort(a)), "another server")
+}
+
+// TestPostgresServerKillTakesTheTree checks the last resort of Stop, and
+// what Pause does to the processes: SIGKILL reaches the postmaster and
+// every process below it, including a paused backend.
+func TestPostgresServerKillTakesTheTree(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartPostgres(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	conn := pgConnect(t, ctx, s.DSN())
+	var backend int
+	require.NoError(t, conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&backend))
+
+	pids, err := testenv.PostgresProcesses(s)
+	require.NoError(t, err)
+	require.Contains(t, pids, backend, "the backend of our connection is below the postmaster")
+	require.Greater(t, len(pids), 3, "postmaster, backend and auxiliary processes")
+
+	s.Pause(t)
+	for _, pid := range pids {
+		require.Equal(t, byte('T'), testenv.ProcessState(pid), "pid %d stopped by Pause", pid)
+	}
+
+	require.NoError(t, testenv.KillPostgres(s))
+	require.Eventually(t, func() bool {
+		for _, pid := range pids {
+			if st := testenv.ProcessState(pid); st != 0 && st != 'Z' {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, 10*time.Millisecond, "every process of the server is gone")
+	_, err = pgx.Connect(ctx, s.DSN())
+	require.ErrorIs(t, err, syscall.ECONNREFUSED)
+}
+
 func TestPostgresBinDirFromEnv(t *testing.T) {
 	t.Setenv(testenv.EnvPostgresBin, t.TempDir())
 	_, err := testenv.PostgresBinDir()
@@ -315,6 +361,17 @@ func TestClickHouseServerPauseResume(t *testing.T) {
 	var n uint64
 	require.NoError(t, chOpen(t, dsn).QueryRow(ctx, "SELECT count() FROM audit").Scan(&n))
 	require.Equal(t, uint64(3), n, "a new connection after Resume")
+}
+
+// TestClickHouseServerProbeKnowsItsOwn: a server that finds its port taken
+// by another server must not mistake that one for itself while starting.
+func TestClickHouseServerProbeKnowsItsOwn(t *testing.T) {
+	t.Parallel()
+	a, b := testenv.StartClickHouse(t), testenv.StartClickHouse(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, testenv.ClickHouseProbe(ctx, a, testenv.ClickHousePort(a)))
+	require.ErrorContains(t, testenv.ClickHouseProbe(ctx, b, testenv.ClickHousePort(a)), "another server")
 }
 
 // TestClickHouseServerCleanupStopsPausedServer ends a test with its server
