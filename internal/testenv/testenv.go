@@ -1,53 +1,3 @@
-// Package testenv gives integration tests a throwaway Postgres database and a
-// throwaway ClickHouse database, one per test.
-//
-// # Contract
-//
-// The services themselves are started by scripts/services.sh (or, for a whole
-// run, scripts/with-services.sh, which is what `make test` and CI use). That
-// script exports:
-//
-//	OTELAUDIT_TEST_POSTGRES_DSN      pgx URL of the admin database, e.g.
-//	                                 postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable
-//	OTELAUDIT_TEST_POSTGRES_BIN      directory holding psql, pg_dump, ... of the same server
-//	OTELAUDIT_TEST_CLICKHOUSE_DSN    native-protocol DSN, clickhouse://default@127.0.0.1:PORT/default
-//	OTELAUDIT_TEST_CLICKHOUSE_HTTP   host:port of the ClickHouse HTTP interface
-//	OTELAUDIT_TEST_CLICKHOUSE_CLIENT clickhouse-client command prefix with --host/--port
-//	OTELAUDIT_TEST_REQUIRE_SERVICES  "1" under make test: missing services fail, not skip
-//
-// When a DSN variable is unset, the helpers skip the test with a message
-// pointing at `make test` — unless [Required] reports true
-// (OTELAUDIT_TEST_REQUIRE_SERVICES=1 or CI=true), in which case they fail it,
-// so that CI can never go green by silently skipping every integration test.
-//
-// Every call to [Postgres], [PostgresDSN], [ClickHouse] or [ClickHouseDSN]
-// creates a new database with a random name, and registers a tb.Cleanup that
-// closes what the helper opened and drops the database. Tests may therefore
-// run in parallel (t.Parallel) and create tables with fixed names.
-//
-// # ClickHouse versions
-//
-// CI and `make test` run Debian bookworm's clickhouse-server 18.16 (native
-// protocol revision 54412); docker-compose.yml offers 24.8 for laptops. The
-// clickhouse-go v2.51.0 native client works with 18.16 without special
-// options — handshake, queries, PrepareBatch/Append/Send with String, UInt64,
-// DateTime, Array(String) and more, LZ4/ZSTD compression — with these rules,
-// which exporter code must follow too (details in CLICKHOUSE_NOTES.md, pinned
-// by TestClickHouse18Quirks):
-//
-//   - PrepareBatch needs an explicit column list: "INSERT INTO t (a, b)".
-//     Without one, 18.16 returns an empty header and Append fails with
-//     "expected 0 arguments".
-//   - Never Exec "INSERT ... VALUES (...)": on 18.16 it hangs until the
-//     context deadline. Use PrepareBatch (or INSERT ... SELECT).
-//   - Settings must be int or bool values, and known to 18.16: no
-//     async_insert (so no AsyncInsert), no string-valued settings.
-//   - No server-side query parameters ({x:String}); bind with ? or @name.
-//   - No Protocol: clickhouse.HTTP (it sends client_protocol_version, which
-//     18.16 rejects); use the native protocol.
-//   - The server lacks DateTime64, Map, Bool, IPv4/6, JSON, CODEC and TTL.
-//
-// [ClickHouseOptions] parses a DSN the way these helpers do.
 package testenv
 
 import (
@@ -76,6 +26,9 @@ const (
 	EnvClickHouseDSN    = "OTELAUDIT_TEST_CLICKHOUSE_DSN"
 	EnvClickHouseHTTP   = "OTELAUDIT_TEST_CLICKHOUSE_HTTP"
 	EnvClickHouseClient = "OTELAUDIT_TEST_CLICKHOUSE_CLIENT"
+	// EnvClickHouseServer optionally names the clickhouse-server binary
+	// for private servers, as it does for scripts/services.sh.
+	EnvClickHouseServer = "OTELAUDIT_CLICKHOUSE_SERVER"
 )
 
 // setupTimeout bounds database creation and dropping.
@@ -85,6 +38,17 @@ const setupTimeout = 30 * time.Second
 // reason to skip: OTELAUDIT_TEST_REQUIRE_SERVICES=1 or CI=true.
 func Required() bool {
 	return os.Getenv(EnvRequireServices) == "1" || os.Getenv("CI") == "true"
+}
+
+// unavailable skips tb, or fails it when [Required] is true, because a
+// private server cannot be run here.
+func unavailable(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if Required() {
+		tb.Fatalf("testenv: %s (services are required: %s=1 or CI=true; make test installs the server packages)", msg, EnvRequireServices)
+	}
+	tb.Skipf("testenv: %s; run make test", msg)
 }
 
 // lookup returns the value of an environment variable of the contract, and
