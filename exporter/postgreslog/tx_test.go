@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -738,7 +739,10 @@ func TestTxWriterConcurrentSafe(t *testing.T) {
 	require.NoError(t, err)
 	w := newTxWriter(t, pool)
 
-	shared := []otelaudit.Event{login(batchTime, "s1"), login(batchTime, "s2"), login(batchTime.Add(time.Hour), "s3")}
+	var shared []otelaudit.Event
+	for i := range 10 {
+		shared = append(shared, login(batchTime.Add(time.Duration(i%3)*time.Hour), fmt.Sprintf("shared-%d", i)))
+	}
 	type outcome struct {
 		committed bool
 		events    []otelaudit.Event
@@ -819,4 +823,60 @@ func TestTxWriterConcurrentSafe(t *testing.T) {
 	}
 	require.Equal(t, wantUsers, gotUsers)
 	require.Len(t, gotUsers, goroutines*(txs-txs/3)*2+len(shared))
+}
+
+func TestTxWriterKeyOrderConcurrentSafe(t *testing.T) {
+	// Two transactions write the same events at once, given in opposite
+	// orders. A trigger makes each insert slow, so that both are inserting
+	// at the same time: in the order given they would each hold a row the
+	// other waits for (a deadlock, 40P01); in key order, the second waits
+	// for the first.
+	ctx := testCtx(t)
+	pool := migrated(t, postgres.Options{})
+	_, err := pool.Exec(ctx, `
+		CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN PERFORM pg_sleep(0.05); RETURN NEW; END $$;
+		CREATE TRIGGER slow_insert BEFORE INSERT ON audit_logs FOR EACH ROW EXECUTE FUNCTION slow_insert();`)
+	require.NoError(t, err)
+	w := newTxWriter(t, pool)
+	commitWrite(t, w, pool, login(batchTime, "warm")) // the partition cache
+
+	events := make([]otelaudit.Event, 6)
+	for i := range events {
+		events[i] = login(batchTime.Add(time.Duration(i)*time.Second), fmt.Sprintf("e%d", i))
+	}
+	reversed := slices.Clone(events)
+	slices.Reverse(reversed)
+
+	start := make(chan struct{})
+	results := make([][]postgreslog.TxResult, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, evs := range [][]otelaudit.Event{events, reversed} {
+		tx := begin(t, pool)
+		wg.Go(func() {
+			<-start
+			results[i], errs[i] = w.Write(ctx, tx, evs...)
+			if errs[i] == nil {
+				errs[i] = tx.Commit(ctx)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	written := map[uuid.UUID]int{}
+	for _, rs := range results {
+		for _, r := range rs {
+			if r.Written {
+				written[r.EventID]++
+			}
+		}
+	}
+	for _, e := range events {
+		require.Equal(t, 1, written[e.ID], e.Actor.UserID)
+	}
+	rows, _ := count(t, pool)
+	require.Equal(t, len(events)+1, rows)
 }
