@@ -153,10 +153,10 @@ func richEvents() []otelaudit.Event {
 	}
 }
 
-// comparable clears what differs between two writes of the same event:
+// withoutWriteTimes clears what differs between two writes of the same event:
 // when it was observed and when it was stored. It checks that both are
 // set.
-func comparable(t *testing.T, rows []dbRow) []dbRow {
+func withoutWriteTimes(t *testing.T, rows []dbRow) []dbRow {
 	t.Helper()
 	out := make([]dbRow, len(rows))
 	for i, r := range rows {
@@ -184,7 +184,7 @@ func TestTxWriterRowEqualsExporterRow(t *testing.T) {
 	require.Len(t, records, len(events))
 	require.NoError(t, e.Export(testCtx(t), records))
 	require.Empty(t, h.All())
-	want := comparable(t, readRows(t, viaExporter))
+	want := withoutWriteTimes(t, readRows(t, viaExporter))
 	require.Len(t, want, len(events))
 	require.NotNil(t, want[0].IPAddress, "the rows fill every column between them")
 	require.NotNil(t, want[1].Attributes)
@@ -223,7 +223,7 @@ func TestTxWriterRowEqualsExporterRow(t *testing.T) {
 				require.True(t, created[r.EventID].Equal(r.Time), "the result's time %v is created_at as stored, %v", r.Time, created[r.EventID])
 				require.Equal(t, time.UTC, r.Time.Location())
 			}
-			require.Equal(t, want, comparable(t, readRows(t, pool)))
+			require.Equal(t, want, withoutWriteTimes(t, readRows(t, pool)))
 		})
 	}
 }
@@ -418,8 +418,6 @@ func TestTxWriterRepeatableReadConcurrentDuplicate(t *testing.T) {
 	pool := migrated(t, postgres.Options{})
 	w := newTxWriter(t, pool)
 	ev := login(batchTime, "rr")
-	_, err := w.Record(ctx, begin(t, pool), login(batchTime, "warm")) // the partition cache
-	require.NoError(t, err)
 
 	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
 	require.NoError(t, err)
