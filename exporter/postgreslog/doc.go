@@ -12,6 +12,10 @@
 // Records are mapped to rows by the shared mapping, exporter/auditrow; this
 // package only encodes the rows for Postgres and writes them.
 //
+// A [TxWriter] writes audit events inside the caller's own transaction
+// instead, so that a change and its audit row commit or roll back
+// together; see "In the caller's transaction".
+//
 // # Columns
 //
 //	Column          Row field (auditrow)   Encoding
@@ -136,6 +140,84 @@
 // can add audit rows but never change or remove one. Retention
 // (postgres.DropPartitionsBefore) drops whole partitions, as the table's
 // owner, never through the exporter.
+//
+// # In the caller's transaction
+//
+// A data deletion, a permission change, an admin action: a [TxWriter]
+// writes the audit row in the transaction that makes the change, so that
+// both commit, or neither. It takes any pgx.Tx: one begun on a *pgx.Conn,
+// on a pgxpool.Pool, or a savepoint of either (tx.Begin).
+//
+//	w, err := postgreslog.NewTxWriter(pool, postgreslog.WithServiceName("documents"))
+//	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+//		if _, err := tx.Exec(ctx, `DELETE FROM documents WHERE id = $1`, id); err != nil {
+//			return err
+//		}
+//		_, err := w.Record(ctx, tx, otelaudit.Event{Action: otelaudit.ActionDataDeleteCompleted, ...})
+//		return err
+//	})
+//
+// The row is the one the bridge and the Exporter make of the same event.
+// Write fills in what bridge.Auditor.Record fills in (a UUIDv7 id, the
+// time of the call, the client fields of ctx), takes the trace and span
+// ids from ctx as the SDK does, sets observed_at to the time of the call,
+// and takes service_name from [WithServiceName] (by default the SDK's
+// default resource, as a LoggerProvider without WithResource does); then
+// the same mapping ([WithMapping]) and the same column rules apply. The
+// values travel as text parameters of an INSERT, which works in every pgx
+// query execution mode, the simple protocol (PgBouncer) included.
+//
+// Exactly once: each row is inserted with INSERT ... ON CONFLICT DO
+// NOTHING, so an event stored already (by another transaction, by the
+// Exporter, or earlier in the same transaction) is skipped, never a
+// unique violation, and [TxResult].Written says which happened. An insert
+// that meets the same event written by a transaction still open waits for
+// that transaction to end. Under REPEATABLE READ or SERIALIZABLE, meeting
+// one committed after the transaction's snapshot is a serialization
+// failure (40001): roll back and retry, as for any. The events of one
+// Write are inserted in key order, so transactions writing the same
+// events at once do not deadlock on each other; spread over several Write
+// calls they can (Postgres then aborts one, 40P01).
+//
+// Errors: an event the mapping refuses (an invalid action), or whose time
+// is outside years 1 to 9999, makes Write return a [*RejectError]
+// (errors.Is: [ErrRejected], and auditrow.ErrInvalidAction or
+// [ErrTimeOutOfRange]) before anything is sent: nothing of the call is
+// written, and the transaction is untouched. Any other error comes from
+// the database; when a statement failed inside the transaction, Postgres
+// has aborted it: roll it back, or write through a savepoint to keep the
+// outer transaction going.
+//
+// Partitions: the TxWriter keeps the ranges of the partitions it knows
+// exist (read from the registry, in the caller's transaction, at its
+// first Write). Before inserting anything, Write creates the missing
+// partitions of its events, with the next one each, through the pool
+// given to [NewTxWriter]: the partition function runs in a transaction of
+// its own, and its locks (the advisory lock, and the table's ACCESS
+// EXCLUSIVE lock, for a moment) are released when it returns; the
+// caller's transaction never holds them. One case differs: when the
+// caller's transaction holds a lock on the audit table already (it wrote
+// audit rows in an earlier Write), creating the partition elsewhere would
+// wait for that transaction, which waits for the creation; the partition
+// is then created inside the transaction, which holds the table's ACCESS
+// EXCLUSIVE lock until it ends, so that other writers and readers of the
+// table wait for it. Giving a transaction's events to one Write avoids
+// it. New partitions are rare: those of the present exist already
+// (Migrate creates them ahead, and every creation adds the next one), so
+// only events months in the past, or the first after months without any,
+// need one.
+//
+// The pool must be able to lend a connection while the caller's
+// transaction holds one: when all its connections run transactions, the
+// creation waits for one until ctx ends. A small pool of the TxWriter's
+// own (MaxConns 2) rules that out. When
+// retention has dropped a partition the TxWriter believed in, the insert
+// fails (23514, no partition for the row), the transaction is aborted,
+// the TxWriter forgets what it knew, and a retry creates the partition
+// again.
+//
+// The writer role is enough: INSERT on the table, EXECUTE on the
+// partition function, SELECT on the registry; no TEMPORARY privilege.
 //
 // # Batches and memory
 //

@@ -95,13 +95,25 @@ func appendTuple(b []byte, r *auditrow.Row, created int64) []byte {
 	b = appendHexID(b, r.TraceID[:], r.TraceID.IsValid()) // trace_id
 	b = appendHexID(b, r.SpanID[:], r.SpanID.IsValid())   // span_id
 	b = appendNullText(b, r.ServiceName)                  // service_name
-	hasObserved := !r.ObservedTime.IsZero()
-	observedOK := hasObserved && inTimeRange(r.ObservedTime)
-	b = appendTextArray(b, r.Sanitized, hasObserved && !observedOK) // sanitized
-	if !observedOK {                                                // observed_at
+	observed, outOfRange := observedAt(r)
+	b = appendTextArray(b, r.Sanitized, outOfRange) // sanitized
+	if observed.IsZero() {                          // observed_at
 		return appendNull(b)
 	}
-	return appendInt64Field(b, pgMicros(r.ObservedTime))
+	return appendInt64Field(b, pgMicros(observed))
+}
+
+// observedAt returns the observed_at of r, zero for NULL, and whether the
+// observed time was dropped for being out of range (the sanitized column
+// then gets markerObservedOutOfRange).
+func observedAt(r *auditrow.Row) (t time.Time, outOfRange bool) {
+	switch {
+	case r.ObservedTime.IsZero():
+		return time.Time{}, false
+	case !inTimeRange(r.ObservedTime):
+		return time.Time{}, true
+	}
+	return r.ObservedTime, false
 }
 
 func appendLen(b []byte, n int) []byte {

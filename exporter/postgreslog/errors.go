@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/puddle/v2"
@@ -28,6 +29,21 @@ const (
 	// ReasonOther: a mapping error of another kind.
 	ReasonOther = "other"
 )
+
+// ErrTimeOutOfRange matches, with errors.Is, the error of a record or event
+// refused for its time (reason [ReasonTimeOutOfRange]): before year 1 or
+// after year 9999.
+var ErrTimeOutOfRange = errors.New("postgreslog: time outside years 1 to 9999")
+
+// timeRangeError is the error of a time out of range.
+type timeRangeError struct{ t time.Time }
+
+func (e timeRangeError) Error() string {
+	return "time " + e.t.UTC().String() + " outside years 1 to 9999"
+}
+
+// Is makes errors.Is(err, ErrTimeOutOfRange) true.
+func (e timeRangeError) Is(target error) bool { return target == ErrTimeOutOfRange }
 
 // ErrRejected matches every [*RejectError] with errors.Is.
 var ErrRejected = auditrow.ErrRejected

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
@@ -49,6 +50,43 @@ func Example() {
 
 	auditor := bridge.New(bridge.WithLoggerProvider(provider))
 	auditor.Login(ctx, otelaudit.Actor{UserID: "usr_1", WorkspaceID: "ws_acme"})
+}
+
+// A deletion and its audit row, in one transaction: both are stored, or
+// neither.
+func ExampleTxWriter() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Close()
+	// Created once, at start, and shared.
+	audit, err := postgreslog.NewTxWriter(pool, postgreslog.WithServiceName("documents"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM documents WHERE id = $1`, "doc_42"); err != nil {
+			return err
+		}
+		res, err := audit.Record(ctx, tx, otelaudit.Event{
+			Action:   otelaudit.ActionDataDeleteCompleted,
+			Actor:    otelaudit.Actor{UserID: "usr_1", WorkspaceID: "ws_acme"},
+			Resource: otelaudit.Resource{Type: "document", ID: "doc_42"},
+		})
+		if err != nil {
+			return err // rolls the deletion back
+		}
+		fmt.Println("audit event", res.EventID, "written:", res.Written)
+		return nil
+	})
+	if errors.Is(err, postgreslog.ErrRejected) {
+		fmt.Println("the event was refused; nothing was deleted:", err)
+	}
 }
 
 // What the error handler receives for a rejected record.

@@ -2,9 +2,6 @@ package postgreslog_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"strconv"
 	"sync"
 	"testing"
@@ -220,25 +217,7 @@ func TestExportConcurrentSafe(t *testing.T) {
 
 func TestWriterRoleExports(t *testing.T) {
 	ctx := testCtx(t)
-	admin := testenv.Postgres(t)
-	var rnd [4]byte
-	_, err := rand.Read(rnd[:])
-	require.NoError(t, err)
-	role := "t_pgw_" + hex.EncodeToString(rnd[:]) // roles are cluster-wide
-	t.Cleanup(func() {
-		_, err := admin.Exec(context.Background(), "DROP OWNED BY "+role+"; DROP ROLE IF EXISTS "+role)
-		require.NoError(t, err)
-	})
-	o := postgres.Options{WriterRole: role, Ahead: -1}
-	_, err = postgres.Migrate(ctx, admin, o)
-	require.NoError(t, err)
-	_, err = admin.Exec(ctx, "ALTER ROLE "+role+" LOGIN")
-	require.NoError(t, err)
-	cfg := admin.Config().ConnConfig
-	u := url.URL{Scheme: "postgres", User: url.User(role), Host: cfg.Host + ":" + strconv.Itoa(int(cfg.Port)), Path: "/" + cfg.Database, RawQuery: "sslmode=disable"}
-	writer, err := pgxpool.New(ctx, u.String())
-	require.NoError(t, err)
-	t.Cleanup(writer.Close)
+	admin, writer := writerLogin(t)
 
 	e, h := newExporter(t, writer)
 	records := append(logins(300, batchTime), at(time.Date(2011, 6, 1, 0, 0, 0, 0, time.UTC), "old"))

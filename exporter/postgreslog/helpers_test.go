@@ -2,8 +2,12 @@ package postgreslog_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"net/netip"
+	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -45,6 +49,33 @@ func migrated(t testing.TB, o postgres.Options) *pgxpool.Pool {
 	_, err := postgres.Migrate(testCtx(t), pool, o)
 	require.NoError(t, err)
 	return pool
+}
+
+// writerLogin migrates a fresh database with a writer role and no
+// partition ahead of the current one, and returns a pool of its owner and
+// a pool that logs in as that role, holding nothing else.
+func writerLogin(t testing.TB) (admin, writer *pgxpool.Pool) {
+	t.Helper()
+	ctx := testCtx(t)
+	admin = testenv.Postgres(t)
+	var rnd [4]byte
+	_, err := rand.Read(rnd[:])
+	require.NoError(t, err)
+	role := "t_pgw_" + hex.EncodeToString(rnd[:]) // roles are cluster-wide
+	t.Cleanup(func() {
+		_, err := admin.Exec(context.Background(), "DROP OWNED BY "+role+"; DROP ROLE IF EXISTS "+role)
+		require.NoError(t, err)
+	})
+	_, err = postgres.Migrate(ctx, admin, postgres.Options{WriterRole: role, Ahead: -1})
+	require.NoError(t, err)
+	_, err = admin.Exec(ctx, "ALTER ROLE "+role+" LOGIN")
+	require.NoError(t, err)
+	cfg := admin.Config().ConnConfig
+	u := url.URL{Scheme: "postgres", User: url.User(role), Host: cfg.Host + ":" + strconv.Itoa(int(cfg.Port)), Path: "/" + cfg.Database, RawQuery: "sslmode=disable"}
+	writer, err = pgxpool.New(ctx, u.String())
+	require.NoError(t, err)
+	t.Cleanup(writer.Close)
+	return admin, writer
 }
 
 // newExporter returns an exporter over pool with fast retries and a handler

@@ -27,7 +27,8 @@ const (
 // minCopyBytes is the smallest MaxCopyBytes accepted.
 const minCopyBytes = 64 << 10
 
-// Option configures an [Exporter].
+// Option configures an [Exporter] or a [TxWriter]. Each option says which
+// it applies to; the others ignore it.
 type Option interface {
 	apply(config) config
 }
@@ -42,6 +43,7 @@ type config struct {
 	onError      func(error)
 	maxCopyBytes int
 	retry        retry.Policy
+	serviceName  string
 }
 
 func newConfig(opts []Option) config {
@@ -63,7 +65,7 @@ func newConfig(opts []Option) config {
 
 // WithTable sets the schema and table written to; they must be those given
 // to postgres.Migrate. Default: public.audit_logs. Empty strings mean the
-// defaults. Names are validated by [New].
+// defaults. Names are validated by [New] and [NewTxWriter].
 func WithTable(schema, table string) Option {
 	return optionFunc(func(c config) config {
 		c.table.Schema, c.table.Table = schema, table
@@ -75,6 +77,8 @@ func WithTable(schema, table string) Option {
 // whether records that are not audit records are stored
 // (IncludeNonAudit) instead of refused. Default: the zero
 // auditrow.Options (auditrow's default limits, non-audit records refused).
+// A [TxWriter] maps with the same options; give both the same, and the
+// same event makes the same row through either.
 func WithMapping(o auditrow.Options) Option {
 	return optionFunc(func(c config) config { c.mapping = o; return c })
 }
@@ -85,23 +89,37 @@ func WithMapping(o auditrow.Options) Option {
 // goroutine (the one sending the COPY data), and concurrently when several
 // Exports run at once; it must be fast and must not block. A panic in it
 // is recovered. Default: otel.Handle. A nil handler means the default.
+// Exporter only: a [TxWriter] returns its refusals to the caller.
 func WithErrorHandler(f func(error)) Option {
 	return optionFunc(func(c config) config { c.onError = f; return c })
 }
 
 // WithMaxCopyBytes bounds the encoded size of the rows sent in one COPY
 // statement. Default: [DefaultMaxCopyBytes]; values below 64 KiB are
-// raised to 64 KiB.
+// raised to 64 KiB. Exporter only.
 func WithMaxCopyBytes(n int) Option {
 	return optionFunc(func(c config) config { c.maxCopyBytes = n; return c })
 }
 
 // WithRetry bounds the retries of transient errors: the first wait, the
 // longest wait, and the total time after which Export gives up. Zero values
-// mean the defaults. The context given to Export bounds them as well.
+// mean the defaults. The context given to Export bounds them as well. A
+// [TxWriter] retries only the creation of partitions, which runs outside
+// the caller's transaction; never the insert, which runs inside it.
 func WithRetry(initialInterval, maxInterval, maxElapsed time.Duration) Option {
 	return optionFunc(func(c config) config {
 		c.retry = retry.Policy{InitialInterval: initialInterval, MaxInterval: maxInterval, MaxElapsed: maxElapsed}
 		return c
 	})
+}
+
+// WithServiceName sets the service_name of the rows a [TxWriter] writes.
+// The Exporter ignores it: it takes service.name from each record's
+// resource. Default: the service.name of the OpenTelemetry SDK's default
+// resource (resource.Default: OTEL_SERVICE_NAME, else
+// OTEL_RESOURCE_ATTRIBUTES, else "unknown_service:" and the executable's
+// name), which is what a LoggerProvider built without WithResource puts
+// on its records. An empty name means the default.
+func WithServiceName(name string) Option {
+	return optionFunc(func(c config) config { c.serviceName = name; return c })
 }

@@ -83,7 +83,7 @@ func (e *Exporter) loadPartitions(ctx context.Context) {
 	if loaded {
 		return
 	}
-	ss, err := e.querySpans(ctx, false, e.stmts.ListPartitions)
+	ss, err := querySpans(ctx, e.pool, false, e.stmts.ListPartitions)
 	if err != nil {
 		return
 	}
@@ -97,7 +97,7 @@ func (e *Exporter) loadPartitions(ctx context.Context) {
 // the one after it, and caches their ranges.
 func (e *Exporter) ensurePartition(ctx context.Context, t int64) error {
 	at := fromPgMicros(t)
-	ss, err := e.querySpans(ctx, true, e.stmts.EnsurePartitions, at, at, partitionsAhead)
+	ss, err := querySpans(ctx, e.pool, true, e.stmts.EnsurePartitions, at, at, partitionsAhead)
 	if err != nil {
 		return fmt.Errorf("ensure the partition for %s: %w", at.Format(time.RFC3339Nano), err)
 	}
@@ -105,10 +105,15 @@ func (e *Exporter) ensurePartition(ctx context.Context, t int64) error {
 	return nil
 }
 
-// querySpans runs sql, whose rows are (partition, lo, hi) and, when
-// withCreated, created, and returns the ranges.
-func (e *Exporter) querySpans(ctx context.Context, withCreated bool, sql string, args ...any) ([]span, error) {
-	rows, err := e.pool.Query(ctx, sql, args...)
+// querier runs a query: a pool, or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// querySpans runs sql through q, whose rows are (partition, lo, hi) and,
+// when withCreated, created, and returns the ranges.
+func querySpans(ctx context.Context, q querier, withCreated bool, sql string, args ...any) ([]span, error) {
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 
@@ -146,7 +145,7 @@ func (b *batch) encode(r *sdklog.Record) {
 		return
 	}
 	if !inTimeRange(row.Time) {
-		b.e.reject(ReasonTimeOutOfRange, fmt.Errorf("time %s outside years 1 to 9999", row.Time.UTC()), row.EventID)
+		b.e.reject(ReasonTimeOutOfRange, timeRangeError{row.Time}, row.EventID)
 		return
 	}
 	t := pgMicros(row.Time)

@@ -53,6 +53,11 @@ func TestWriterStatements(t *testing.T) {
 	require.Equal(t, `COPY "audit"."events" (`+cols+`) FROM STDIN WITH (FORMAT binary)`, w.Copy)
 	require.Equal(t, `COPY pg_temp."otelaudit_stage_events" (`+cols+`) FROM STDIN WITH (FORMAT binary)`, w.CopyStage)
 	require.Equal(t, `INSERT INTO "audit"."events" (`+cols+`) SELECT `+cols+` FROM pg_temp."otelaudit_stage_events" ON CONFLICT DO NOTHING`, w.InsertFromStage)
+	require.Equal(t, `INSERT INTO "audit"."events" (`+cols+`) VALUES ($1::timestamptz, $2::uuid, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, `+
+		`$9::inet, $10::text, $11::text, $12::text, $13::text, $14::jsonb, $15::jsonb, $16::jsonb, $17::jsonb, $18::text, $19::text, $20::text, `+
+		`$21::text[], $22::timestamptz) ON CONFLICT DO NOTHING`, w.Insert)
+	require.Equal(t, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'relation' AND pid = pg_catalog.pg_backend_pid() `+
+		`AND relation = '"audit"."events"'::pg_catalog.regclass)`, w.HoldsLock)
 	require.Contains(t, w.CreateStage, `CREATE TEMPORARY TABLE IF NOT EXISTS "otelaudit_stage_events" ("created_at" timestamptz, "event_id" uuid,`)
 	require.Equal(t, `SELECT partition, lo, hi, created FROM "audit"."events_ensure_partitions"($1, $2, $3)`, w.EnsurePartitions)
 	require.Equal(t, `SELECT partition, lo, hi FROM "audit"."events_partitions" ORDER BY lo`, w.ListPartitions)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -30,6 +31,8 @@ type tmplData struct {
 
 	SchemaLit string // schema name as a SQL string literal
 	TableLit  string // table name as a SQL string literal
+	// TableRegclass is Table as a SQL string literal, for ::regclass.
+	TableRegclass string
 
 	IntervalLit    string // 'month' or 'day'
 	IntervalAdverb string // monthly or daily
@@ -47,6 +50,7 @@ func newTmplData(o Options) tmplData {
 	d := tmplData{
 		Schema:               pgx.Identifier{o.Schema}.Sanitize(),
 		Table:                pgx.Identifier{o.Schema, o.Table}.Sanitize(),
+		TableRegclass:        literal(pgx.Identifier{o.Schema, o.Table}.Sanitize()),
 		Stage:                pgx.Identifier{"otelaudit_stage_" + o.Table}.Sanitize(),
 		SchemaLit:            literal(o.Schema),
 		TableLit:             literal(o.Table),
@@ -84,6 +88,16 @@ func funcs(o Options) template.FuncMap {
 				names[i] = pgx.Identifier{c.Name}.Sanitize()
 			}
 			return strings.Join(names, ", ")
+		},
+		// params: the parameters of one row of an INSERT, in Columns
+		// order, each cast to its column's type ($1::timestamptz, ...), so
+		// that writers may send every value as text.
+		"params": func() string {
+			ps := make([]string, len(columns))
+			for i, c := range columns {
+				ps[i] = "$" + strconv.Itoa(i+1) + "::" + c.Type
+			}
+			return strings.Join(ps, ", ")
 		},
 		// columnDefs: the same with their types, for the staging table.
 		"columnDefs": func() string {

@@ -21,6 +21,17 @@ type WriterStatements struct {
 	// DO NOTHING: rows whose (created_at, event_id) is there already are
 	// skipped. Its row count is the number of rows inserted.
 	InsertFromStage string
+	// Insert inserts one row, its values given as parameters in [Columns]
+	// order and cast to the columns' types (so they may be sent as text),
+	// with ON CONFLICT DO NOTHING: a row whose (created_at, event_id) is
+	// there already is skipped, and the row count (1 or 0) says which
+	// happened. It needs only INSERT on the table.
+	Insert string
+	// HoldsLock returns one boolean: whether the session holds a lock of
+	// any mode on the table (its own inserts take one, held until its
+	// transaction ends). Creating a partition takes an ACCESS EXCLUSIVE
+	// lock on the table, which such a lock blocks.
+	HoldsLock string
 	// EnsurePartitions takes ($1 from timestamptz, $2 to timestamptz, $3
 	// ahead integer) and returns rows (partition, lo, hi, created); see
 	// [EnsurePartitions].
@@ -49,6 +60,8 @@ func Writer(o Options) (WriterStatements, error) {
 		{"create_stage", &w.CreateStage},
 		{"copy_stage", &w.CopyStage},
 		{"insert_from_stage", &w.InsertFromStage},
+		{"insert", &w.Insert},
+		{"holds_lock", &w.HoldsLock},
 		{"ensure_partitions", &w.EnsurePartitions},
 		{"list_partitions", &w.ListPartitions},
 	} {

@@ -16,6 +16,14 @@ COPY pg_temp.{{.Stage}} ({{columns}}) FROM STDIN WITH (FORMAT binary)
 INSERT INTO {{.Table}} ({{columns}}) SELECT {{columns}} FROM pg_temp.{{.Stage}} ON CONFLICT DO NOTHING
 {{- end}}
 
+{{define "insert" -}}
+INSERT INTO {{.Table}} ({{columns}}) VALUES ({{params}}) ON CONFLICT DO NOTHING
+{{- end}}
+
+{{define "holds_lock" -}}
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'relation' AND pid = pg_catalog.pg_backend_pid() AND relation = {{.TableRegclass}}::pg_catalog.regclass)
+{{- end}}
+
 {{define "ensure_partitions" -}}
 SELECT partition, lo, hi, created FROM {{qname "_ensure_partitions"}}($1, $2, $3)
 {{- end}}
