@@ -116,6 +116,7 @@ type Processor struct {
 	lastID      uint64
 	room        chan struct{} // closed (and replaced) when room is freed
 
+	parked    bool          // the writer waits for wake
 	wake      chan struct{} // to the writer
 	stopWrite chan struct{}
 	writeDone chan struct{}
@@ -276,7 +277,7 @@ func (p *Processor) open(targets []Target) error {
 		tg, err := newTarget(p, t, oldest)
 		if err != nil {
 			for _, o := range p.targets {
-				o.dead.close()
+				o.close()
 			}
 			return err
 		}
@@ -428,12 +429,20 @@ func (p *Processor) append(ctx context.Context, r *sdklog.Record) (uint64, strin
 		p.pendBytes += n
 		p.seq++
 		seq := p.seq
+		wake := p.parked
+		p.parked = false
 		p.mu.Unlock()
-		select {
-		case p.wake <- struct{}{}:
-		default:
+		if wake {
+			p.signalWriter()
 		}
 		return seq, "", nil
+	}
+}
+
+func (p *Processor) signalWriter() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -621,7 +630,7 @@ func (p *Processor) shutdown(ctx context.Context) error {
 		if err := t.exp.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("journal: shut down %s: %w", t.name, err))
 		}
-		t.dead.close()
+		t.close()
 	}
 	p.collect()
 	p.fileMu.Lock()

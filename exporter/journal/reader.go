@@ -278,6 +278,7 @@ func (rd *reader) addOrigin(payload []byte) {
 		sdklog.WithProcessor(c),
 		sdklog.WithAttributeCountLimit(-1),
 		sdklog.WithAttributeValueLengthLimit(-1),
+		sdklog.WithAttributeValueDepthLimit(-1),
 		sdklog.WithAllowKeyDuplication(),
 	)
 	lo := []log.LoggerOption{log.WithInstrumentationVersion(o.scopeVer), log.WithSchemaURL(o.scopeSchema)}

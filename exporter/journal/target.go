@@ -38,12 +38,16 @@ type target struct {
 
 	delivered, deadLettered, retried, failedExports atomic.Uint64
 
-	lastCollected uint64 // the cursor's segment when collect last ran (run's goroutine only)
+	// Used by run's goroutine only.
+	cur           *cursorFile
+	saved         position  // the cursor last saved
+	savedAt       time.Time // when
+	lastCollected uint64    // the cursor's segment when collect last ran
 }
 
 func newTarget(p *Processor, t Target, oldest position) (*target, error) {
 	tg := &target{p: p, name: t.Name, exp: t.Exporter, path: filepath.Join(p.dir, cursorDir, t.Name), moved: make(chan struct{})}
-	c, err := readCursor(tg.path)
+	c, gen, err := readCursor(tg.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		c = oldest
@@ -57,39 +61,79 @@ func newTarget(p *Processor, t Target, oldest position) (*target, error) {
 		c = oldest
 	}
 	tg.cursor = c
+	f, err := os.OpenFile(tg.path, os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	tg.cur = &cursorFile{f: f, gen: gen}
+	tg.saved = c
 	dl, err := openDeadLetters(filepath.Join(p.dir, deadLetterDir, t.Name+".jsonl"))
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
 	tg.dead = dl
 	return tg, nil
 }
 
-// Cursor file: segment uint64 | offset int64 | CRC-32C of both.
-func readCursor(path string) (position, error) {
+// A cursor file holds two slots of 32 bytes, written in turn so that a torn
+// write leaves the other one intact:
+//
+//	generation uint64 | segment uint64 | offset int64 | reserved uint32 | CRC-32C of the preceding 28 bytes
+//
+// The valid slot with the higher generation wins.
+const cursorSlot = 32
+
+func readCursor(path string) (position, uint64, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return position{}, err
+		return position{}, 0, err
 	}
-	if len(b) != 20 || crc32.Checksum(b[:16], castagnoli) != binary.LittleEndian.Uint32(b[16:]) {
-		return position{}, errors.New("bad cursor file")
+	var best position
+	var gen uint64
+	found := false
+	for i := 0; i+cursorSlot <= len(b) && i < 2*cursorSlot; i += cursorSlot {
+		s := b[i : i+cursorSlot]
+		if crc32.Checksum(s[:28], castagnoli) != binary.LittleEndian.Uint32(s[28:]) {
+			continue
+		}
+		if g := binary.LittleEndian.Uint64(s); !found || g > gen {
+			gen, found = g, true
+			best = position{seg: binary.LittleEndian.Uint64(s[8:]), off: int64(binary.LittleEndian.Uint64(s[16:]))}
+		}
 	}
-	return position{seg: binary.LittleEndian.Uint64(b), off: int64(binary.LittleEndian.Uint64(b[8:]))}, nil
+	if !found {
+		return position{}, 0, errors.New("no valid cursor slot")
+	}
+	return best, gen, nil
 }
 
-// writeCursor replaces the cursor file. It is not fsynced: a cursor lost in
-// a machine crash only makes records be delivered again, which the stores
-// skip by event id.
-func writeCursor(path string, c position) error {
-	var b [20]byte
-	binary.LittleEndian.PutUint64(b[:], c.seg)
-	binary.LittleEndian.PutUint64(b[8:], uint64(c.off))
-	binary.LittleEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b[:], 0o640); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+// cursorFile saves a target's cursor. Writes are not fsynced: a cursor
+// lost in a machine crash only makes records be delivered again, which the
+// stores skip by event id.
+type cursorFile struct {
+	f   *os.File
+	gen uint64
+}
+
+func (c *cursorFile) write(p position) error {
+	c.gen++
+	var b [cursorSlot]byte
+	binary.LittleEndian.PutUint64(b[:], c.gen)
+	binary.LittleEndian.PutUint64(b[8:], p.seg)
+	binary.LittleEndian.PutUint64(b[16:], uint64(p.off))
+	binary.LittleEndian.PutUint32(b[28:], crc32.Checksum(b[:28], castagnoli))
+	_, err := c.f.WriteAt(b[:], int64(c.gen%2)*cursorSlot)
+	return err
+}
+
+// cursorSaveEvery is how often, at most, a moving cursor is saved (and at
+// each new segment, and when delivery stops).
+const cursorSaveEvery = 50 * time.Millisecond
+
+func (t *target) close() {
+	t.dead.close()
+	_ = t.cur.f.Close()
 }
 
 func (t *target) confirmed() position {
@@ -109,13 +153,26 @@ func (t *target) confirm(c position) {
 	close(t.moved)
 	t.moved = make(chan struct{})
 	t.mu.Unlock()
-	if err := writeCursor(t.path, c); err != nil {
-		t.p.reporter.report("cursor", fmt.Errorf("journal: save cursor of %s: %w", t.name, err))
+	if c.seg != t.saved.seg || time.Since(t.savedAt) >= cursorSaveEvery {
+		t.save()
 	}
 	if c.seg > t.lastCollected {
 		t.lastCollected = c.seg
 		t.p.collect()
 	}
+}
+
+// save writes the cursor to its file, if it moved since the last save.
+func (t *target) save() {
+	c := t.confirmed()
+	if c == t.saved {
+		return
+	}
+	if err := t.cur.write(c); err != nil {
+		t.p.reporter.report("cursor", fmt.Errorf("journal: save cursor of %s: %w", t.name, err))
+		return
+	}
+	t.saved, t.savedAt = c, time.Now()
 }
 
 // waitConfirmed waits until the cursor reaches end or ctx ends.
@@ -140,6 +197,7 @@ func (t *target) run(ctx context.Context) {
 	rd := newReader(t.p, t.confirmed())
 	rd.idle = t.confirm
 	defer rd.close()
+	defer t.save()
 	var b batch
 	for rd.next(ctx, &b) {
 		t.journaled.Store(b.journaled)

@@ -11,15 +11,29 @@ import (
 // writeLoop hands appended records to the operating system as soon as they
 // are appended, one write per batch of appends, and publishes how far the
 // segment files are written. It drains everything before it stops.
+//
+// Appends wake the writer only while it is parked (p.parked): after a
+// write, it naps for writeNap (unless a caller waits for an fsync), so
+// that under load one write(2) carries many records and emitting callers
+// do not pay for waking it each time.
 func (p *Processor) writeLoop() {
 	defer close(p.writeDone)
 	stopping := false
+	napped := false
 	for {
 		if !stopping {
-			select {
-			case <-p.wake:
-			case <-p.stopWrite:
-				stopping = true
+			p.mu.Lock()
+			idle := p.pendBytes == 0 || napped && len(p.chunks) == 1 && len(p.chunks[0].data) == 0
+			if idle {
+				p.parked = true
+			}
+			p.mu.Unlock()
+			if idle {
+				select {
+				case <-p.wake:
+				case <-p.stopWrite:
+					stopping = true
+				}
 			}
 		}
 		p.mu.Lock()
@@ -61,8 +75,23 @@ func (p *Processor) writeLoop() {
 		if stopping && empty {
 			return
 		}
+		napped = false
+		if !stopping && !p.cfg.sync.each && p.waiters.Load() == 0 {
+			select {
+			case <-time.After(writeNap):
+			case <-p.stopWrite:
+				stopping = true
+			case <-p.wake: // a caller waits for an fsync
+			}
+			napped = true
+		}
 	}
 }
+
+// writeNap is how long the writer waits after a write before it takes the
+// next records: the longest a record stays in memory only (a process crash
+// loses at most the records of the last writeNap).
+const writeNap = time.Millisecond
 
 // writeChunk writes c at the end of its segment, starting that segment's
 // file first when c begins it. A failed write is retried until it succeeds
@@ -175,6 +204,7 @@ var errSyncFailed = errors.New("journal: fsync failed")
 func (p *Processor) waitSynced(ctx context.Context, seq uint64) error {
 	p.waiters.Add(1)
 	defer p.waiters.Add(-1)
+	p.signalWriter()
 	select {
 	case p.syncReq <- struct{}{}:
 	default:
