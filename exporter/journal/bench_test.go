@@ -74,3 +74,18 @@ func BenchmarkOnEmit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEncode measures encoding one record into the journal's form.
+func BenchmarkEncode(b *testing.B) {
+	r := benchRecord()
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		buf, err = appendRecord(buf[:0], 0, 1, &r)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(buf)), "bytes/record")
+}
