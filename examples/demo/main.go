@@ -1,6 +1,6 @@
 // Command demo runs the whole pipeline on real servers: a service records
-// audit events through the bridge, one SDK LoggerProvider exports them to
-// Postgres (the system of record) and ClickHouse (analytics), and the demo
+// audit events through the bridge, one SDK LoggerProvider journals them and
+// delivers them to Postgres (the system of record) and ClickHouse (analytics), and the demo
 // reads them back from both.
 //
 //	make demo
@@ -28,6 +28,7 @@ import (
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
+	"github.com/otelaudit/otelaudit/exporter/journal"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
 	"github.com/otelaudit/otelaudit/schema/postgres"
@@ -87,10 +88,21 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The journal makes each event durable on local disk, then delivers
+	// it to both stores, each at its own pace.
+	dir, err := os.MkdirTemp("", "otelaudit-demo-journal")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	proc, err := journal.New(dir, []journal.Target{{Name: "postgres", Exporter: pgExp}, {Name: "clickhouse", Exporter: chExp}})
+	if err != nil {
+		return err
+	}
 	lp := sdklog.NewLoggerProvider(
 		sdklog.WithResource(resource.NewSchemaless(attribute.String("service.name", "demo-billing"))),
-		sdklog.WithProcessor(sdklog.NewBatchProcessor(pgExp)),
-		sdklog.WithProcessor(sdklog.NewBatchProcessor(chExp)),
+		sdklog.WithProcessor(proc),
+		sdklog.WithAllowKeyDuplication(),
 	)
 
 	// The service side: one call per audit event.
@@ -112,7 +124,7 @@ func run(ctx context.Context) error {
 		otelaudit.Value(map[string]any{"op": "reset_mfa", "ticket": "SUP-1234"}))
 	audit.Logout(fromOffice, ada)
 
-	// Shutdown flushes both processors: every event is now stored.
+	// Shutdown delivers the journal to both stores: every event is now stored.
 	if err := lp.Shutdown(ctx); err != nil {
 		return err
 	}
