@@ -20,7 +20,7 @@ import (
 	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
 )
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
@@ -28,7 +28,7 @@ func ctxT(t *testing.T) context.Context {
 
 // migrated returns a connection to a fresh database holding a migrated
 // audit table, and the schema options naming it.
-func migrated(t *testing.T) (driver.Conn, chschema.Options, chschema.Layout) {
+func migrated(t testing.TB) (driver.Conn, chschema.Options, chschema.Layout) {
 	t.Helper()
 	conn, db := testenv.ClickHouse(t)
 	opts := chschema.Options{Database: db}
@@ -39,7 +39,7 @@ func migrated(t *testing.T) (driver.Conn, chschema.Options, chschema.Layout) {
 
 // newExporter returns an exporter over conn with fast retries and a
 // handler log.
-func newExporter(t *testing.T, conn driver.Conn, opts chschema.Options, extra ...clickhouselog.Option) (*clickhouselog.Exporter, *corpus.ErrorLog) {
+func newExporter(t testing.TB, conn driver.Conn, opts chschema.Options, extra ...clickhouselog.Option) (*clickhouselog.Exporter, *corpus.ErrorLog) {
 	t.Helper()
 	h := &corpus.ErrorLog{}
 	all := append([]clickhouselog.Option{
@@ -67,7 +67,7 @@ func logins(n int, ws string) []sdklog.Record {
 	})
 }
 
-func count(t *testing.T, conn driver.Conn, q string, args ...any) uint64 {
+func count(t testing.TB, conn driver.Conn, q string, args ...any) uint64 {
 	t.Helper()
 	var n uint64
 	require.NoError(t, conn.QueryRow(ctxT(t), q, args...).Scan(&n), q)
