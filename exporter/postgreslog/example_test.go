@@ -13,6 +13,7 @@ import (
 
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/bridge"
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 	"github.com/otelaudit/otelaudit/schema/postgres"
 )
@@ -55,7 +56,7 @@ func Example() {
 func ExampleRejectError() {
 	err := error(&postgreslog.RejectError{
 		Exporter: "postgreslog",
-		Reason:   postgreslog.ReasonTimeOutOfRange,
+		Reason:   auditrow.ReasonTimeOutOfRange,
 		EventID:  uuid.MustParse("01900000-0000-7000-8000-000000000001"),
 		Err:      errors.New("time 10000-01-01 00:00:00 +0000 UTC outside years 1 to 9999"),
 	})
