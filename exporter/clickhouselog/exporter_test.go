@@ -123,6 +123,9 @@ func TestExportBadInputCorpusLive(t *testing.T) {
 	m := auditrow.NewMapper(auditrow.Options{})
 	want := map[uuid.UUID][]string{}
 	rejected := map[string]uint64{}
+	for _, reason := range auditrow.Reasons() {
+		rejected[reason] = 0 // every reason is a key
+	}
 	for i, c := range cases {
 		row, err := m.MapRecord(&recs[i])
 		if !c.Stored {

@@ -97,9 +97,8 @@ func WithErrorHandler(f func(error)) Option {
 }
 
 // WithMeterProvider sets the MeterProvider of the Exporter's metrics (see
-// the package documentation). Default: otel.GetMeterProvider(), the
-// global one at the time of [New] (a global set later is used too: the
-// global provider forwards to it). A nil provider means the default.
+// the package documentation). Default: otel.GetMeterProvider() at the
+// time of [New]. A nil provider means the default.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c config) config { c.meters = mp; return c })
 }

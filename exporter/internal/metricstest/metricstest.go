@@ -43,6 +43,14 @@ func New(tb testing.TB) *Reader {
 	return &Reader{Provider: mp, reader: r}
 }
 
+// Collect returns everything the provider's instruments hold.
+func (r *Reader) Collect(tb testing.TB) metricdata.ResourceMetrics {
+	tb.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(tb, r.reader.Collect(context.Background(), &rm))
+	return rm
+}
+
 // Readings is what the instruments hold for one exporter.
 type Readings struct {
 	// Records are the sums of otelaudit.exporter.records by outcome:
@@ -62,8 +70,7 @@ type Readings struct {
 // temporality, attributes other than those documented.
 func (r *Reader) Read(tb testing.TB, exporter string) Readings {
 	tb.Helper()
-	var rm metricdata.ResourceMetrics
-	require.NoError(tb, r.reader.Collect(context.Background(), &rm))
+	rm := r.Collect(tb)
 	got := Readings{Records: map[string]int64{}}
 	for _, sm := range rm.ScopeMetrics {
 		if sm.Scope.Name != scope {
