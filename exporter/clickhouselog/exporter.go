@@ -133,7 +133,7 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 		if err != nil {
 			// Other logs sharing the pipeline are expected: the error
 			// handler does not get them, or they would flood it.
-			call.Reject(&RejectError{Reason: auditrow.ReasonOf(err), Err: err})
+			call.Reject(auditrow.ReasonOf(err), uuid.Nil, err)
 			continue
 		}
 		if e.batch.add(&r) {
@@ -180,7 +180,7 @@ func (e *Exporter) write(ctx context.Context, call *exportstats.Call, c columns)
 	}
 	if classify(err) == classData {
 		if n == 1 {
-			call.Reject(&RejectError{EventID: pending.ids[0], Reason: auditrow.ReasonRefusedByServer, Err: err})
+			call.Reject(auditrow.ReasonRefusedByServer, pending.ids[0], err)
 			return nil
 		}
 		return errors.Join(e.write(ctx, call, pending.slice(0, n/2)), e.write(ctx, call, pending.slice(n/2, n)))

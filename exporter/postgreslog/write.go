@@ -145,12 +145,11 @@ func (b *batch) fill() {
 func (b *batch) encode(r *sdklog.Record) {
 	row, err := b.mapper.MapRecord(r)
 	if err != nil {
-		b.call.Reject(&RejectError{Reason: auditrow.ReasonOf(err), Err: err})
+		b.call.Reject(auditrow.ReasonOf(err), uuid.Nil, err)
 		return
 	}
 	if !inTimeRange(row.Time) {
-		b.call.Reject(&RejectError{Reason: auditrow.ReasonTimeOutOfRange, EventID: row.EventID,
-			Err: fmt.Errorf("time %s outside years 1 to 9999", row.Time.UTC())})
+		b.call.Reject(auditrow.ReasonTimeOutOfRange, row.EventID, fmt.Errorf("time %s outside years 1 to 9999", row.Time.UTC()))
 		return
 	}
 	if len(row.Sanitized) > 0 {
@@ -306,7 +305,7 @@ func (b *batch) bisect(ctx context.Context, c *chunk, lo, hi int, err error) err
 		if errors.As(err, &re) {
 			err = re.err
 		}
-		b.call.Reject(&RejectError{Reason: auditrow.ReasonRefusedByServer, EventID: c.rows[lo].id, Err: err})
+		b.call.Reject(auditrow.ReasonRefusedByServer, c.rows[lo].id, err)
 		return nil
 	}
 	mid := lo + (hi-lo)/2

@@ -5,9 +5,9 @@
 // to the reject hook of the Export's context.
 //
 // The instruments are synchronous, created once per exporter, and are
-// added to where the counters are (once per statement or per rejected
-// record, never per stored record), with attribute sets built in advance:
-// no allocation on the export path. Being synchronous, they leave nothing
+// added to where the counters are (once per statement, never per record;
+// rejections once per reason at the end of each Export call), with
+// attribute sets built in advance: no allocation on the export path. Being synchronous, they leave nothing
 // to unregister: the sums stay in the MeterProvider after the exporter is
 // shut down, and those of several exporters of one kind add up. Measurements are made with
 // context.Background(): the Export's context may have ended, and carries
@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -65,8 +66,12 @@ const (
 // default retry budget).
 var DurationBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
-// reasons are auditrow's rejection reasons, in the order of the counters.
-var reasons = auditrow.Reasons()
+// reasons are auditrow's rejection reasons (auditrow.Reasons), in the
+// order of the counters; ReasonOther last.
+var reasons = [...]string{
+	auditrow.ReasonNonAudit, auditrow.ReasonInvalidAction, auditrow.ReasonTimeOutOfRange,
+	auditrow.ReasonRefusedByServer, auditrow.ReasonOther,
+}
 
 // reasonIndex returns the index of reason in reasons; ReasonOther's for a
 // reason it does not know.
@@ -86,7 +91,7 @@ type Recorder struct {
 	onError  func(error)
 
 	received, written, alreadyStored, failed, retried, sanitized atomic.Uint64
-	rejected                                                     []atomic.Uint64 // by reasonIndex
+	rejected                                                     [len(reasons)]atomic.Uint64
 
 	records  metric.Int64Counter
 	retries  metric.Int64Counter
@@ -94,7 +99,7 @@ type Recorder struct {
 
 	// Measurement options with their attribute sets, built once.
 	writtenOpts, alreadyStoredOpts, failedOpts []metric.AddOption
-	rejectedOpts                               [][]metric.AddOption // by reasonIndex
+	rejectedOpts                               [len(reasons)][]metric.AddOption
 	exporterOpts                               []metric.AddOption
 	durationOpts                               []metric.RecordOption
 }
@@ -111,7 +116,7 @@ func New(exporter string, mp metric.MeterProvider, onError func(error)) *Recorde
 	if onError == nil {
 		onError = otel.Handle
 	}
-	r := &Recorder{exporter: exporter, onError: onError, rejected: make([]atomic.Uint64, len(reasons))}
+	r := &Recorder{exporter: exporter, onError: onError}
 
 	meter := mp.Meter(ScopeName, metric.WithInstrumentationVersion(otelaudit.Version))
 	var err error
@@ -143,7 +148,6 @@ func New(exporter string, mp metric.MeterProvider, onError func(error)) *Recorde
 	r.writtenOpts = outcome(OutcomeWritten)
 	r.alreadyStoredOpts = outcome(OutcomeAlreadyStored)
 	r.failedOpts = outcome(OutcomeFailed)
-	r.rejectedOpts = make([][]metric.AddOption, len(reasons))
 	for i, reason := range reasons {
 		r.rejectedOpts[i] = outcome(OutcomeRejected, attribute.String(AttrReason, reason))
 	}
@@ -229,19 +233,30 @@ type Call struct {
 	r     *Recorder
 	hook  func(*auditrow.RejectError)
 	start time.Time
+	// rejected counts this call's rejections by reason, added to the
+	// instrument by End: other logs sharing the pipeline can make most
+	// records rejections (non_audit), and one Add per reason and call
+	// costs less than one per record.
+	rejected [len(reasons)]int64
 }
 
-// Reject counts a record that will never be stored under re.Reason, and
-// reports it to the error handler (records that are not audit records
-// excepted: only counted) and to the context's reject hook. A panic in
-// either is recovered. re.Exporter is set to the Recorder's exporter.
-func (c *Call) Reject(re *auditrow.RejectError) {
+// Reject counts a record that will never be stored, under reason (one of
+// auditrow's Reason constants; an unknown one counts as ReasonOther), and
+// reports it as a *auditrow.RejectError to the error handler (records
+// that are not audit records excepted: only counted) and to the context's
+// reject hook: one error, made only when one of them takes it. A panic in
+// either is recovered.
+func (c *Call) Reject(reason string, id uuid.UUID, err error) {
 	r := c.r
-	i := reasonIndex(re.Reason)
-	re.Exporter, re.Reason = r.exporter, reasons[i]
+	i := reasonIndex(reason)
 	r.rejected[i].Add(1)
-	r.records.Add(context.Background(), 1, r.rejectedOpts[i]...)
-	if re.Reason != auditrow.ReasonNonAudit {
+	c.rejected[i]++
+	toHandler := reasons[i] != auditrow.ReasonNonAudit
+	if !toHandler && c.hook == nil {
+		return
+	}
+	re := &auditrow.RejectError{Exporter: r.exporter, Reason: reasons[i], EventID: id, Err: err}
+	if toHandler {
 		safeCall(r.onError, error(re))
 	}
 	if c.hook != nil {
@@ -249,9 +264,16 @@ func (c *Call) Reject(re *auditrow.RejectError) {
 	}
 }
 
-// End records the duration of the call.
+// End adds the call's rejections to the instruments and records its
+// duration. Call it once, when the Export returns.
 func (c *Call) End() {
-	c.r.duration.Record(context.Background(), time.Since(c.start).Seconds(), c.r.durationOpts...)
+	r := c.r
+	for i, n := range c.rejected {
+		if n > 0 {
+			r.records.Add(context.Background(), n, r.rejectedOpts[i]...)
+		}
+	}
+	r.duration.Record(context.Background(), time.Since(c.start).Seconds(), r.durationOpts...)
 }
 
 // safeCall calls f(v), recovering a panic: a faulty handler or hook must

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric/noop"
@@ -34,12 +35,11 @@ func TestRecorderCountsAndMeasures(t *testing.T) {
 	r.Retried(errors.New("reset"))
 	r.Retried(nil)
 	r.Sanitized(4)
-	call.Reject(&auditrow.RejectError{Reason: auditrow.ReasonNonAudit})
-	call.Reject(&auditrow.RejectError{Reason: auditrow.ReasonInvalidAction})
-	call.Reject(&auditrow.RejectError{Reason: auditrow.ReasonRefusedByServer})
-	call.Reject(&auditrow.RejectError{Reason: auditrow.ReasonTimeOutOfRange})
-	call.Reject(&auditrow.RejectError{Reason: auditrow.ReasonOther})
-	call.Reject(&auditrow.RejectError{Reason: "no_such_reason"})
+	for _, reason := range []string{auditrow.ReasonNonAudit, auditrow.ReasonInvalidAction, auditrow.ReasonRefusedByServer,
+		auditrow.ReasonTimeOutOfRange, auditrow.ReasonOther, "no_such_reason"} {
+		call.Reject(reason, uuid.Nil, errors.New(reason))
+	}
+	require.Empty(t, m.Read(t, "testlog").Records["rejected/other"], "rejections are measured when the call ends")
 	call.End()
 
 	s := r.Stats()
@@ -75,19 +75,22 @@ func TestRejectReportsToHandlerAndHook(t *testing.T) {
 	ctx := auditrow.ContextWithRejectHook(context.Background(), func(re *auditrow.RejectError) { hooked = append(hooked, re) })
 
 	call := r.Start(ctx, 2)
-	nonAudit := &auditrow.RejectError{Reason: auditrow.ReasonNonAudit, Err: auditrow.ErrNotAudit}
-	refused := &auditrow.RejectError{Reason: auditrow.ReasonRefusedByServer, EventID: [16]byte{1}, Err: errors.New("constraint")}
-	call.Reject(nonAudit)
-	call.Reject(refused)
+	id := uuid.MustParse("01900000-0000-7000-8000-000000000001")
+	constraint := errors.New("constraint")
+	call.Reject(auditrow.ReasonNonAudit, uuid.Nil, auditrow.ErrNotAudit)
+	call.Reject(auditrow.ReasonRefusedByServer, id, constraint)
 
-	require.Equal(t, []*auditrow.RejectError{nonAudit, refused}, hooked, "the hook gets every rejection")
-	require.Equal(t, []error{refused}, handled, "the handler gets all but the non-audit records")
-	require.Same(t, refused, handled[0].(*auditrow.RejectError))
-	require.Equal(t, "testlog", refused.Exporter)
+	require.Equal(t, []*auditrow.RejectError{
+		{Exporter: "testlog", Reason: auditrow.ReasonNonAudit, Err: auditrow.ErrNotAudit},
+		{Exporter: "testlog", Reason: auditrow.ReasonRefusedByServer, EventID: id, Err: constraint},
+	}, hooked, "the hook gets every rejection")
+	require.Len(t, handled, 1, "the handler gets all but the non-audit records")
+	require.Same(t, hooked[1], handled[0].(*auditrow.RejectError), "the same error")
+	require.ErrorIs(t, handled[0], constraint)
 
 	// A call made without the hook does not call it.
 	other := r.Start(context.Background(), 1)
-	other.Reject(&auditrow.RejectError{Reason: auditrow.ReasonInvalidAction})
+	other.Reject(auditrow.ReasonInvalidAction, uuid.Nil, auditrow.ErrInvalidAction)
 	require.Len(t, hooked, 2)
 	require.Len(t, handled, 2)
 }
@@ -98,8 +101,8 @@ func TestRejectSurvivesPanics(t *testing.T) {
 	ctx := auditrow.ContextWithRejectHook(context.Background(), func(*auditrow.RejectError) { hookCalls++; panic("hook bug") })
 	call := r.Start(ctx, 2)
 	require.NotPanics(t, func() {
-		call.Reject(&auditrow.RejectError{Reason: auditrow.ReasonInvalidAction})
-		call.Reject(&auditrow.RejectError{Reason: auditrow.ReasonRefusedByServer})
+		call.Reject(auditrow.ReasonInvalidAction, uuid.Nil, auditrow.ErrInvalidAction)
+		call.Reject(auditrow.ReasonRefusedByServer, uuid.Nil, errors.New("constraint"))
 	})
 	require.Equal(t, 2, hookCalls, "the hook is called after a panicking handler")
 	s := r.Stats()
@@ -141,6 +144,15 @@ func TestExportPathAllocatesNothing(t *testing.T) {
 		call.End()
 	})
 	require.Zero(t, allocs)
+
+	// Records that are not audit records, with no hook to hand them to,
+	// are only counted: no error is made for them.
+	allocs = testing.AllocsPerRun(100, func() {
+		call := r.Start(context.Background(), 1)
+		call.Reject(auditrow.ReasonNonAudit, uuid.Nil, auditrow.ErrNotAudit)
+		call.End()
+	})
+	require.Zero(t, allocs)
 }
 
 func TestRecorderConcurrentSafe(t *testing.T) {
@@ -155,7 +167,7 @@ func TestRecorderConcurrentSafe(t *testing.T) {
 				r.Written(1)
 				r.AlreadyStored(1)
 				r.Failed(1)
-				call.Reject(&auditrow.RejectError{Reason: auditrow.ReasonInvalidAction})
+				call.Reject(auditrow.ReasonInvalidAction, uuid.Nil, auditrow.ErrInvalidAction)
 				r.Retried(nil)
 				if s := r.Stats(); s.Settled() > s.Received {
 					t.Errorf("outcomes ahead of the records received: %+v", s)
