@@ -92,10 +92,11 @@
 //	otelaudit.exporter.export.duration  Float64Histogram   s         otelaudit.exporter
 //
 // The counters count what [ExportStats] counts (Received is their sum once
-// the Exports have returned); the histogram has one measurement per Export
-// call given records, with buckets from 1ms to 60s. The instruments are
-// synchronous and their attribute sets are built when the exporter is
-// made: recording allocates nothing, and happens once per statement or
-// rejected record, not per stored record. Several exporters of one kind
-// add up in the same series.
+// the Exports have returned; rejections are added when their Export
+// returns); the histogram has one measurement per Export call given
+// records, with buckets from 1ms to 60s. The instruments are synchronous
+// and their attribute sets are built when the exporter is made: recording
+// allocates nothing, and happens once per statement and once per
+// rejection reason of each Export, never per record. Several exporters of
+// one kind add up in the same series.
 package auditrow

@@ -5,13 +5,14 @@
 // to the reject hook of the Export's context.
 //
 // The instruments are synchronous, created once per exporter, and are
-// added to where the counters are (once per statement, never per record;
-// rejections once per reason at the end of each Export call), with
-// attribute sets built in advance: no allocation on the export path. Being synchronous, they leave nothing
-// to unregister: the sums stay in the MeterProvider after the exporter is
-// shut down, and those of several exporters of one kind add up. Measurements are made with
-// context.Background(): the Export's context may have ended, and carries
-// no span worth an exemplar. The names and attributes are the contract
+// added to where the counters are: once per statement, never per record,
+// and for rejections once per reason when the Export call ends. Their
+// attribute sets are built in advance: no allocation on the export path.
+// Being synchronous, they leave nothing to unregister: the sums stay in the
+// MeterProvider after the exporter is shut down, and those of several
+// exporters of one kind add up. Measurements are made with
+// context.Background(): the Export's context may have ended, and carries no
+// span worth an exemplar. The names and attributes are the contract
 // documented in the auditrow package.
 package exportstats
 
