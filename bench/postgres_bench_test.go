@@ -141,8 +141,8 @@ func exportThroughSDK(b *testing.B, pool *pgxpool.Pool, n int) (elapsed time.Dur
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
 				if emitted.Add(1)%1024 == 0 {
-					// Exported counts records as Export receives them.
-					for emitted.Load()-int64(exp.Stats().Exported) > pgMaxOutstanding {
+					// Received counts records as Export receives them.
+					for emitted.Load()-int64(exp.Stats().Received) > pgMaxOutstanding {
 						time.Sleep(200 * time.Microsecond)
 					}
 				}

@@ -1,7 +1,9 @@
 // Package auditrow is the one mapping from audit log records to rows, shared
 // by every exporter: Postgres and ClickHouse code differ only in how they
 // write a [Row]. The record contract it reads is documented in the otelaudit
-// package.
+// package. It also defines what every exporter reports about the records
+// it is given: [ExportStats], the rejection reasons, [*RejectError], the
+// per-Export reject hook ([ContextWithRejectHook]) and the metrics.
 //
 // # Outcomes for every input
 //
@@ -47,4 +49,54 @@
 // Derived ids make retries idempotent: the same record always maps to the same
 // id. Two records without ids that are equal in every mapped field (time to
 // the nanosecond included) are the same event to the stores.
+//
+// # What every exporter reports
+//
+// The exporters (postgreslog, clickhouselog) share one vocabulary, defined
+// here. Every record given to an exporter's Export ends in exactly one
+// outcome, counted in its [ExportStats]:
+//
+//	Written         stored now
+//	AlreadyStored   found stored already, not written again (exactly once)
+//	Rejected        never stored, by reason (the Reason constants, every
+//	                one a key of ExportStats.Rejected in every exporter):
+//	                  non_audit          not an audit record
+//	                  invalid_action     "audit." followed by an invalid name
+//	                  time_out_of_range  a time the store cannot hold
+//	                                     (postgreslog; clickhouselog clamps)
+//	                  refused_by_server  the database refused the row itself
+//	                  other              anything else
+//	Failed          not confirmed stored: Export returned an error
+//
+// Each rejected record is reported as a [*RejectError] to the exporter's
+// error handler (non_audit excepted: other logs sharing the pipeline are
+// expected, and only counted) and to the reject hook of the Export's
+// context, set with [ContextWithRejectHook] (non_audit included).
+//
+// # Metrics
+//
+// Both exporters record the same OpenTelemetry instruments, from the
+// MeterProvider of their WithMeterProvider option (by default
+// otel.GetMeterProvider()), in the instrumentation scope
+// "github.com/otelaudit/otelaudit/exporter", told apart by the attribute
+// otelaudit.exporter ("postgreslog", "clickhouselog"):
+//
+//	Instrument                          Kind               Unit      Attributes
+//	----------------------------------  -----------------  --------  ---------------------------------------
+//	otelaudit.exporter.records          Int64Counter       {record}  otelaudit.exporter,
+//	                                                                 otelaudit.export.outcome: written,
+//	                                                                 already_stored, rejected or failed;
+//	                                                                 otelaudit.reject.reason (the Reason,
+//	                                                                 only with rejected)
+//	otelaudit.exporter.retries          Int64Counter       {retry}   otelaudit.exporter
+//	otelaudit.exporter.export.duration  Float64Histogram   s         otelaudit.exporter
+//
+// The counters count what [ExportStats] counts (Received is their sum once
+// the Exports have returned; rejections are added when their Export
+// returns); the histogram has one measurement per Export call given
+// records, with buckets from 1ms to 60s. The instruments are synchronous
+// and their attribute sets are built when the exporter is made: recording
+// allocates nothing, and happens once per statement and once per
+// rejection reason of each Export, never per record. Several exporters of
+// one kind add up in the same series.
 package auditrow

@@ -75,16 +75,16 @@ var (
 	ErrInvalidAction = errors.New("auditrow: invalid action")
 )
 
-// ReasonOf returns the counter name for a mapping error: "non_audit",
-// "invalid_action" or "other".
+// ReasonOf returns the rejection reason of a mapping error:
+// [ReasonNonAudit], [ReasonInvalidAction] or [ReasonOther].
 func ReasonOf(err error) string {
 	switch {
 	case errors.Is(err, ErrNotAudit):
-		return "non_audit"
+		return ReasonNonAudit
 	case errors.Is(err, ErrInvalidAction):
-		return "invalid_action"
+		return ReasonInvalidAction
 	}
-	return "other"
+	return ReasonOther
 }
 
 // Source is what the mapping reads from a log record. *sdklog.Record

@@ -21,10 +21,10 @@
 // builds one Go slice per column, appends each slice to a prepared INSERT
 // once (batch.Column(i).Append) and sends it: one round trip for the whole
 // batch, no per-row work on the wire. Records the mapping refuses (not audit
-// records, invalid action names) are counted by reason in [Stats].Rejected;
-// those with an invalid action are also handed to the error handler as
-// [*RejectError] (other logs sharing the pipeline are expected, and only
-// counted). The rest of the batch goes on.
+// records, invalid action names) are counted by reason in
+// [Exporter.Stats]().Rejected; those with an invalid action are also handed
+// to the error handler as [*RejectError] (other logs sharing the pipeline
+// are expected, and only counted). The rest of the batch goes on.
 //
 // # Column mapping
 //
@@ -64,8 +64,9 @@
 // written the rows before the answer was lost. Before sending such rows
 // again, the Exporter looks up which of their event ids are already in the
 // table (one query per 2,000 ids, bounded by the rows' time range) and sends
-// only the others; those it finds are counted in Stats.AlreadyStored. So a
-// retried batch neither duplicates rows nor inflates the daily rollup.
+// only the others; those it finds are counted in Stats().AlreadyStored, not
+// in Written. So a retried batch neither duplicates rows nor inflates the
+// daily rollup.
 //
 // Copies can still reach the table from outside one Export: the same
 // record exported twice (a Collector retry, a replayed journal), or a write
@@ -88,18 +89,32 @@
 // constraint, more months in one INSERT than max_partitions_per_insert_block
 // allows), the Exporter bisects: it sends each half on its own, recursively,
 // until the refused rows stand alone. Every other row is written; each
-// refused row is counted in Stats.RefusedByServer and reported, with its
-// event id, as a [*RejectError] with Reason [ReasonRefusedByServer].
+// refused row is counted in Stats().Rejected["refused_by_server"] and
+// reported, with its event id, as a [*RejectError] with Reason
+// auditrow.ReasonRefusedByServer.
 //
-// # Errors and counters
+// # Errors, counters and metrics
 //
-// Export returns an error only for rows it could not write: a permanent
-// failure (missing table, authentication) or transient failures past the
-// retry budget or the context's deadline. Those rows are counted in
-// Stats.Failed. After Shutdown, Export returns sdklog.ErrExporterShutdown.
-// Shutdown and ForceFlush do nothing else: the Exporter holds no records
-// between calls, starts no goroutines, and never closes the connection it
-// was given.
+// Every record given to Export ends in exactly one outcome of
+// [Exporter.Stats] (auditrow.ExportStats, the vocabulary every exporter of
+// this module shares): Written, AlreadyStored, Rejected (by reason) or
+// Failed. Export returns an error only for rows it could not write: a
+// permanent failure (missing table, authentication) or transient failures
+// past the retry budget or the context's deadline. Those rows are counted
+// in Failed. Every rejected record, of any reason, is also handed to the
+// reject hook of the Export's context (auditrow.ContextWithRejectHook),
+// before Export returns.
+//
+// The Exporter records the OpenTelemetry metrics documented in the
+// auditrow package (records by outcome and rejection reason, retries,
+// Export duration) with the attribute otelaudit.exporter =
+// "clickhouselog", from the MeterProvider of [WithMeterProvider]
+// (otel.GetMeterProvider() by default). They count what Stats counts, at
+// no cost per stored row.
+//
+// After Shutdown, Export returns sdklog.ErrExporterShutdown. Shutdown and
+// ForceFlush do nothing else: the Exporter holds no records between calls,
+// starts no goroutines, and never closes the connection it was given.
 //
 // # ClickHouse 18.16
 //

@@ -17,15 +17,13 @@ import (
 // RejectError reports one record the Exporter did not write although the
 // rest of its batch went on: refused by the mapping (Reason is
 // auditrow.ReasonOf of Err) or by the server on its own (Reason
-// [ReasonRefusedByServer]). It is handed to the error handler, not returned.
-// It is the type every exporter of this module reports.
+// auditrow.ReasonRefusedByServer). It is handed to the error handler and
+// to the context's reject hook, not returned. It is the type every
+// exporter of this module reports.
 type RejectError = auditrow.RejectError
 
 // ErrRejected matches every [*RejectError] with errors.Is.
 var ErrRejected = auditrow.ErrRejected
-
-// ReasonRefusedByServer is the Reason of a row the server refused.
-const ReasonRefusedByServer = "refused_by_server"
 
 // Server error codes (ClickHouse's ErrorCodes.cpp) the Exporter branches on.
 const (

@@ -17,6 +17,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/internal/exportstats"
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
 	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
 )
@@ -36,8 +37,10 @@ const storedCheckChunk = 2000
 // Export honours the context's deadline and cancellation, retains neither
 // the records slice nor the records, and returns
 // [sdklog.ErrExporterShutdown] after Shutdown. It returns an error only for
-// rows it could not write (counted in Stats.Failed); records refused one
-// by one, by the mapping or by the server, go to the error handler.
+// rows it could not write (counted in Stats().Failed); records refused one
+// by one, by the mapping or by the server, are counted and go to the error
+// handler and to the context's reject hook
+// (auditrow.ContextWithRejectHook) before Export returns.
 type Exporter struct {
 	conn   driver.Conn
 	cfg    config
@@ -45,7 +48,7 @@ type Exporter struct {
 	cols   []string
 
 	stopped atomic.Bool
-	stats   counters
+	stats   *exportstats.Recorder
 
 	mu     sync.Mutex // serializes Export; guards what follows
 	layout chschema.Layout
@@ -73,7 +76,8 @@ func New(conn driver.Conn, opts ...Option) (*Exporter, error) {
 	default:
 		return nil, fmt.Errorf("clickhouselog: %w: unknown layout %v", chschema.ErrInvalidOptions, cfg.layout)
 	}
-	e := &Exporter{conn: conn, cfg: cfg, target: target, mapper: auditrow.NewMapper(cfg.mapper)}
+	e := &Exporter{conn: conn, cfg: cfg, target: target, mapper: auditrow.NewMapper(cfg.mapper),
+		stats: exportstats.New("clickhouselog", cfg.meters, cfg.errorHandler)}
 	e.setLayout(cfg.layout)
 	return e, nil
 }
@@ -87,12 +91,14 @@ func (e *Exporter) setLayout(l chschema.Layout) {
 	e.insert = "INSERT INTO " + e.target + " (" + strings.Join(e.cols, ", ") + ")"
 }
 
-// Stats returns the counters. A nil *Exporter returns zero Stats.
-func (e *Exporter) Stats() Stats {
+// Stats returns the counters: every record given to Export ends in exactly
+// one of Written, AlreadyStored, Rejected or Failed. A nil *Exporter
+// returns zero counts.
+func (e *Exporter) Stats() auditrow.ExportStats {
 	if e == nil {
-		return Stats{Rejected: map[string]uint64{}}
+		return (*exportstats.Recorder)(nil).Stats()
 	}
-	return e.stats.snapshot()
+	return e.stats.Stats()
 }
 
 // Export maps the records and writes them in one columnar INSERT, retrying
@@ -106,58 +112,56 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
+	call := e.stats.Start(ctx, len(records))
+	defer call.End()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 
 	if e.layout == chschema.LayoutAuto {
 		l, err := chschema.TableLayout(ctx, e.conn, e.cfg.schema)
 		if err != nil {
-			e.stats.failed.Add(uint64(len(records)))
+			e.stats.Failed(len(records))
 			return fmt.Errorf("clickhouselog: %d records not written: %w", len(records), err)
 		}
 		e.setLayout(l)
 	}
 
 	e.batch.reset(e.layout)
+	sanitized := 0
 	for i := range records {
 		r, err := e.mapper.MapRecord(&records[i])
 		if err != nil {
-			e.stats.reject(err)
-			// Other logs sharing the pipeline are expected: counted, not
-			// reported, or they would flood the handler.
-			if !errors.Is(err, auditrow.ErrNotAudit) {
-				e.cfg.errorHandler(&RejectError{Exporter: "clickhouselog", Reason: auditrow.ReasonOf(err), Err: err})
-			}
+			// Other logs sharing the pipeline are expected: the error
+			// handler does not get them, or they would flood it.
+			call.Reject(auditrow.ReasonOf(err), uuid.Nil, err)
 			continue
 		}
 		if e.batch.add(&r) {
-			e.stats.sanitized.Add(1)
+			sanitized++
 		}
 	}
-	err := e.write(ctx, e.batch.slice(0, e.batch.len()))
+	e.stats.Sanitized(sanitized)
+	err := e.write(ctx, &call, e.batch.slice(0, e.batch.len()))
 	e.batch.reset(e.layout) // keep no strings of the records alive
 	return err
 }
 
 // write sends the rows of c with retries; after a refusal for data it
 // bisects.
-func (e *Exporter) write(ctx context.Context, c columns) error {
+func (e *Exporter) write(ctx context.Context, call *exportstats.Call, c columns) error {
 	if c.len() == 0 {
 		return nil
 	}
 	pending := c
 	checkStored := false
 	transient := func(err error) bool { return classify(err) == classTransient }
-	onRetry := func(error) { e.stats.retried.Add(1) }
-	err := retry.Do(ctx, e.cfg.retry, transient, onRetry, func(ctx context.Context) error {
+	err := retry.Do(ctx, e.cfg.retry, transient, e.stats.Retried, func(ctx context.Context) error {
 		if checkStored {
 			rest, err := e.dropStored(ctx, &pending)
 			if err != nil {
 				return err
 			}
-			stored := uint64(pending.len() - rest.len())
-			e.stats.alreadyStored.Add(stored)
-			e.stats.written.Add(stored)
+			e.stats.AlreadyStored(pending.len() - rest.len())
 			pending, checkStored = rest, false
 			if pending.len() == 0 {
 				return nil
@@ -171,18 +175,17 @@ func (e *Exporter) write(ctx context.Context, c columns) error {
 	})
 	n := pending.len()
 	if err == nil {
-		e.stats.written.Add(uint64(n))
+		e.stats.Written(n)
 		return nil
 	}
 	if classify(err) == classData {
 		if n == 1 {
-			e.stats.refused.Add(1)
-			e.cfg.errorHandler(&RejectError{Exporter: "clickhouselog", EventID: pending.ids[0], Reason: ReasonRefusedByServer, Err: err})
+			call.Reject(auditrow.ReasonRefusedByServer, pending.ids[0], err)
 			return nil
 		}
-		return errors.Join(e.write(ctx, pending.slice(0, n/2)), e.write(ctx, pending.slice(n/2, n)))
+		return errors.Join(e.write(ctx, call, pending.slice(0, n/2)), e.write(ctx, call, pending.slice(n/2, n)))
 	}
-	e.stats.failed.Add(uint64(n))
+	e.stats.Failed(n)
 	return fmt.Errorf("clickhouselog: insert %d rows into %s: %w", n, e.target, err)
 }
 

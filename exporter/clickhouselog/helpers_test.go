@@ -3,6 +3,7 @@ package clickhouselog_test
 import (
 	"context"
 	"io"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,11 +17,12 @@ import (
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
 	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
+	"github.com/otelaudit/otelaudit/exporter/internal/metricstest"
 	"github.com/otelaudit/otelaudit/internal/testenv"
 	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
 )
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
@@ -28,7 +30,7 @@ func ctxT(t *testing.T) context.Context {
 
 // migrated returns a connection to a fresh database holding a migrated
 // audit table, and the schema options naming it.
-func migrated(t *testing.T) (driver.Conn, chschema.Options, chschema.Layout) {
+func migrated(t testing.TB) (driver.Conn, chschema.Options, chschema.Layout) {
 	t.Helper()
 	conn, db := testenv.ClickHouse(t)
 	opts := chschema.Options{Database: db}
@@ -37,19 +39,34 @@ func migrated(t *testing.T) (driver.Conn, chschema.Options, chschema.Layout) {
 	return conn, opts, layout
 }
 
-// newExporter returns an exporter over conn with fast retries and a
-// handler log.
-func newExporter(t *testing.T, conn driver.Conn, opts chschema.Options, extra ...clickhouselog.Option) (*clickhouselog.Exporter, *corpus.ErrorLog) {
+// newExporter returns an exporter over conn with fast retries, a handler
+// log and metrics read by a ManualReader (metricsOf). After the test,
+// every record it was given must have exactly one outcome in its Stats,
+// and its metrics must count what its Stats count.
+func newExporter(t testing.TB, conn driver.Conn, opts chschema.Options, extra ...clickhouselog.Option) (*clickhouselog.Exporter, *corpus.ErrorLog) {
 	t.Helper()
 	h := &corpus.ErrorLog{}
+	m := metricstest.New(t)
 	all := append([]clickhouselog.Option{
 		clickhouselog.WithSchema(opts),
 		clickhouselog.WithRetry(time.Millisecond, 10*time.Millisecond, 10*time.Second),
 		clickhouselog.WithErrorHandler(h.Handle),
+		clickhouselog.WithMeterProvider(m.Provider),
 	}, extra...)
 	exp, err := clickhouselog.New(conn, all...)
 	require.NoError(t, err)
+	readers.Store(exp, m)
+	t.Cleanup(func() { metricstest.RequireMatches(t, m, "clickhouselog", exp.Stats()) })
 	return exp, h
+}
+
+// readers maps each exporter of newExporter to its metrics.
+var readers sync.Map // *clickhouselog.Exporter -> *metricstest.Reader
+
+// metricsOf returns the metrics of an exporter made by newExporter.
+func metricsOf(e *clickhouselog.Exporter) *metricstest.Reader {
+	m, _ := readers.Load(e)
+	return m.(*metricstest.Reader)
 }
 
 // logins returns n login records of workspace ws, one millisecond apart.
@@ -67,7 +84,7 @@ func logins(n int, ws string) []sdklog.Record {
 	})
 }
 
-func count(t *testing.T, conn driver.Conn, q string, args ...any) uint64 {
+func count(t testing.TB, conn driver.Conn, q string, args ...any) uint64 {
 	t.Helper()
 	var n uint64
 	require.NoError(t, conn.QueryRow(ctxT(t), q, args...).Scan(&n), q)

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
@@ -28,6 +29,7 @@ type config struct {
 	mapper       auditrow.Options
 	retry        retry.Policy
 	errorHandler func(error)
+	meters       metric.MeterProvider
 	dedupToken   bool
 }
 
@@ -37,6 +39,9 @@ func newConfig(opts []Option) config {
 		if o != nil {
 			c = o.apply(c)
 		}
+	}
+	if c.meters == nil {
+		c.meters = otel.GetMeterProvider()
 	}
 	return c
 }
@@ -82,9 +87,13 @@ func WithRetry(initial, maxInterval, maxElapsed time.Duration) Option {
 }
 
 // WithErrorHandler receives what Export does not return: each record the
-// mapping refused and each row the server refused, as a *RejectError.
+// mapping refused (records that are not audit records excepted: those are
+// only counted) and each row the server refused, as a *RejectError.
 // Default: otel.Handle. A nil handler restores the default. The handler
-// runs on the exporting goroutine and must be fast.
+// runs on the exporting goroutine and must be fast; a panic in it is
+// recovered. The reject hook of an Export's context
+// (auditrow.ContextWithRejectHook) gets the same errors, non-audit records
+// included, for that Export only.
 func WithErrorHandler(h func(error)) Option {
 	return optionFunc(func(c config) config {
 		if h == nil {
@@ -93,6 +102,13 @@ func WithErrorHandler(h func(error)) Option {
 		c.errorHandler = h
 		return c
 	})
+}
+
+// WithMeterProvider sets the MeterProvider of the Exporter's metrics (see
+// the package documentation). Default: otel.GetMeterProvider() at the
+// time of [New]. A nil provider means the default.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c config) config { c.meters = mp; return c })
 }
 
 // WithInsertDeduplicationToken sends each batch with the setting

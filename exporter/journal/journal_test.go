@@ -393,7 +393,7 @@ type rejectingExporter struct {
 }
 
 func (e *rejectingExporter) Export(ctx context.Context, records []sdklog.Record) error {
-	hook := auditrow.RejectHook(ctx)
+	hook := auditrow.RejectHookFromContext(ctx)
 	var keep []sdklog.Record
 	for i := range records {
 		id := recordUID(&records[i])

@@ -43,9 +43,9 @@ func postgresCases() []corpus.Case {
 			Record: rec(corpus.Time, "01900000-0000-7000-8000-0000000000a1",
 				attribute.KeyValue{Key: otelaudit.KeyDetails, Value: attribute.MapValue(attribute.String("blob", strings.Repeat("\x00x", 5<<20)))}),
 			Markers: []string{"audit.details:nul_byte", "audit.details:too_large"}},
-		{Name: "year 10000", Reason: postgreslog.ReasonTimeOutOfRange,
+		{Name: "year 10000", Reason: auditrow.ReasonTimeOutOfRange,
 			Record: rec(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), "01900000-0000-7000-8000-0000000000a2")},
-		{Name: "year 0", Reason: postgreslog.ReasonTimeOutOfRange,
+		{Name: "year 0", Reason: auditrow.ReasonTimeOutOfRange,
 			Record: rec(time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC), "01900000-0000-7000-8000-0000000000a3")},
 		{Name: "year 1", Stored: true, // (0001-01-01T00:00Z is the zero time: no timestamp)
 			Record: rec(time.Date(1, 2, 3, 0, 0, 0, 0, time.UTC), "01900000-0000-7000-8000-0000000000a4")},
@@ -93,7 +93,7 @@ func TestBadInputCorpus(t *testing.T) {
 	require.Equal(t, stored, rows, "every stored case, nothing else")
 
 	s := e.Stats()
-	for _, reason := range []string{postgreslog.ReasonNonAudit, postgreslog.ReasonInvalidAction, postgreslog.ReasonTimeOutOfRange, postgreslog.ReasonRefusedByPostgres} {
+	for _, reason := range []string{auditrow.ReasonNonAudit, auditrow.ReasonInvalidAction, auditrow.ReasonTimeOutOfRange, auditrow.ReasonRefusedByServer} {
 		require.Equal(t, wantRejected[reason], s.Rejected[reason], reason)
 	}
 	require.Equal(t, uint64(stored), s.Written)
@@ -101,7 +101,7 @@ func TestBadInputCorpus(t *testing.T) {
 
 	// Everything rejected but the non-audit records reaches the handler.
 	errs := h.All()
-	require.Len(t, errs, int(wantRejected[postgreslog.ReasonInvalidAction]+wantRejected[postgreslog.ReasonTimeOutOfRange]))
+	require.Len(t, errs, int(wantRejected[auditrow.ReasonInvalidAction]+wantRejected[auditrow.ReasonTimeOutOfRange]))
 	for _, err := range errs {
 		require.ErrorIs(t, err, postgreslog.ErrRejected)
 	}
@@ -197,14 +197,14 @@ func TestRefusedByPostgresIsolated(t *testing.T) {
 	rows, _ := count(t, pool)
 	require.Equal(t, n-len(bad), rows)
 	s := e.Stats()
-	require.Equal(t, uint64(len(bad)), s.Rejected[postgreslog.ReasonRefusedByPostgres])
+	require.Equal(t, uint64(len(bad)), s.Rejected[auditrow.ReasonRefusedByServer])
 	require.Equal(t, uint64(n-len(bad)), s.Written)
 	errs := h.All()
 	require.Len(t, errs, len(bad))
 	for _, err := range errs {
 		var re *postgreslog.RejectError
 		require.ErrorAs(t, err, &re)
-		require.Equal(t, postgreslog.ReasonRefusedByPostgres, re.Reason)
+		require.Equal(t, auditrow.ReasonRefusedByServer, re.Reason)
 		require.NotZero(t, re.EventID)
 		var pgErr *pgconn.PgError
 		require.True(t, errors.As(err, &pgErr), "%v", err)
@@ -234,8 +234,8 @@ func TestRefusedRowsAmongDuplicatesInSmallChunks(t *testing.T) {
 	require.Equal(t, n-len(bad), ids)
 	s := e.Stats()
 	require.Equal(t, uint64(n-len(bad)), s.Written)
-	require.Equal(t, uint64(n-len(bad)), s.Duplicates)
-	require.Equal(t, uint64(2*len(bad)), s.Rejected[postgreslog.ReasonRefusedByPostgres])
+	require.Equal(t, uint64(n-len(bad)), s.AlreadyStored)
+	require.Equal(t, uint64(2*len(bad)), s.Rejected[auditrow.ReasonRefusedByServer])
 	require.Zero(t, s.Failed)
 	require.Len(t, h.All(), 2*len(bad))
 }

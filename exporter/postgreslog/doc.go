@@ -54,25 +54,30 @@
 //
 // # What happens to each record
 //
-// Every record given to Export ends in exactly one counter of [Stats]:
+// Every record given to Export ends in exactly one outcome of
+// [Exporter.Stats] (auditrow.ExportStats, the vocabulary every exporter of
+// this module shares):
 //
-//	Written     stored now
-//	Duplicates  stored before (same created_at and event id); not stored again
-//	Rejected    never stored, by reason, see below
-//	Failed      not confirmed stored: Export returned an error; exporting it again is safe
+//	Written        stored now
+//	AlreadyStored  stored before (same created_at and event id); not stored again
+//	Rejected       never stored, by reason, see below
+//	Failed         not confirmed stored: Export returned an error; exporting it again is safe
 //
 // Values the mapping can repair (NUL bytes, invalid UTF-8, oversized or too
 // deeply nested values, NaN and infinities, an IP that is not an IP, a
 // missing or malformed event id...) are stored repaired, with markers in
-// the sanitized column; the auditrow package documents each case. Records
-// are rejected, counted under their reason and reported to the error handler
-// as a [*RejectError] (non-audit records excepted: those are only counted):
+// the sanitized column, and counted in Sanitized; the auditrow package
+// documents each case. Records are rejected, counted under their reason
+// (auditrow's Reason constants) and reported as a [*RejectError] to the
+// error handler (non-audit records excepted: those are only counted) and
+// to the reject hook of the Export's context
+// (auditrow.ContextWithRejectHook), before Export returns:
 //
 //	non_audit            not an audit record (EventName not "audit.*"); unless
 //	                     WithMapping(auditrow.Options{IncludeNonAudit: true})
 //	invalid_action       "audit." followed by an invalid action name
 //	time_out_of_range    a time before year 1 or after year 9999
-//	refused_by_postgres  Postgres refused the row itself (a data exception,
+//	refused_by_server    Postgres refused the row itself (a data exception,
 //	                     class 22; a constraint, class 23; a limit such as an
 //	                     index entry over 2704 bytes, class 54)
 //
@@ -85,6 +90,14 @@
 // client has gone); its records count as Failed, and exporting them again
 // stores whichever are missing.
 //
+// # Metrics
+//
+// The Exporter records the OpenTelemetry metrics documented in the auditrow
+// package (records by outcome and rejection reason, retries, Export
+// duration) with the attribute otelaudit.exporter = "postgreslog", from
+// the MeterProvider of [WithMeterProvider] (otel.GetMeterProvider() by
+// default). They count what Stats counts, at no cost per stored row.
+//
 // # Exactly once
 //
 // The primary key of the table is (created_at, event_id), and a record
@@ -95,7 +108,7 @@
 // part of it, was written before: a re-export, a retry upstream, a record
 // given twice) the rows go instead through a temporary staging table and
 // INSERT ... SELECT ... ON CONFLICT DO NOTHING, which stores the new ones
-// and counts the others as duplicates. Exporting the same records twice, or
+// and counts the others as AlreadyStored. Exporting the same records twice, or
 // retrying after a commit whose acknowledgement was lost, therefore leaves
 // one row per event.
 //

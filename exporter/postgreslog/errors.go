@@ -12,24 +12,6 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 )
 
-// Rejection reasons, the keys of Stats.Rejected.
-const (
-	// ReasonNonAudit: not an audit record (auditrow.ErrNotAudit). Counted,
-	// not reported to the error handler.
-	ReasonNonAudit = "non_audit"
-	// ReasonInvalidAction: "audit." followed by an invalid action
-	// (auditrow.ErrInvalidAction).
-	ReasonInvalidAction = "invalid_action"
-	// ReasonTimeOutOfRange: the event's time is before year 1 or after
-	// year 9999.
-	ReasonTimeOutOfRange = "time_out_of_range"
-	// ReasonRefusedByPostgres: Postgres refused the row itself (a data
-	// exception, a constraint, a size limit), found by bisecting the batch.
-	ReasonRefusedByPostgres = "refused_by_postgres"
-	// ReasonOther: a mapping error of another kind.
-	ReasonOther = "other"
-)
-
 // ErrTimeOutOfRange matches, with errors.Is, the error of a record or event
 // refused for its time (reason [ReasonTimeOutOfRange]): before year 1 or
 // after year 9999.
@@ -48,10 +30,11 @@ func (e timeRangeError) Is(target error) bool { return target == ErrTimeOutOfRan
 // ErrRejected matches every [*RejectError] with errors.Is.
 var ErrRejected = auditrow.ErrRejected
 
-// RejectError is what the error handler receives for a record that was not
-// stored and will never be: it is counted under Reason (one of the Reason
-// constants) in Stats.Rejected, and the other records of its batch are
-// unaffected. It is the type every exporter of this module reports.
+// RejectError is what the error handler and the reject hook receive for a
+// record that was not stored and will never be: it is counted under Reason
+// (one of auditrow's Reason constants) in Stats().Rejected, and the other
+// records of its batch are unaffected. It is the type every exporter of
+// this module reports.
 type RejectError = auditrow.RejectError
 
 // errorClass says what to do about an error of a COPY.

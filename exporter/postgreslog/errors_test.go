@@ -10,8 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/puddle/v2"
 	"github.com/stretchr/testify/require"
-
-	"github.com/otelaudit/otelaudit/exporter/auditrow"
 )
 
 func TestClassify(t *testing.T) {
@@ -54,24 +52,4 @@ func TestClassify(t *testing.T) {
 		})
 	}
 	require.True(t, pgconn.SafeToRetry(&acquireError{errors.New("x")}), "nothing was sent")
-}
-
-func TestRejectSurvivesPanickingHandler(t *testing.T) {
-	e := &Exporter{cfg: config{onError: func(error) { panic("handler bug") }}}
-	require.NotPanics(t, func() { e.reject(ReasonRefusedByPostgres, errors.New("x"), [16]byte{1}) })
-	require.Equal(t, uint64(1), e.Stats().Rejected[ReasonRefusedByPostgres])
-
-	var got []error
-	e.cfg.onError = func(err error) { got = append(got, err) }
-	e.reject(ReasonNonAudit, errors.New("not audit"), [16]byte{})
-	require.Empty(t, got, "non-audit records are counted, not reported")
-	require.Equal(t, uint64(1), e.Stats().Rejected[ReasonNonAudit])
-}
-
-func TestMappingReasonsAreReasons(t *testing.T) {
-	// Mapping errors are rejected under auditrow.ReasonOf's name: it must
-	// be one of this package's Reason constants.
-	require.Equal(t, ReasonNonAudit, auditrow.ReasonOf(auditrow.ErrNotAudit))
-	require.Equal(t, ReasonInvalidAction, auditrow.ReasonOf(auditrow.ErrInvalidAction))
-	require.Equal(t, ReasonOther, auditrow.ReasonOf(errors.New("something else")))
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/bridge"
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 	"github.com/otelaudit/otelaudit/schema/postgres"
 )
@@ -93,7 +94,7 @@ func ExampleTxWriter() {
 func ExampleRejectError() {
 	err := error(&postgreslog.RejectError{
 		Exporter: "postgreslog",
-		Reason:   postgreslog.ReasonTimeOutOfRange,
+		Reason:   auditrow.ReasonTimeOutOfRange,
 		EventID:  uuid.MustParse("01900000-0000-7000-8000-000000000001"),
 		Err:      errors.New("time 10000-01-01 00:00:00 +0000 UTC outside years 1 to 9999"),
 	})
@@ -102,4 +103,21 @@ func ExampleRejectError() {
 	// Output:
 	// postgreslog: record rejected (time_out_of_range), event id 01900000-0000-7000-8000-000000000001: time 10000-01-01 00:00:00 +0000 UTC outside years 1 to 9999
 	// true
+}
+
+// A caller that must account for every record of a batch, such as a
+// durable processor: the records the exporter refuses for their content go
+// to a dead-letter file, and the batch is exported again later when Export
+// fails (what got stored meanwhile then counts as AlreadyStored). (Not
+// run: it needs a server.)
+func ExampleExporter_Export_rejectHook() {
+	var exp *postgreslog.Exporter // from postgreslog.New
+	var batch []sdklog.Record     // from the processor's queue
+
+	var deadLetter []*auditrow.RejectError
+	ctx := auditrow.ContextWithRejectHook(context.Background(), func(re *auditrow.RejectError) {
+		deadLetter = append(deadLetter, re) // re.Reason, and re.EventID when the row was mapped
+	})
+	err := exp.Export(ctx, batch)
+	fmt.Printf("%d records for the dead-letter file; export again later: %t\n", len(deadLetter), err != nil)
 }

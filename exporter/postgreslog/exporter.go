@@ -10,6 +10,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/internal/exportstats"
 	"github.com/otelaudit/otelaudit/schema/postgres"
 )
 
@@ -22,9 +23,11 @@ import (
 //   - Export writes the batch before it returns and keeps nothing: not the
 //     slice, not the records, not the rows. It honours ctx's deadline and
 //     cancellation, retries transient errors within them, and returns an
-//     error only for records it could not write (counted in Stats.Failed);
-//     records rejected for their content are reported to the error handler
-//     and counted, and do not make Export fail.
+//     error only for records it could not write (counted in Stats().Failed);
+//     records rejected for their content are counted, reported to the
+//     error handler and to the context's reject hook
+//     (auditrow.ContextWithRejectHook) before Export returns, and do not
+//     make Export fail.
 //   - After Shutdown, Export returns [sdklog.ErrExporterShutdown], and
 //     Shutdown and ForceFlush do nothing and return nil.
 //   - ForceFlush has nothing to flush: Export holds nothing back.
@@ -48,7 +51,7 @@ type Exporter struct {
 	abort       context.Context
 	cancelAbort context.CancelFunc
 
-	stats counters
+	stats *exportstats.Recorder
 }
 
 var _ sdklog.Exporter = (*Exporter)(nil)
@@ -73,6 +76,7 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Exporter, error) {
 		pool:  pool,
 		cfg:   cfg,
 		stmts: stmts,
+		stats: exportstats.New("postgreslog", cfg.meters, cfg.onError),
 	}
 	e.abort, e.cancelAbort = context.WithCancel(context.Background())
 	e.batches.New = func() any { return &batch{e: e, mapper: auditrow.NewMapper(cfg.mapping)} }
@@ -115,9 +119,12 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
-	e.stats.exported.Add(uint64(len(records)))
+	b := e.batches.Get().(*batch)
+	defer e.putBatch(b)
+	b.call = e.stats.Start(ctx, len(records))
+	defer b.call.End()
 	if err := ctx.Err(); err != nil {
-		e.stats.failed.Add(uint64(len(records)))
+		e.stats.Failed(len(records))
 		return fmt.Errorf("postgreslog: export %d records to %s: %w", len(records), e.stmts.Table, err)
 	}
 
@@ -126,11 +133,9 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 	stop := context.AfterFunc(e.abort, func() { cancel(errAborted) })
 	defer stop()
 
-	b := e.batches.Get().(*batch)
-	defer e.putBatch(b)
 	failed, err := b.run(ctx, records)
 	if err != nil {
-		e.stats.failed.Add(uint64(failed))
+		e.stats.Failed(failed)
 		return fmt.Errorf("postgreslog: export %d records to %s: %d not written: %w", len(records), e.stmts.Table, failed, err)
 	}
 	return nil
@@ -143,7 +148,7 @@ var errAborted = errors.New("postgreslog: exporter shut down during the export")
 const maxKeptBuffer = 2 * DefaultMaxCopyBytes
 
 func (e *Exporter) putBatch(b *batch) {
-	b.records = nil
+	b.records, b.call = nil, exportstats.Call{}
 	for _, c := range []*chunk{&b.main, &b.later} {
 		if cap(c.buf) > max(maxKeptBuffer, 2*e.cfg.maxCopyBytes) {
 			c.buf = nil
@@ -206,19 +211,8 @@ func (e *Exporter) ForceFlush(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// Stats returns the Exporter's counters.
-func (e *Exporter) Stats() Stats {
-	return e.stats.snapshot()
-}
-
-// reject counts a record that is not stored and reports it to the error
-// handler (non-audit records are only counted).
-func (e *Exporter) reject(reason string, err error, id [16]byte) {
-	e.stats.reject(reason)
-	if reason == ReasonNonAudit {
-		return
-	}
-	// A panicking handler must not take the export down with it.
-	defer func() { _ = recover() }()
-	e.cfg.onError(&RejectError{Exporter: "postgreslog", Reason: reason, EventID: id, Err: err})
+// Stats returns the Exporter's counters: every record given to Export
+// ends in exactly one of Written, AlreadyStored, Rejected or Failed.
+func (e *Exporter) Stats() auditrow.ExportStats {
+	return e.stats.Stats()
 }

@@ -169,7 +169,7 @@ func TestMissingTableFailsFast(t *testing.T) {
 	require.ErrorContains(t, err, "export 10 records to public.audit_logs: 10 not written")
 	require.Less(t, time.Since(start), 5*time.Second, "a permanent error is not retried")
 	require.Equal(t, uint64(10), e.Stats().Failed)
-	require.Zero(t, e.Stats().Retries)
+	require.Zero(t, e.Stats().Retried)
 }
 
 func TestExportConcurrentSafe(t *testing.T) {
@@ -208,7 +208,7 @@ func TestExportConcurrentSafe(t *testing.T) {
 	for _, e := range exporters {
 		s := e.Stats()
 		written += s.Written
-		dups += s.Duplicates
+		dups += s.AlreadyStored
 		require.Zero(t, s.Failed)
 	}
 	require.Equal(t, uint64(want), written)
@@ -226,7 +226,7 @@ func TestWriterRoleExports(t *testing.T) {
 	require.Empty(t, h.All())
 	s := e.Stats()
 	require.Equal(t, uint64(len(records)), s.Written)
-	require.Equal(t, uint64(len(records)), s.Duplicates)
+	require.Equal(t, uint64(len(records)), s.AlreadyStored)
 
 	rows, _ := count(t, admin)
 	require.Equal(t, len(records), rows)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
+	"github.com/otelaudit/otelaudit/exporter/internal/metricstest"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 	"github.com/otelaudit/otelaudit/internal/testenv"
 	"github.com/otelaudit/otelaudit/schema/postgres"
@@ -78,19 +80,36 @@ func writerLogin(t testing.TB) (admin, writer *pgxpool.Pool) {
 	return admin, writer
 }
 
-// newExporter returns an exporter over pool with fast retries and a handler
-// log, shut down when the test ends.
+// newExporter returns an exporter over pool with fast retries, a handler
+// log and metrics read by a ManualReader (metricsOf), shut down when the
+// test ends. After the test, every record it was given must have exactly
+// one outcome in its Stats, and its metrics must count what its Stats
+// count.
 func newExporter(t testing.TB, pool *pgxpool.Pool, opts ...postgreslog.Option) (*postgreslog.Exporter, *corpus.ErrorLog) {
 	t.Helper()
 	h := &corpus.ErrorLog{}
+	m := metricstest.New(t)
 	base := []postgreslog.Option{
 		postgreslog.WithErrorHandler(h.Handle),
 		postgreslog.WithRetry(5*time.Millisecond, 100*time.Millisecond, 20*time.Second),
+		postgreslog.WithMeterProvider(m.Provider),
 	}
 	e, err := postgreslog.New(pool, append(base, opts...)...)
 	require.NoError(t, err)
+	readers.Store(e, m)
+	// Cleanups run last first: this one after the Shutdown below.
+	t.Cleanup(func() { metricstest.RequireMatches(t, m, "postgreslog", e.Stats()) })
 	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
 	return e, h
+}
+
+// readers maps each exporter of newExporter to its metrics.
+var readers sync.Map // *postgreslog.Exporter -> *metricstest.Reader
+
+// metricsOf returns the metrics of an exporter made by newExporter.
+func metricsOf(e *postgreslog.Exporter) *metricstest.Reader {
+	m, _ := readers.Load(e)
+	return m.(*metricstest.Reader)
 }
 
 // auditRecords emits through a bridge Auditor over a real SDK provider and

@@ -27,15 +27,15 @@ func TestIdempotentSameBatchTwice(t *testing.T) {
 	require.Equal(t, n, rows)
 	require.Equal(t, n, ids)
 	s := e.Stats()
-	require.Equal(t, uint64(2*n), s.Exported)
+	require.Equal(t, uint64(2*n), s.Received)
 	require.Equal(t, uint64(n), s.Written)
-	require.Equal(t, uint64(n), s.Duplicates)
+	require.Equal(t, uint64(n), s.AlreadyStored)
 	require.Empty(t, h.All())
 
 	t.Run("a second exporter", func(t *testing.T) {
 		e2, _ := newExporter(t, pool)
 		require.NoError(t, e2.Export(ctx, records[:100]))
-		require.Equal(t, uint64(100), e2.Stats().Duplicates)
+		require.Equal(t, uint64(100), e2.Stats().AlreadyStored)
 		rows, _ := count(t, pool)
 		require.Equal(t, n, rows)
 	})
@@ -63,15 +63,15 @@ func TestIdempotentDuplicatesInOneBatch(t *testing.T) {
 	require.Equal(t, 200, ids)
 	s := e.Stats()
 	require.Equal(t, uint64(200), s.Written)
-	require.Equal(t, uint64(10), s.Duplicates)
+	require.Equal(t, uint64(10), s.AlreadyStored)
 }
 
 func TestRetryAfterKilledConnection(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		mode killMode
-		// wantDuplicates: the killed attempt committed.
-		wantDuplicates bool
+		// wantAlreadyStored: the killed attempt committed.
+		wantAlreadyStored bool
 	}{
 		{"killed during the COPY", killOnCopyData, false},
 		{"killed after the commit, before the acknowledgement", killAfterCopyCommit, true},
@@ -96,12 +96,12 @@ func TestRetryAfterKilledConnection(t *testing.T) {
 			require.Equal(t, n+1, rows, "exactly one row per event")
 			require.Equal(t, n+1, ids)
 			s := e.Stats()
-			require.GreaterOrEqual(t, s.Retries, uint64(1))
-			require.Equal(t, uint64(n+1), s.Written+s.Duplicates)
-			if tc.wantDuplicates {
-				require.Equal(t, uint64(n), s.Duplicates, "the retry found the committed rows")
+			require.GreaterOrEqual(t, s.Retried, uint64(1))
+			require.Equal(t, uint64(n+1), s.Written+s.AlreadyStored)
+			if tc.wantAlreadyStored {
+				require.Equal(t, uint64(n), s.AlreadyStored, "the retry found the committed rows")
 			} else {
-				require.Zero(t, s.Duplicates)
+				require.Zero(t, s.AlreadyStored)
 			}
 			require.Zero(t, s.Failed)
 			require.Empty(t, h.All())

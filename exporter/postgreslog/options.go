@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
@@ -41,6 +42,7 @@ type config struct {
 	table        postgres.Options
 	mapping      auditrow.Options
 	onError      func(error)
+	meters       metric.MeterProvider
 	maxCopyBytes int
 	retry        retry.Policy
 	serviceName  string
@@ -55,6 +57,9 @@ func newConfig(opts []Option) config {
 	}
 	if c.onError == nil {
 		c.onError = otel.Handle
+	}
+	if c.meters == nil {
+		c.meters = otel.GetMeterProvider()
 	}
 	if c.maxCopyBytes <= 0 {
 		c.maxCopyBytes = DefaultMaxCopyBytes
@@ -89,9 +94,18 @@ func WithMapping(o auditrow.Options) Option {
 // goroutine (the one sending the COPY data), and concurrently when several
 // Exports run at once; it must be fast and must not block. A panic in it
 // is recovered. Default: otel.Handle. A nil handler means the default.
+// The reject hook of an Export's context (auditrow.ContextWithRejectHook)
+// gets the same errors, non-audit records included, for that Export only.
 // Exporter only: a [TxWriter] returns its refusals to the caller.
 func WithErrorHandler(f func(error)) Option {
 	return optionFunc(func(c config) config { c.onError = f; return c })
+}
+
+// WithMeterProvider sets the MeterProvider of the Exporter's metrics (see
+// the package documentation). Default: otel.GetMeterProvider() at the
+// time of [New]. A nil provider means the default.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c config) config { c.meters = mp; return c })
 }
 
 // WithMaxCopyBytes bounds the encoded size of the rows sent in one COPY

@@ -97,7 +97,7 @@ func TestRoundTrip(t *testing.T) {
 	require.True(t, typed)
 
 	s := e.Stats()
-	require.Equal(t, uint64(1), s.Exported)
+	require.Equal(t, uint64(1), s.Received)
 	require.Equal(t, uint64(1), s.Written)
 }
 

@@ -184,7 +184,7 @@ func (w *TxWriter) rows(ctx context.Context, events []otelaudit.Event) ([]txRow,
 			return nil, refuse(&RejectError{Exporter: "postgreslog", Reason: auditrow.ReasonOf(err), EventID: e.ID, Err: err})
 		}
 		if !inTimeRange(row.Time) {
-			return nil, refuse(&RejectError{Exporter: "postgreslog", Reason: ReasonTimeOutOfRange, EventID: row.EventID, Err: timeRangeError{row.Time}})
+			return nil, refuse(&RejectError{Exporter: "postgreslog", Reason: auditrow.ReasonTimeOutOfRange, EventID: row.EventID, Err: timeRangeError{row.Time}})
 		}
 		rows[i] = txRow{row: row.Clone(), t: pgMicros(row.Time)}
 	}

@@ -363,7 +363,7 @@ func TestTxWriterDuplicates(t *testing.T) {
 		e, _ := newExporter(t, pool)
 		require.NoError(t, e.Export(ctx, auditRecords(func(a *bridge.Auditor) { a.Record(ctx, ev) })))
 		s := e.Stats()
-		require.Equal(t, uint64(1), s.Duplicates, "the exporter finds the row the transaction wrote")
+		require.Equal(t, uint64(1), s.AlreadyStored, "the exporter finds the row the transaction wrote")
 		require.Zero(t, s.Written)
 		rows, _ := count(t, pool)
 		require.Equal(t, 1, rows)
@@ -445,12 +445,12 @@ func TestTxWriterRefused(t *testing.T) {
 		reason string
 		is     error
 	}{
-		{"invalid action", otelaudit.Event{Action: "User Login"}, postgreslog.ReasonInvalidAction, auditrow.ErrInvalidAction},
-		{"empty action", otelaudit.Event{}, postgreslog.ReasonInvalidAction, auditrow.ErrInvalidAction},
+		{"invalid action", otelaudit.Event{Action: "User Login"}, auditrow.ReasonInvalidAction, auditrow.ErrInvalidAction},
+		{"empty action", otelaudit.Event{}, auditrow.ReasonInvalidAction, auditrow.ErrInvalidAction},
 		{"year 10000", otelaudit.Event{Action: otelaudit.ActionLogin, Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
-			postgreslog.ReasonTimeOutOfRange, postgreslog.ErrTimeOutOfRange},
+			auditrow.ReasonTimeOutOfRange, postgreslog.ErrTimeOutOfRange},
 		{"year 0", otelaudit.Event{Action: otelaudit.ActionLogin, Time: time.Date(0, 12, 31, 23, 0, 0, 0, time.UTC)},
-			postgreslog.ReasonTimeOutOfRange, postgreslog.ErrTimeOutOfRange},
+			auditrow.ReasonTimeOutOfRange, postgreslog.ErrTimeOutOfRange},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testCtx(t)

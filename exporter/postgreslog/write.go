@@ -13,6 +13,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/internal/exportstats"
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
 )
 
@@ -34,7 +35,8 @@ import (
 //
 //   - unique violation: an event of the chunk is stored already; the rows
 //     go through a temporary staging table and INSERT ... ON CONFLICT DO
-//     NOTHING, which skips (and counts) the duplicates;
+//     NOTHING, which skips (and counts as already stored) the rows that
+//     are;
 //   - transient error: retried with backoff; when the error may have come
 //     after the server had the data (an ambiguous commit), through the
 //     staging table;
@@ -83,6 +85,7 @@ func (c *chunk) reader(lo, hi int) io.Reader {
 // batch is the state of one Export; it is reused by later ones.
 type batch struct {
 	e       *Exporter
+	call    exportstats.Call // counts, reports rejections
 	mapper  *auditrow.Mapper
 	records []sdklog.Record
 	next    int // the next record to map
@@ -141,12 +144,15 @@ func (b *batch) fill() {
 func (b *batch) encode(r *sdklog.Record) {
 	row, err := b.mapper.MapRecord(r)
 	if err != nil {
-		b.e.reject(auditrow.ReasonOf(err), err, uuid.Nil)
+		b.call.Reject(auditrow.ReasonOf(err), uuid.Nil, err)
 		return
 	}
 	if !inTimeRange(row.Time) {
-		b.e.reject(ReasonTimeOutOfRange, timeRangeError{row.Time}, row.EventID)
+		b.call.Reject(auditrow.ReasonTimeOutOfRange, row.EventID, timeRangeError{row.Time})
 		return
+	}
+	if len(row.Sanitized) > 0 {
+		b.e.stats.Sanitized(1)
 	}
 	t := pgMicros(row.Time)
 	if !b.last.has(t) {
@@ -192,7 +198,7 @@ func (b *batch) writeLater(ctx context.Context) error {
 
 // ensureRows ensures, with retries, the partitions of rows [lo, hi) of c.
 func (b *batch) ensureRows(ctx context.Context, c *chunk, lo, hi int) error {
-	return retry.Do(ctx, b.e.cfg.retry, b.transient(ctx), b.e.onRetry, func(ctx context.Context) error {
+	return retry.Do(ctx, b.e.cfg.retry, b.transient(ctx), b.e.stats.Retried, func(ctx context.Context) error {
 		return b.ensureRowsOnce(ctx, c, lo, hi)
 	})
 }
@@ -223,8 +229,6 @@ func (b *batch) transient(ctx context.Context) func(error) bool {
 	return func(err error) bool { return classify(ctx, err) == classTransient }
 }
 
-func (e *Exporter) onRetry(error) { e.stats.retries.Add(1) }
-
 // write writes rows [lo, hi) of the complete chunk c, after a first attempt
 // that failed with prev (nil: none), with the fallbacks described above.
 func (b *batch) write(ctx context.Context, c *chunk, lo, hi int, prev error) error {
@@ -237,7 +241,7 @@ func (b *batch) write(ctx context.Context, c *chunk, lo, hi int, prev error) err
 			slow = true
 		case classTransient:
 			slow = !pgconn.SafeToRetry(prev)
-			b.e.onRetry(prev)
+			b.e.stats.Retried(prev)
 		case classRecord:
 			return b.bisect(ctx, c, lo, hi, prev)
 		case classNoPartition:
@@ -247,7 +251,7 @@ func (b *batch) write(ctx context.Context, c *chunk, lo, hi int, prev error) err
 			return prev
 		}
 	}
-	err := retry.Do(ctx, b.e.cfg.retry, b.transient(ctx), b.e.onRetry, func(ctx context.Context) error {
+	err := retry.Do(ctx, b.e.cfg.retry, b.transient(ctx), b.e.stats.Retried, func(ctx context.Context) error {
 		for {
 			if ensure {
 				b.e.parts.reset()
@@ -300,7 +304,7 @@ func (b *batch) bisect(ctx context.Context, c *chunk, lo, hi int, err error) err
 		if errors.As(err, &re) {
 			err = re.err
 		}
-		b.e.reject(ReasonRefusedByPostgres, err, c.rows[lo].id)
+		b.call.Reject(auditrow.ReasonRefusedByServer, c.rows[lo].id, err)
 		return nil
 	}
 	mid := lo + (hi-lo)/2
@@ -309,7 +313,7 @@ func (b *batch) bisect(ctx context.Context, c *chunk, lo, hi int, err error) err
 
 // copyRows sends one COPY's data, straight into the table or, when slow,
 // through the staging table with ON CONFLICT DO NOTHING, and counts the
-// rows written and, when slow, the duplicates among the sent ones.
+// rows written and, when slow, those already stored among the sent ones.
 func (e *Exporter) copyRows(ctx context.Context, data io.Reader, sent int, slow bool) error {
 	conn, err := e.pool.Acquire(ctx)
 	if err != nil {
@@ -321,7 +325,7 @@ func (e *Exporter) copyRows(ctx context.Context, data io.Reader, sent int, slow 
 		if err != nil {
 			return err
 		}
-		e.stats.written.Add(uint64(tag.RowsAffected()))
+		e.stats.Written(int(tag.RowsAffected()))
 		return nil
 	}
 	var inserted int64
@@ -339,8 +343,8 @@ func (e *Exporter) copyRows(ctx context.Context, data io.Reader, sent int, slow 
 	if err != nil {
 		return err
 	}
-	e.stats.written.Add(uint64(inserted))
-	e.stats.duplicates.Add(uint64(int64(sent) - inserted))
+	e.stats.Written(int(inserted))
+	e.stats.AlreadyStored(sent - int(inserted))
 	return nil
 }
 

@@ -1,0 +1,63 @@
+package auditrow_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
+)
+
+func TestReasons(t *testing.T) {
+	require.Equal(t, []string{"non_audit", "invalid_action", "time_out_of_range", "refused_by_server", "other"}, auditrow.Reasons())
+	r := auditrow.Reasons()
+	r[0] = "changed"
+	require.Equal(t, auditrow.ReasonNonAudit, auditrow.Reasons()[0], "a fresh slice on every call")
+
+	require.Equal(t, auditrow.ReasonNonAudit, auditrow.ReasonOf(fmt.Errorf("map: %w", auditrow.ErrNotAudit)))
+	require.Equal(t, auditrow.ReasonInvalidAction, auditrow.ReasonOf(auditrow.ErrInvalidAction))
+	require.Equal(t, auditrow.ReasonOther, auditrow.ReasonOf(errors.New("something else")))
+}
+
+func TestRejectError(t *testing.T) {
+	err := error(&auditrow.RejectError{
+		Exporter: "postgreslog",
+		Reason:   auditrow.ReasonRefusedByServer,
+		EventID:  uuid.MustParse("01900000-0000-7000-8000-000000000001"),
+		Err:      errors.New("index row too large"),
+	})
+	require.EqualError(t, err, "postgreslog: record rejected (refused_by_server), event id 01900000-0000-7000-8000-000000000001: index row too large")
+	require.ErrorIs(t, err, auditrow.ErrRejected)
+	require.EqualError(t, &auditrow.RejectError{Exporter: "clickhouselog", Reason: auditrow.ReasonNonAudit},
+		"clickhouselog: record rejected (non_audit)")
+}
+
+func TestContextWithRejectHook(t *testing.T) {
+	require.Nil(t, auditrow.RejectHookFromContext(context.Background()))
+
+	var got []*auditrow.RejectError
+	ctx := auditrow.ContextWithRejectHook(context.Background(), func(re *auditrow.RejectError) { got = append(got, re) })
+	f := auditrow.RejectHookFromContext(ctx)
+	require.NotNil(t, f)
+	re := &auditrow.RejectError{Reason: auditrow.ReasonOther}
+	f(re)
+	require.Equal(t, []*auditrow.RejectError{re}, got)
+
+	type key struct{}
+	child := context.WithValue(ctx, key{}, 1)
+	require.NotNil(t, auditrow.RejectHookFromContext(child), "inherited")
+	require.Nil(t, auditrow.RejectHookFromContext(auditrow.ContextWithRejectHook(child, nil)), "a nil hook hides the parent's")
+}
+
+func TestExportStatsSettled(t *testing.T) {
+	s := auditrow.ExportStats{
+		Received: 20, Written: 5, AlreadyStored: 4, Failed: 3, Retried: 9, Sanitized: 7,
+		Rejected: map[string]uint64{auditrow.ReasonNonAudit: 2, auditrow.ReasonRefusedByServer: 1},
+	}
+	require.Equal(t, uint64(15), s.Settled(), "Retried and Sanitized are not outcomes")
+	require.Zero(t, auditrow.ExportStats{}.Settled())
+}
