@@ -107,8 +107,9 @@
 // # Shutdown
 //
 // Shutdown refuses new records, fsyncs the journal, delivers what is left
-// until every target has confirmed it or its context ends, then shuts the
-// exporters down. Its error names each target that has records left, and
+// until every target has confirmed it, its context ends, or the only
+// targets left are failing (a store that is down does not hold the process
+// up), then shuts the exporters down. Its error names each target that has records left, and
 // how many bytes: they stay in the journal for the next start. ForceFlush
 // waits until every record appended before it is fsynced and confirmed by
 // every target.

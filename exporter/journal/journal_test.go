@@ -481,7 +481,7 @@ func TestSegmentsAreDeletedOnceConfirmed(t *testing.T) {
 	flush(t, p)
 	segs, err := listSegments(dir)
 	require.NoError(t, err)
-	assert.LessOrEqual(t, len(segs), 2, "confirmed segments are deleted")
+	assert.LessOrEqual(t, len(segs), 2, "confirmed segments are deleted: %v, cursor %v, written %v", segs, p.targets[0].confirmed(), p.written)
 	assert.Less(t, p.Stats().Bytes, int64(128<<10))
 	assert.Equal(t, ids(0, 5000), exp.got())
 }
@@ -569,4 +569,33 @@ func TestShutdownRefusesLaterRecords(t *testing.T) {
 	assert.EqualValues(t, 1, p.Stats().Dropped[ReasonShutdown])
 	assert.Equal(t, ids(1, 2), exp.got(), "Shutdown delivered what was accepted")
 	assert.True(t, exp.stopped, "Shutdown shut the exporter down")
+}
+
+// TestShutdownDoesNotWaitForAStoreThatIsDown: with a context without a
+// deadline, Shutdown returns once the only target left is failing, and
+// says what is left; the records stay for the next start.
+func TestShutdownDoesNotWaitForAStoreThatIsDown(t *testing.T) {
+	dir := t.TempDir()
+	down := &memExporter{fail: func([]sdklog.Record) error { return errDown }}
+	up := &memExporter{}
+	p, err := New(dir, []Target{{Name: "down", Exporter: down}, {Name: "up", Exporter: up}}, WithErrorHandler(func(error) {}))
+	require.NoError(t, err)
+	em := newEmitter(p)
+	for i := range 50 {
+		em.emit(context.Background(), i)
+	}
+	start := time.Now()
+	err = p.Shutdown(context.Background())
+	assert.Less(t, time.Since(start), 5*time.Second)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "down: ")
+	assert.NotContains(t, err.Error(), "up: ")
+	assert.Equal(t, ids(0, 50), up.got(), "the working store got everything before Shutdown returned")
+
+	again := &memExporter{}
+	p2, err := New(dir, []Target{{Name: "down", Exporter: again}, {Name: "up", Exporter: &memExporter{}}})
+	require.NoError(t, err)
+	flush(t, p2)
+	require.NoError(t, p2.Shutdown(context.Background()))
+	assert.Equal(t, ids(0, 50), again.got())
 }

@@ -302,7 +302,7 @@ func (p *Processor) open(targets []Target) error {
 	p.segSizes[next] = int64(len(hdr))
 	p.written = position{seg: next, off: int64(len(hdr))}
 	p.chunks = []*chunk{{seg: next}}
-	p.collect()
+	p.collect(nil, position{})
 	return nil
 }
 
@@ -582,8 +582,10 @@ func (p *Processor) ForceFlush(ctx context.Context) error {
 
 // Shutdown stops accepting records (they are refused, reason "shutdown"),
 // writes and fsyncs what was appended, and delivers the journal to every
-// exporter until all is confirmed or ctx ends. It then shuts the exporters
-// down and releases the directory. What an exporter has not confirmed stays
+// exporter until all is confirmed, ctx ends, or every exporter that has
+// records left is failing (its last Export returned an error: waiting for
+// a store that is down would only hold the process up). It then shuts the
+// exporters down and releases the directory. What an exporter has not confirmed stays
 // in the journal for the next Processor on the same directory, and
 // Shutdown's error says how much that is. A second call returns the first
 // call's error.
@@ -616,13 +618,25 @@ func (p *Processor) shutdown(ctx context.Context) error {
 
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		p.cancel()
-		<-done
+	// Wait for delivery, but not for a store that is down: its records
+	// stay in the journal, and waiting would only hold the process up.
+	tick := time.NewTicker(50 * time.Millisecond)
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-ctx.Done():
+			break wait
+		case <-tick.C:
+			if p.onlyFailingLeft(end) {
+				break wait
+			}
+		}
 	}
+	tick.Stop()
 	p.cancel()
+	<-done
 	for _, t := range p.targets {
 		if t.cursor.less(end) {
 			errs = append(errs, fmt.Errorf("journal: %s: %d bytes of records not confirmed by the exporter; they stay in the journal for the next start", t.name, p.bytesBetween(t.cursor, end)))
@@ -632,7 +646,7 @@ func (p *Processor) shutdown(ctx context.Context) error {
 		}
 		t.close()
 	}
-	p.collect()
+	p.collect(nil, position{})
 	p.fileMu.Lock()
 	if err := p.file.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("journal: %w", err))
@@ -642,6 +656,17 @@ func (p *Processor) shutdown(ctx context.Context) error {
 	p.reporter.flush()
 	unlockDir(p.lock)
 	return errors.Join(errs...)
+}
+
+// onlyFailingLeft reports whether every target that has not confirmed up
+// to end is failing: its last Export returned an error.
+func (p *Processor) onlyFailingLeft(end position) bool {
+	for _, t := range p.targets {
+		if t.confirmed().less(end) && !t.failing.Load() {
+			return false
+		}
+	}
+	return true
 }
 
 // bytesBetween returns the journal bytes from a to b.
@@ -661,11 +686,16 @@ func (p *Processor) bytesBetween(a, b position) int64 {
 	return n + b.off
 }
 
-// collect deletes the segments every target has confirmed entirely.
-func (p *Processor) collect() {
-	low := p.targets[0].confirmed()
-	for _, t := range p.targets[1:] {
-		if c := t.confirmed(); c.less(low) {
+// collect deletes the segments every target has confirmed entirely. When
+// moving is not nil, its cursor is taken to be at to (about to move there).
+func (p *Processor) collect(moving *target, to position) {
+	var low position
+	for i, t := range p.targets {
+		c := to
+		if t != moving {
+			c = t.confirmed()
+		}
+		if i == 0 || c.less(low) {
 			low = c
 		}
 	}

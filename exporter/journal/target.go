@@ -37,6 +37,7 @@ type target struct {
 	journaled atomic.Int64  // unix ns at which the oldest unconfirmed record in hand was journaled; 0 when none
 
 	delivered, deadLettered, retried, failedExports atomic.Uint64
+	failing                                         atomic.Bool // the last Export returned an error
 
 	// Used by run's goroutine only.
 	cur           *cursorFile
@@ -142,23 +143,24 @@ func (t *target) confirmed() position {
 	return t.cursor
 }
 
-// confirm moves the cursor to c and saves it.
+// confirm deletes the segments no target needs once the cursor is at c,
+// then moves the cursor there, wakes those waiting for it (a ForceFlush that
+// returns has seen the segments go) and saves it.
 func (t *target) confirm(c position) {
-	t.mu.Lock()
-	if !t.cursor.less(c) {
-		t.mu.Unlock()
+	if !t.confirmed().less(c) {
 		return
 	}
+	if c.seg > t.lastCollected {
+		t.lastCollected = c.seg
+		t.p.collect(t, c)
+	}
+	t.mu.Lock()
 	t.cursor = c
 	close(t.moved)
 	t.moved = make(chan struct{})
 	t.mu.Unlock()
 	if c.seg != t.saved.seg || time.Since(t.savedAt) >= cursorSaveEvery {
 		t.save()
-	}
-	if c.seg > t.lastCollected {
-		t.lastCollected = c.seg
-		t.p.collect()
 	}
 }
 
@@ -236,6 +238,7 @@ func (t *target) deliver(ctx context.Context, records []sdklog.Record) bool {
 		err := t.exp.Export(ectx, records)
 		cancel()
 		t.p.metrics.exported(t.name, time.Since(start), err)
+		t.failing.Store(err != nil && ctx.Err() == nil)
 		if err == nil {
 			mu.Lock()
 			n := t.deadLetterRejected(records, rejected)
