@@ -122,11 +122,17 @@ type Processor struct {
 	writeDone chan struct{}
 
 	// The write side: the writer goroutine owns file, fileSeg and fileOff;
-	// fileMu guards their change against the syncer.
+	// fileMu guards their change against the syncer. retired holds the
+	// files the writer has moved past: the syncer fsyncs and closes them,
+	// so that a slow fsync never holds up the writer.
 	fileMu  sync.Mutex
 	file    *os.File
 	fileSeg uint64
 	fileOff int64
+	retired []*os.File
+	// dirUnsynced: the directory holds a segment file created since its
+	// last successful fsync. Used by syncNow only.
+	dirUnsynced bool
 
 	posMu      sync.Mutex
 	written    position      // end of the data written to the segment files
