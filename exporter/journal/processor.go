@@ -323,8 +323,11 @@ const auditPrefix = "audit."
 // OnEmit appends r to the journal and returns; it does not wait for any
 // exporter. It waits for the disk only with SyncEach, or when ctx carries
 // an [otelaudit.Receipt] (the caller wants to know the record is durable);
-// the receipt is settled with the outcome. A refused record is counted,
-// reported to the error handler and returned as a [*DropError].
+// the receipt is settled with the outcome. A refused record is counted and
+// reported to the error handler (summed, see [DropError]); OnEmit then
+// returns nil, since the SDK would hand a returned error to otel.Handle
+// once per record. A waiting caller gets the [*DropError] through its
+// receipt.
 func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 	if r == nil {
 		return nil
