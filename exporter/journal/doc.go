@@ -31,9 +31,10 @@
 //   - [SyncInterval] (the default, every [DefaultSyncInterval]): OnEmit
 //     does not wait for the disk. Appended records reach the operating
 //     system within a millisecond, so a process crash (kill -9, a panic, an
-//     OOM kill) loses at most the records of that last millisecond; a
-//     machine crash (power loss, kernel panic) loses at most the records of
-//     the last interval.
+//     OOM kill) loses at most the records of that last millisecond (more
+//     when the machine is too busy to run the writer at once: on two busy
+//     cores, up to some 20 ms of records); a machine crash (power loss,
+//     kernel panic) loses at most the records of the last interval.
 //   - [SyncEach]: OnEmit returns once its record is fsynced (concurrent
 //     emits share one fsync). Nothing whose emit returned is lost.
 //   - [SyncNone]: fsyncs are left to the operating system; a machine crash

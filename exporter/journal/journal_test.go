@@ -481,7 +481,7 @@ func TestSegmentsAreDeletedOnceConfirmed(t *testing.T) {
 	flush(t, p)
 	segs, err := listSegments(dir)
 	require.NoError(t, err)
-	assert.LessOrEqual(t, len(segs), 2, "confirmed segments are deleted: %v, cursor %v, written %v", segs, p.targets[0].confirmed(), p.written)
+	assert.LessOrEqual(t, len(segs), 2, "confirmed segments are deleted before ForceFlush returns: %v", segs)
 	assert.Less(t, p.Stats().Bytes, int64(128<<10))
 	assert.Equal(t, ids(0, 5000), exp.got())
 }
@@ -598,4 +598,38 @@ func TestShutdownDoesNotWaitForAStoreThatIsDown(t *testing.T) {
 	flush(t, p2)
 	require.NoError(t, p2.Shutdown(context.Background()))
 	assert.Equal(t, ids(0, 50), again.got())
+}
+
+// TestWriterDoesNotWaitForFsync: a slow fsync (here: one that does not
+// return) holds up neither the writer nor segment rotation. Appended
+// records keep reaching the operating system, so a process crash loses
+// only what the writer has not taken yet, however slow the disk's
+// flushes are.
+func TestWriterDoesNotWaitForFsync(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	p := open(t, t.TempDir(), []sdklog.Exporter{&memExporter{}}, WithSegmentBytes(minSegmentBytes), withFsync(func(f syncer) error {
+		<-release
+		return f.Sync()
+	}))
+	t.Cleanup(unblock) // before the Processor's shutdown, which fsyncs
+	em := newEmitter(p)
+	const n = 1000 // about ten segments
+	for i := range n {
+		em.emit(context.Background(), i)
+	}
+	for deadline := time.Now().Add(5 * time.Second); p.writtenSeq.Load() < n && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	require.EqualValues(t, n, p.writtenSeq.Load(), "records written while an fsync is stuck")
+	p.posMu.Lock()
+	seg := p.written.seg
+	p.posMu.Unlock()
+	assert.Greater(t, seg, uint64(5), "the writer went on to new segments")
+	assert.Zero(t, p.syncedSeq.Load(), "nothing counts as fsynced while the fsync is stuck")
+
+	unblock()
+	flush(t, p)
+	assert.EqualValues(t, n, p.syncedSeq.Load())
 }

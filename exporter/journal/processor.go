@@ -122,11 +122,17 @@ type Processor struct {
 	writeDone chan struct{}
 
 	// The write side: the writer goroutine owns file, fileSeg and fileOff;
-	// fileMu guards their change against the syncer.
+	// fileMu guards their change against the syncer. retired holds the
+	// files the writer has moved past: the syncer fsyncs and closes them,
+	// so that a slow fsync never holds up the writer.
 	fileMu  sync.Mutex
 	file    *os.File
 	fileSeg uint64
 	fileOff int64
+	retired []*os.File
+	// dirUnsynced: the directory holds a segment file created since its
+	// last successful fsync. Used by syncNow only.
+	dirUnsynced bool
 
 	posMu      sync.Mutex
 	written    position      // end of the data written to the segment files
@@ -317,8 +323,11 @@ const auditPrefix = "audit."
 // OnEmit appends r to the journal and returns; it does not wait for any
 // exporter. It waits for the disk only with SyncEach, or when ctx carries
 // an [otelaudit.Receipt] (the caller wants to know the record is durable);
-// the receipt is settled with the outcome. A refused record is counted,
-// reported to the error handler and returned as a [*DropError].
+// the receipt is settled with the outcome. A refused record is counted and
+// reported to the error handler (summed, see [DropError]); OnEmit then
+// returns nil, since the SDK would hand a returned error to otel.Handle
+// once per record. A waiting caller gets the [*DropError] through its
+// receipt.
 func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 	if r == nil {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -121,27 +122,30 @@ func (p *Processor) writeChunk(c *chunk) {
 	}
 }
 
-// switchFile fsyncs and closes the current segment file and creates the
-// file of segment seg.
+// switchFile creates the file of segment seg and makes it the current
+// one. The file left behind is retired: the syncer fsyncs and closes it,
+// and fsyncs the directory, before it counts any record of the new file
+// as synced. The writer itself never waits for a flush to the disk, so
+// appended records keep reaching the operating system while one runs.
 func (p *Processor) switchFile(seg uint64) {
 	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
 		f, err := os.OpenFile(segPath(p.dir, seg), os.O_CREATE|os.O_WRONLY, 0o640)
 		if err == nil {
-			err = syncDir(p.dir)
-		}
-		if err == nil {
 			p.fileMu.Lock()
-			old := p.file
-			if err := p.cfg.fsync(old); err != nil {
-				p.stats.syncErrors.Add(1)
-				p.reporter.report("sync", fmt.Errorf("journal: fsync segment %s: %w", segName(p.fileSeg), err))
-			}
-			old.Close()
+			p.retired = append(p.retired, p.file)
 			p.file, p.fileSeg, p.fileOff = f, seg, 0
 			p.fileMu.Unlock()
 			p.segMu.Lock()
 			p.segSizes[seg] += 0
 			p.segMu.Unlock()
+			// Closed segments are fsynced whatever the policy: with
+			// SyncNone, nothing else would wake the syncer for them.
+			if !p.cfg.sync.each && p.cfg.sync.interval <= 0 {
+				select {
+				case p.syncReq <- struct{}{}:
+				default:
+				}
+			}
 			return
 		}
 		p.stats.writeErrors.Add(1)
@@ -171,20 +175,47 @@ func (p *Processor) syncLoop() {
 	}
 }
 
-// syncNow fsyncs what is written, if anything is new, and wakes the callers
-// waiting for it.
+// syncNow fsyncs what is written, if anything is new: the retired segment
+// files (which it then closes), the directory that holds their successors,
+// and the current file; then it wakes the callers waiting for it. Only
+// the syncer calls it (and Shutdown, once the syncer has stopped), so no
+// file it fsyncs is closed meanwhile; it holds fileMu only to take them,
+// so that the writer never waits for a flush.
 func (p *Processor) syncNow() error {
 	p.fileMu.Lock()
 	target := p.writtenSeq.Load()
-	if target <= p.syncedSeq.Load() {
-		p.fileMu.Unlock()
+	retired := p.retired
+	p.retired = nil
+	cur, curSeg := p.file, p.fileSeg
+	p.fileMu.Unlock()
+	p.dirUnsynced = p.dirUnsynced || len(retired) > 0
+	if target <= p.syncedSeq.Load() && !p.dirUnsynced {
 		return nil
 	}
-	err := p.cfg.fsync(p.file)
-	p.fileMu.Unlock()
+	// Every record up to target is in one of these files, or in a file
+	// retired, fsynced and closed by an earlier call.
+	var err error
+	for _, f := range retired {
+		if ferr := p.cfg.fsync(f); ferr != nil {
+			err = fmt.Errorf("journal: fsync segment %s: %w", filepath.Base(f.Name()), ferr)
+		}
+		f.Close()
+	}
+	if p.dirUnsynced && err == nil {
+		if derr := syncDir(p.dir); derr != nil {
+			err = fmt.Errorf("journal: fsync directory: %w", derr)
+		} else {
+			p.dirUnsynced = false
+		}
+	}
+	if err == nil {
+		if ferr := p.cfg.fsync(cur); ferr != nil {
+			err = fmt.Errorf("journal: fsync segment %s: %w", segName(curSeg), ferr)
+		}
+	}
 	if err != nil {
 		p.stats.syncErrors.Add(1)
-		p.reporter.report("sync", fmt.Errorf("journal: fsync segment %s: %w", segName(p.fileSeg), err))
+		p.reporter.report("sync", err)
 	} else {
 		p.syncedSeq.Store(target)
 	}
