@@ -2,6 +2,7 @@ package clickhouselog_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -201,42 +202,84 @@ func TestExportRetriesTransientFailuresLive(t *testing.T) {
 	require.EqualValues(t, 50, count(t, conn, "SELECT count() FROM audit_logs"))
 }
 
-// TestExportAmbiguousFailureWritesOnceLive: the server wrote the batch but
-// the answer was lost; the retry finds the rows and sends nothing again,
-// so neither the table nor the rollup counts them twice, even before any
-// merge.
+// TestExportAmbiguousFailureWritesOnceLive: the data went out, then the
+// connection dropped before the server's answer. The retry looks up which
+// rows the server stored and sends only the others, so each event is in
+// the table exactly once, even before any merge (merges are stopped: the
+// counts see every copy), and each record is counted once: Written or
+// AlreadyStored.
 func TestExportAmbiguousFailureWritesOnceLive(t *testing.T) {
 	t.Parallel()
-	conn, opts, _ := migrated(t)
-	flaky := &flakyConn{Conn: conn}
-	flaky.failAfterSend.Store(1)
-	exp, _ := newExporter(t, flaky, opts)
 
-	recs := logins(300, "ws")
-	require.NoError(t, exp.Export(ctxT(t), recs))
-	st := exp.Stats()
-	require.Zero(t, st.Written, "the rows were stored by the attempt whose answer was lost")
-	require.EqualValues(t, 300, st.AlreadyStored)
-	require.EqualValues(t, 1, st.Retried)
-	require.EqualValues(t, 300, count(t, conn, "SELECT count() FROM audit_logs"), "no duplicate rows, without FINAL")
-	require.EqualValues(t, 300, count(t, conn, "SELECT sum(events) FROM audit_logs_daily"), "the rollup counted each event once")
+	t.Run("whole batch stored", func(t *testing.T) {
+		t.Parallel()
+		conn, opts, _ := migrated(t)
+		stopMerges(t, conn)
+		flaky := &flakyConn{Conn: conn}
+		flaky.failAfterSend.Store(1)
+		exp, _ := newExporter(t, flaky, opts)
 
-	// Half written, half not: only the missing half is sent again.
-	conn2, opts2, _ := migrated(t)
-	exp2, _ := newExporter(t, conn2, opts2)
-	require.NoError(t, exp2.Export(ctxT(t), recs[:100]))
-	flaky2 := &flakyConn{Conn: conn2}
-	flaky2.failPrepare.Store(0)
-	exp3, _ := newExporter(t, flaky2, opts2)
-	flaky2.failAfterSend.Store(1)
-	require.NoError(t, exp3.Export(ctxT(t), recs[100:]))
-	st = exp3.Stats()
-	require.EqualValues(t, 200, st.AlreadyStored, "the lost answer's rows")
-	require.Zero(t, st.Written)
-	require.NoError(t, exp3.Export(ctxT(t), recs[:100]), "a plain re-export (no failure) of stored events")
-	require.EqualValues(t, 100, exp3.Stats().Written, "not looked up: only an ambiguous failure is")
-	require.EqualValues(t, 300, count(t, conn2, "SELECT count(DISTINCT event_id) FROM audit_logs"))
-	require.EqualValues(t, 300, count(t, conn2, "SELECT count() FROM audit_logs FINAL"), "a re-export collapses at merge (ReplacingMergeTree)")
+		recs := logins(300, "ws")
+		require.NoError(t, exp.Export(ctxT(t), recs))
+		st := exp.Stats()
+		require.Zero(t, st.Written, "the rows were stored by the attempt whose answer was lost")
+		require.EqualValues(t, 300, st.AlreadyStored)
+		require.EqualValues(t, 1, st.Retried)
+		require.Zero(t, st.Failed)
+		require.Equal(t, recordIDs(t, recs), storedIDs(t, conn), "each event once")
+		require.EqualValues(t, 300, count(t, conn, "SELECT sum(events) FROM audit_logs_daily"), "the rollup counted each event once")
+	})
+
+	// A batch of more than one lookup (2,000 ids each) whose rows are
+	// stored in part, in every lookup's range: the first 2,100 by the
+	// attempt whose answer was lost, the last 100 by an earlier export of
+	// the same records (a re-sent batch). Only the 2,300 others are sent
+	// again.
+	t.Run("part of a large batch stored", func(t *testing.T) {
+		t.Parallel()
+		conn, opts, _ := migrated(t)
+		stopMerges(t, conn)
+		const n, lost, tail = 4500, 2100, 100
+		recs := logins(n, "ws")
+
+		earlier, _ := newExporter(t, conn, opts)
+		require.NoError(t, earlier.Export(ctxT(t), recs[n-tail:]))
+		require.Equal(t, auditrow.ExportStats{Received: tail, Written: tail, Rejected: zeroRejected()}, earlier.Stats())
+
+		flaky := &flakyConn{Conn: conn}
+		flaky.failAfterSend.Store(1)
+		flaky.sendRows.Store(lost)
+		exp, _ := newExporter(t, flaky, opts)
+		require.NoError(t, exp.Export(ctxT(t), recs))
+		require.Equal(t, auditrow.ExportStats{
+			Received: n, Written: n - lost - tail, AlreadyStored: lost + tail, Retried: 1, Rejected: zeroRejected(),
+		}, exp.Stats())
+
+		require.EqualValues(t, n, count(t, conn, "SELECT count() FROM audit_logs"), "no copies, without FINAL")
+		require.Equal(t, recordIDs(t, recs), storedIDs(t, conn), "every event once")
+		require.EqualValues(t, n, count(t, conn, "SELECT sum(events) FROM audit_logs_daily"), "the rollup counted each event once")
+
+		// A plain re-export (no failure) is not looked up: only an
+		// ambiguous failure is. Its copies are in the table until the
+		// parts merge.
+		plain, _ := newExporter(t, conn, opts)
+		require.NoError(t, plain.Export(ctxT(t), recs[:100]))
+		require.Equal(t, auditrow.ExportStats{Received: 100, Written: 100, Rejected: zeroRejected()}, plain.Stats())
+		require.Equal(t, recordIDs(t, append(slices.Clone(recs), recs[:100]...)), storedIDs(t, conn))
+		require.NoError(t, conn.Exec(ctxT(t), "SYSTEM START MERGES audit_logs"))
+		require.NoError(t, conn.Exec(ctxT(t), "OPTIMIZE TABLE audit_logs FINAL"))
+		require.Equal(t, recordIDs(t, recs), storedIDs(t, conn), "the copies collapsed at merge (ReplacingMergeTree)")
+	})
+}
+
+// zeroRejected is ExportStats.Rejected of an exporter that rejected
+// nothing: every reason is a key.
+func zeroRejected() map[string]uint64 {
+	m := map[string]uint64{}
+	for _, r := range auditrow.Reasons() {
+		m[r] = 0
+	}
+	return m
 }
 
 // TestExportIsolatesRowsTheServerRefusesLive: the server refuses any block
