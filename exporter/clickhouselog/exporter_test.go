@@ -2,7 +2,9 @@ package clickhouselog_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,7 +124,7 @@ func TestExportBadInputCorpusLive(t *testing.T) {
 
 	// The expected rows: what the shared mapping makes of each stored case.
 	m := auditrow.NewMapper(auditrow.Options{})
-	want := map[uuid.UUID][]string{}
+	want := map[uuid.UUID]badInputRow{}
 	rejected := map[string]uint64{}
 	for _, reason := range auditrow.Reasons() {
 		rejected[reason] = 0 // every reason is a key
@@ -134,12 +136,12 @@ func TestExportBadInputCorpusLive(t *testing.T) {
 			continue
 		}
 		require.NoError(t, err)
-		want[row.EventID] = c.Markers
+		want[row.EventID] = expectedRow(&row, c.Markers)
 	}
 	for i := range early {
 		row, err := m.MapRecord(&early[i])
 		require.NoError(t, err)
-		want[row.EventID] = []string{"time:" + clickhouselog.ChangeTimeOutOfRange}
+		want[row.EventID] = expectedRow(&row, []string{"time:" + clickhouselog.ChangeTimeOutOfRange})
 	}
 
 	require.NoError(t, exp.Export(ctxT(t), all), "bad records never fail the batch")
@@ -156,27 +158,31 @@ func TestExportBadInputCorpusLive(t *testing.T) {
 		require.Equal(t, "invalid_action", re.Reason)
 	}
 
-	rows, err := conn.Query(ctxT(t), "SELECT event_id, sanitized, details, previous_value, new_value, user_id, time FROM audit_logs")
+	attrs := "attr_keys, attr_values"
+	if layout == chschema.LayoutModern {
+		attrs = "mapKeys(attributes), mapValues(attributes)"
+	}
+	rows, err := conn.Query(ctxT(t), "SELECT event_id, sanitized, details, previous_value, new_value, user_id, client_ip, "+attrs+", time FROM audit_logs")
 	require.NoError(t, err)
-	got := map[uuid.UUID][]string{}
+	got := map[uuid.UUID]badInputRow{}
 	for rows.Next() {
 		var id uuid.UUID
-		var san []string
-		var details, prev, next, user string
+		var r badInputRow
 		var tm time.Time
-		require.NoError(t, rows.Scan(&id, &san, &details, &prev, &next, &user, &tm))
-		if len(san) == 0 {
-			san = nil
+		require.NoError(t, rows.Scan(&id, &r.Sanitized, &r.Details, &r.Previous, &r.New, &r.UserID, &r.ClientIP, &r.AttrKeys, &r.AttrValues, &tm))
+		if len(r.Sanitized) == 0 {
+			r.Sanitized = nil
 		}
-		got[id] = san
-		for _, j := range []string{details, prev, next} {
-			if j != "" {
-				require.JSONEq(t, j, j, "stored JSON must parse") // JSONEq fails on invalid JSON
-			}
+		if layout == chschema.LayoutModern { // a Map has no order: compare sorted by key
+			r.AttrKeys, r.AttrValues = sortedByKey(r.AttrKeys, r.AttrValues)
 		}
-		require.LessOrEqual(t, len(details), auditrow.DefaultMaxValueBytes)
-		require.LessOrEqual(t, len(user), auditrow.DefaultMaxFieldBytes)
-		if want[id] != nil && want[id][0] == "time:"+clickhouselog.ChangeTimeOutOfRange {
+		got[id] = r
+		for _, j := range []string{r.Details, r.Previous, r.New} {
+			require.True(t, j == "" || json.Valid([]byte(j)), "stored JSON must parse: %.200s", j)
+		}
+		require.LessOrEqual(t, len(r.Details), auditrow.DefaultMaxValueBytes)
+		require.LessOrEqual(t, len(r.UserID), auditrow.DefaultMaxFieldBytes)
+		if w := want[id].Sanitized; w != nil && w[0] == "time:"+clickhouselog.ChangeTimeOutOfRange {
 			lo, hi := time.Unix(0, 0), time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC) // compat: DateTime seconds
 			if layout == chschema.LayoutModern {
 				lo, hi = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2262, 4, 11, 23, 47, 16, 0, time.UTC)
@@ -185,7 +191,64 @@ func TestExportBadInputCorpusLive(t *testing.T) {
 		}
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, want, got)
+	if layout == chschema.LayoutModern {
+		for id, r := range want {
+			r.AttrKeys, r.AttrValues = sortedByKey(r.AttrKeys, r.AttrValues)
+			want[id] = r
+		}
+	}
+	require.Equal(t, want, got, "every stored row holds what the mapping made of its record")
+
+	// The cases whose stored values are known without the mapping.
+	others := got[uuid.MustParse(corpus.OtherAttributesID)]
+	if layout == chschema.LayoutCompat {
+		require.Equal(t, corpus.OtherAttributeKeys, others.AttrKeys, "attr_keys, in order")
+		require.Equal(t, corpus.OtherAttributeValues, others.AttrValues, "attr_values, parallel to attr_keys")
+	}
+	require.Equal(t, "fe80::1", got[uuid.MustParse(corpus.ZoneID)].ClientIP, "the zone is dropped")
+	require.Equal(t, "fe80::2", got[uuid.MustParse(corpus.ZonePortID)].ClientIP, "the zone and the port are dropped")
+	nul := got[uuid.MustParse("01900000-0000-7000-8000-000000000002")]
+	require.Equal(t, "u\uFFFDser", nul.UserID)
+	require.JSONEq(t, `{"k":"v\uFFFD"}`, nul.Details)
+}
+
+// badInputRow is what TestExportBadInputCorpusLive compares of a row.
+type badInputRow struct {
+	Sanitized              []string
+	Details, Previous, New string
+	UserID, ClientIP       string
+	AttrKeys, AttrValues   []string
+}
+
+// expectedRow is the stored form of a mapped row (copied: the Mapper
+// reuses its buffers).
+func expectedRow(r *auditrow.Row, markers []string) badInputRow {
+	w := badInputRow{
+		Sanitized: markers, Details: string(r.Details), Previous: string(r.Previous), New: string(r.New),
+		UserID: r.UserID, AttrKeys: []string{}, AttrValues: []string{},
+	}
+	if r.ClientIP.IsValid() {
+		w.ClientIP = r.ClientIP.String()
+	}
+	for _, a := range r.Attrs {
+		w.AttrKeys = append(w.AttrKeys, a.Key)
+		w.AttrValues = append(w.AttrValues, a.Value)
+	}
+	return w
+}
+
+// sortedByKey returns parallel keys and values sorted by key.
+func sortedByKey(keys, values []string) ([]string, []string) {
+	idx := make([]int, len(keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
+	k, v := make([]string, len(keys)), make([]string, len(keys))
+	for i, j := range idx {
+		k[i], v[i] = keys[j], values[j]
+	}
+	return k, v
 }
 
 func TestExportRetriesTransientFailuresLive(t *testing.T) {
