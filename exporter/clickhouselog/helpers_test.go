@@ -2,6 +2,7 @@ package clickhouselog_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"reflect"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/log"
@@ -197,4 +199,61 @@ func recordIDs(t testing.TB, recs []sdklog.Record) []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// partitionLimitConn refuses, as newer servers do with
+// max_partitions_per_insert_block, a batch whose rows span more than limit
+// months: Send aborts it (nothing is written) and returns the server's
+// exception. Other batches are sent for real.
+type partitionLimitConn struct {
+	driver.Conn
+	limit         int
+	refused, sent atomic.Int32
+}
+
+func (c *partitionLimitConn) PrepareBatch(ctx context.Context, q string, opts ...driver.PrepareBatchOption) (driver.Batch, error) {
+	b, err := c.Conn.PrepareBatch(ctx, q, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &partitionLimitBatch{Batch: b, conn: c}, nil
+}
+
+type partitionLimitBatch struct {
+	driver.Batch
+	conn   *partitionLimitConn
+	months map[int]bool
+}
+
+func (b *partitionLimitBatch) Column(i int) driver.BatchColumn {
+	return monthsColumn{b.Batch.Column(i), b}
+}
+
+// monthsColumn notes the months of the time column's values.
+type monthsColumn struct {
+	driver.BatchColumn
+	b *partitionLimitBatch
+}
+
+func (c monthsColumn) Append(v any) error {
+	if times, ok := v.([]time.Time); ok {
+		c.b.months = map[int]bool{}
+		for _, t := range times {
+			c.b.months[t.Year()*100+int(t.Month())] = true
+		}
+	}
+	return c.BatchColumn.Append(v)
+}
+
+func (b *partitionLimitBatch) Send() error {
+	if len(b.months) > b.conn.limit {
+		b.conn.refused.Add(1)
+		if err := b.Batch.Abort(); err != nil {
+			return err
+		}
+		return &clickhouse.Exception{Code: 252, Name: "DB::Exception", Message: fmt.Sprintf(
+			"Too many partitions for single INSERT block (more than %d). The limit is controlled by 'max_partitions_per_insert_block' setting.", b.conn.limit)}
+	}
+	b.conn.sent.Add(1)
+	return b.Batch.Send()
 }
