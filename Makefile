@@ -1,8 +1,8 @@
 # otelaudit: one test command.
 #
 #   make test           gofmt check, go vet, then go test -race in the root
-#                       module and every nested module (bench/, collector/,
-#                       ...), with throwaway Postgres and ClickHouse servers
+#                       module and every nested module (today bench/), with
+#                       throwaway Postgres and ClickHouse servers
 #                       (scripts/with-services.sh); then the Postgres suites
 #                       again with a session time zone other than UTC
 #                       (PG_TIMEZONE). This is what CI runs.
