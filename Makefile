@@ -1,9 +1,11 @@
 # otelaudit: one test command.
 #
 #   make test           gofmt check, go vet, then go test -race in the root
-#                       module and every nested module (bench/, collector/,
-#                       ...), with throwaway Postgres and ClickHouse servers
-#                       (scripts/with-services.sh). This is what CI runs.
+#                       module and every nested module (today bench/), with
+#                       throwaway Postgres and ClickHouse servers
+#                       (scripts/with-services.sh); then the Postgres suites
+#                       again with a session time zone other than UTC
+#                       (PG_TIMEZONE). This is what CI runs.
 #   make lint           gofmt check + go vet, no services
 #   make demo           the whole pipeline on throwaway servers: audit calls
 #                       -> Postgres and ClickHouse -> rows read back
@@ -14,7 +16,8 @@
 #   make services-down  stop them
 #
 # Variables: GO, GOTEST_FLAGS (default: -race -count=1 -timeout 20m),
-# PKGS (default ./...), e.g. make test PKGS=./internal/testenv/
+# PKGS (default ./...), e.g. make test PKGS=./internal/testenv/,
+# PG_TIMEZONE (default Asia/Tokyo).
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -23,11 +26,20 @@ SHELL := bash
 GO ?= go
 GOTEST_FLAGS ?= -race -count=1 -timeout 20m
 PKGS ?= ./...
+# The Postgres suites (schema/postgres, exporter/postgreslog) among PKGS run
+# a second time with this session time zone (PGTZ, which pgx reads), so that
+# nothing they check depends on the session's zone being UTC.
+PG_TIMEZONE ?= Asia/Tokyo
 
 .PHONY: test lint fmt-check vet go-test bench demo services-up services-down
 
 test: lint
 	scripts/with-services.sh scripts/each-module.sh $(GO) test $(GOTEST_FLAGS) $(PKGS)
+	@pg="$$($(GO) list $(PKGS) 2>/dev/null | grep -E '/(schema/postgres|exporter/postgreslog)$$' || true)"; \
+	if [ -n "$$pg" ]; then \
+		echo "==> the Postgres suites again, session time zone $(PG_TIMEZONE) (PGTZ)" >&2; \
+		PGTZ=$(PG_TIMEZONE) scripts/with-services.sh $(GO) test $(GOTEST_FLAGS) $$pg; \
+	fi
 
 lint: fmt-check vet
 

@@ -53,8 +53,9 @@ const (
 // run fails unless the table holds exactly that many distinct events):
 //
 //   - exporter: the whole path. Auditor calls from chEmitters goroutines,
-//     an SDK LoggerProvider (default limits, attribute deduplication on)
-//     with the stock BatchProcessor (batches of chBatchSize, a queue the
+//     an SDK LoggerProvider (default limits; key deduplication off, as
+//     newPipeline sets it: the Auditor never emits a key twice) with the
+//     stock BatchProcessor (batches of chBatchSize, a queue the
 //     emitters never fill: see chMaxLag), this project's
 //     clickhouselog.Exporter, rows in ClickHouse.
 //   - export_only: the exporter alone. The same events, emitted through the

@@ -79,14 +79,15 @@ const (
 //     goroutines, with the values mapped and a prepared statement ready
 //     before the clock starts.
 //
-// Each run does its fixed amount of work once, whatever b.N. The servers of
-// scripts/with-services.sh run with fsync, synchronous_commit and
-// full_page_writes off: a commit costs no disk flush, which flatters the
-// one-INSERT-per-event baseline most (a durable server flushes the WAL once
-// per event there, once per batch of pgBatchSize for the exporter). The
-// exporter and Postgres share the machine's CPUs, so the whole path pays
-// for the SDK's emit path and the mapping out of Postgres's CPU time:
-// compare exporter with export_only.
+// Each run does its fixed amount of work once, whatever b.N. scripts/bench.sh
+// runs them against a durable Postgres (OTELAUDIT_SERVICES_DURABLE=1:
+// fsync, synchronous_commit and full_page_writes on), as in production: a
+// commit flushes the WAL, once per event for the one-INSERT-per-event
+// baseline, once per batch of pgBatchSize for the exporter. (The servers
+// `make test` starts are not durable; benchmarks run on them flatter the
+// baseline most.) The exporter and Postgres share the machine's CPUs, so
+// the whole path pays for the SDK's emit path and the mapping out of
+// Postgres's CPU time: compare exporter with export_only.
 func BenchmarkPostgresInsert(b *testing.B) {
 	dump := filepath.Join(b.TempDir(), "rows.pgcopy")
 	b.Run("exporter", func(b *testing.B) { benchPostgresExporter(b, dump) })

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -146,6 +147,46 @@ func TestMiddlewareClientIP(t *testing.T) {
 			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "198.51.100.9",
 		},
 		{
+			name: "IPv4-mapped trusted prefix, last address in it", remote: "10.255.255.255:1",
+			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "198.51.100.9",
+		},
+		{
+			name: "IPv4-mapped trusted prefix, peer outside it", remote: "11.0.0.1:1",
+			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "11.0.0.1",
+		},
+		{
+			name: "IPv4-mapped trusted prefix, peer just below it", remote: "9.255.255.255:1",
+			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "9.255.255.255",
+		},
+		{
+			name: "IPv4-mapped trusted prefix, mapped peer outside it", remote: "[::ffff:11.0.0.1]:1",
+			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "11.0.0.1",
+		},
+		{
+			name: "IPv4-mapped trusted prefix, hop outside it is the client", remote: "10.0.0.1:1",
+			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9, 11.0.0.2, 10.0.0.2"}}, want: "11.0.0.2",
+		},
+		{
+			name: "IPv4-mapped /128 trusts one address", remote: "192.0.2.2:1",
+			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:192.0.2.1/128"))},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "192.0.2.2",
+		},
+		{
+			name: "IPv4-mapped prefix wider than the mapped space is ignored", remote: "10.0.0.1:1",
+			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/95"))},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "10.0.0.1",
+		},
+		{
+			name: "IPv6 prefix does not trust IPv4 peers", remote: "10.0.0.1:1",
+			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::/0"))},
+			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "10.0.0.1",
+		},
+		{
 			name: "trusted proxies added up", remote: "192.168.1.1:1",
 			opts: []MiddlewareOption{
 				WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")),
@@ -264,6 +305,32 @@ func TestMiddlewareClientIP(t *testing.T) {
 		{
 			name: "Forwarded junk after value", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
 			header: http.Header{"Forwarded": {`for="198.51.100.9"x`}}, want: "10.0.0.1",
+		},
+		// A malformed element stops the walk: nothing left of it (in its
+		// line or in earlier lines) is read, even a well-formed client.
+		{
+			name: "Forwarded malformed line right of a good one", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=198.51.100.9", `for="10.0.0.2`}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded malformed element right of a good one", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for=198.51.100.9, for="10.0.0.2`}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded malformed element between trusted hops", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=198.51.100.9", "for=10.0.0.3;junk", "for=10.0.0.2"}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded junk after a trusted hop", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=1.2.3.4, for=198.51.100.9", "for=10.0.0.2 junk"}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded pair without value right of a good one", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=198.51.100.9, for"}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded malformed element left of the client is never reached", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for="1.2.3.4`, "for=198.51.100.9, for=10.0.0.2"}}, want: "198.51.100.9",
 		},
 		{
 			name: "Forwarded empty elements", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
@@ -386,6 +453,36 @@ func TestMiddlewareTraceContext(t *testing.T) {
 	}
 }
 
+// fuzzTrusted are the trusted prefixes of FuzzMiddlewareClientIP: plain
+// ones, IPv4-mapped ones (::ffff:192.168.0.0/112 trusts 192.168.0.0/16
+// and nothing else), and a mapped prefix wider than the mapped space
+// (ignored).
+var fuzzTrusted = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("fd00::/8"),
+	netip.MustParsePrefix("::ffff:192.168.0.0/112"),
+	netip.MustParsePrefix("::ffff:203.0.113.5/128"),
+	netip.MustParsePrefix("::ffff:0.0.0.0/90"),
+}
+
+// trustedBy is what WithTrustedProxies documents, written independently:
+// a is trusted when a prefix contains it, an IPv4-mapped prefix of at
+// least 96 bits standing for the IPv4 addresses it maps.
+func trustedBy(prefixes []netip.Prefix, a netip.Addr) bool {
+	for _, p := range prefixes {
+		if p.Addr().Is4In6() {
+			if p.Bits() >= 96 && a.Is4() && p.Contains(netip.AddrFrom16(a.As16())) {
+				return true
+			}
+			continue
+		}
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 func FuzzMiddlewareClientIP(f *testing.F) {
 	f.Add("10.0.0.1:1", "198.51.100.9, 10.0.0.2", "", false)
 	f.Add("10.0.0.1:1", "", `for="[2001:db8::1]:80";proto=https, for=10.0.0.2`, true)
@@ -393,29 +490,53 @@ func FuzzMiddlewareClientIP(f *testing.F) {
 	f.Add("[fd00::1]:1", "[2001:db8::9]:4711,,", "for=_hidden", true)
 	f.Add("[::ffff:10.0.0.1]:8080", "::ffff:1.2.3.4", `for="\"`, true)
 	f.Add("garbage", "\x00\xff", "for=unknown;for=1", true)
-	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	// The mapped prefixes: trusted inside them, not one address outside.
+	f.Add("192.168.3.4:1", "198.51.100.9", "", false)
+	f.Add("[::ffff:192.168.255.255]:1", "198.51.100.9", "", false)
+	f.Add("192.169.0.1:1", "198.51.100.9", "", false)
+	f.Add("11.0.0.1:1", "198.51.100.9", "", false)
+	f.Add("203.0.113.5:1", "198.51.100.9", "", false)
+	f.Add("203.0.113.6:1", "198.51.100.9", "", false)
+	f.Add("192.168.0.1:1", "", "for=198.51.100.9", true)
+	f.Add("[::ffff:c0a8:1]:1", "198.51.100.9", "", false)
 
 	f.Fuzz(func(t *testing.T, remote, xffValue, fwdValue string, forwarded bool) {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.RemoteAddr = remote
 		r.Header = http.Header{"X-Forwarded-For": {xffValue, fwdValue}, "Forwarded": {fwdValue, xffValue}}
-		opts := []MiddlewareOption{WithTrustedProxies(trusted...)}
+		opts := []MiddlewareOption{WithTrustedProxies(fuzzTrusted...)}
 		if forwarded {
 			opts = append(opts, useFwd)
 		}
 		got := serve(t, r, opts...).IP
-		if got == "" {
+		ap, err := netip.ParseAddrPort(remote)
+		if err != nil {
+			if got != "" {
+				a, err := netip.ParseAddr(got)
+				require.NoError(t, err, "%q is not an IP", got)
+				require.Equal(t, a.String(), got, "not canonical")
+			}
 			return
 		}
+		require.NotEmpty(t, got, "the peer %q is an address", remote)
 		a, err := netip.ParseAddr(got)
 		require.NoError(t, err, "%q is not an IP", got)
 		require.Equal(t, a.String(), got, "not canonical")
 		require.Empty(t, a.Zone())
 		require.False(t, a.Is4In6(), "mapped")
-		if ap, err := netip.ParseAddrPort(remote); err == nil {
-			peer := ap.Addr().WithZone("").Unmap()
-			if !trusted[0].Contains(peer) && !trusted[1].Contains(peer) {
-				require.Equal(t, peer.String(), got, "an untrusted peer changed its address with headers")
+
+		peer := ap.Addr().WithZone("").Unmap()
+		if !trustedBy(fuzzTrusted, peer) {
+			require.Equal(t, peer.String(), got, "an untrusted peer changed its address with headers")
+			return
+		}
+		// A trusted peer whose X-Forwarded-For holds one untrusted address
+		// (and an empty second line): that address is the client.
+		if !forwarded && strings.Trim(fwdValue, " \t") == "" {
+			if hop, err := netip.ParseAddr(strings.Trim(xffValue, " \t")); err == nil && hop.Zone() == "" {
+				if hop = hop.Unmap(); !trustedBy(fuzzTrusted, hop) {
+					require.Equal(t, hop.String(), got, "the trusted peer's forwarded client")
+				}
 			}
 		}
 	})

@@ -5,7 +5,7 @@
 #   scripts/each-module.sh --list
 #
 # A nested module is any directory below the root, other than .git, .services,
-# vendor and testdata trees, that holds a go.mod (e.g. bench/, collector/).
+# vendor and testdata trees, that holds a go.mod (today bench/).
 # Every module is run even when an earlier one fails; the exit code is 1 if
 # any failed.
 set -euo pipefail

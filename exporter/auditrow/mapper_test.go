@@ -317,7 +317,32 @@ func TestBadInput(t *testing.T) {
 			},
 		},
 		{
-			name:  "client address with port, zone and v4-mapped",
+			name: "client address with zone",
+			src:  base(attribute.String(otelaudit.KeyClientAddress, "fe80::1%eth0")),
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, netip.MustParseAddr("fe80::1"), r.ClientIP)
+				assert.Equal(t, "fe80::1", r.ClientIP.String())
+				assert.Nil(t, r.Attrs, "a valid address is not kept raw")
+			},
+		},
+		{
+			name: "client address with zone and port",
+			src:  base(attribute.String(otelaudit.KeyClientAddress, "[fe80::1%eth0]:443")),
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, netip.MustParseAddr("fe80::1"), r.ClientIP)
+				assert.Equal(t, "fe80::1", r.ClientIP.String())
+			},
+		},
+		{
+			name: "client address v4-mapped with port and zone",
+			src:  base(attribute.String(otelaudit.KeyClientAddress, "[::ffff:192.0.2.1%eth0]:443")),
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, netip.MustParseAddr("192.0.2.1"), r.ClientIP)
+				assert.Equal(t, "192.0.2.1", r.ClientIP.String())
+			},
+		},
+		{
+			name:  "client address with port and v4-mapped",
 			src:   base(attribute.String(otelaudit.KeyClientAddress, "[::ffff:192.0.2.1]:443")),
 			check: func(t *testing.T, r auditrow.Row) { assert.Equal(t, "192.0.2.1", r.ClientIP.String()) },
 		},
@@ -382,14 +407,17 @@ func TestBadInput(t *testing.T) {
 		{
 			name: "other attributes of every type",
 			src: base(attribute.String("http.route", "/x"), attribute.Int64("n", 3), attribute.Float64("nan", math.NaN()),
-				attribute.String("bad\x00key", "v"), attribute.KeyValue{Key: "m", Value: nested(3)}),
-			marks: []string{"nan:non_finite", "attribute_key:nul_byte"},
+				attribute.String("bad\x00key", "v"), attribute.KeyValue{Key: "m", Value: nested(3)},
+				attribute.String("nul", "a\x00b"), attribute.String("utf", "c\xffd")),
+			marks: []string{"nan:non_finite", "attribute_key:nul_byte", "nul:nul_byte", "utf:invalid_utf8"},
 			check: func(t *testing.T, r auditrow.Row) {
 				assert.Equal(t, []auditrow.Attr{
 					{Key: "http.route", Value: "/x"}, {Key: "n", Value: "3", JSON: true}, {Key: "nan", Value: `"NaN"`, JSON: true},
 					{Key: "bad\uFFFDkey", Value: "v"}, {Key: "m", Value: `{"n":{"n":{"n":"bottom"}}}`, JSON: true},
+					{Key: "nul", Value: "a\uFFFDb"}, {Key: "utf", Value: "c\uFFFDd"},
 				}, r.Attrs)
-				assert.JSONEq(t, `{"http.route":"/x","n":3,"nan":"NaN","bad\uFFFDkey":"v","m":{"n":{"n":{"n":"bottom"}}}}`, string(r.AttributesJSON))
+				assert.JSONEq(t, `{"http.route":"/x","n":3,"nan":"NaN","bad\uFFFDkey":"v","m":{"n":{"n":{"n":"bottom"}}},
+					"nul":"a\uFFFDb","utf":"c\uFFFDd"}`, string(r.AttributesJSON))
 			},
 		},
 	}

@@ -78,11 +78,6 @@
 // inserted rows: a copy inserted from outside adds one there until the
 // rollup is rebuilt (see schema/clickhouse).
 //
-// On servers that deduplicate inserts (Replicated* tables, or
-// non_replicated_deduplication_window on 22.2+),
-// [WithInsertDeduplicationToken] also tags each batch with a token derived
-// from its event ids.
-//
 // # Rows the server refuses
 //
 // When the server refuses a batch for its data (a parse or type error, a

@@ -2,8 +2,6 @@ package clickhouselog
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -192,9 +189,6 @@ func (e *Exporter) write(ctx context.Context, call *exportstats.Call, c columns)
 // send sends the rows of c as one INSERT: one Append per column, one Send.
 // sent reports whether any data may have reached the server.
 func (e *Exporter) send(ctx context.Context, c *columns) (sent bool, err error) {
-	if e.cfg.dedupToken {
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_deduplication_token": dedupToken(c.ids)}))
-	}
 	b, err := e.conn.PrepareBatch(ctx, e.insert)
 	if err != nil {
 		return false, err
@@ -206,15 +200,6 @@ func (e *Exporter) send(ctx context.Context, c *columns) (sent bool, err error) 
 		}
 	}
 	return true, b.Send()
-}
-
-// dedupToken identifies a batch by its event ids.
-func dedupToken(ids []uuid.UUID) string {
-	h := sha256.New()
-	for _, id := range ids {
-		h.Write(id[:])
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // dropStored returns the rows of c whose event ids are not in the table

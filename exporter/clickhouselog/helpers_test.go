@@ -2,12 +2,16 @@ package clickhouselog_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/log"
@@ -15,6 +19,7 @@ import (
 
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/bridge"
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
 	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
 	"github.com/otelaudit/otelaudit/exporter/internal/metricstest"
@@ -94,10 +99,13 @@ func count(t testing.TB, conn driver.Conn, q string, args ...any) uint64 {
 // flakyConn is a real connection whose batches fail on purpose: the first
 // failPrepare PrepareBatch calls fail before anything is sent, and the
 // first failAfterSend batches are sent for real and then reported as
-// failed, as when the connection drops before the server's answer.
+// failed, as when the connection drops before the server's answer. When
+// sendRows is positive, such a failing batch sends only its first
+// sendRows rows: the server stores part of the batch before the
+// connection drops.
 type flakyConn struct {
 	driver.Conn
-	failPrepare, failAfterSend atomic.Int32
+	failPrepare, failAfterSend, sendRows atomic.Int32
 }
 
 func (c *flakyConn) PrepareBatch(ctx context.Context, q string, opts ...driver.PrepareBatchOption) (driver.Batch, error) {
@@ -108,20 +116,144 @@ func (c *flakyConn) PrepareBatch(ctx context.Context, q string, opts ...driver.P
 	if err != nil {
 		return nil, err
 	}
-	return &flakyBatch{Batch: b, conn: c}, nil
+	fb := &flakyBatch{Batch: b}
+	if c.failAfterSend.Add(-1) >= 0 {
+		fb.fail, fb.rows = true, int(c.sendRows.Load())
+	}
+	return fb, nil
 }
 
 type flakyBatch struct {
 	driver.Batch
-	conn *flakyConn
+	fail bool
+	rows int // > 0: send only the first rows rows
+}
+
+func (b *flakyBatch) Column(i int) driver.BatchColumn {
+	if !b.fail || b.rows <= 0 {
+		return b.Batch.Column(i)
+	}
+	return prefixColumn{b.Batch.Column(i), b.rows}
 }
 
 func (b *flakyBatch) Send() error {
 	if err := b.Batch.Send(); err != nil {
 		return err
 	}
-	if b.conn.failAfterSend.Add(-1) >= 0 {
+	if b.fail {
 		return io.ErrUnexpectedEOF
 	}
 	return nil
+}
+
+// prefixColumn appends the first n values of each column slice it is
+// given.
+type prefixColumn struct {
+	driver.BatchColumn
+	n int
+}
+
+func (c prefixColumn) Append(v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Slice && rv.Len() > c.n {
+		v = rv.Slice(0, c.n).Interface()
+	}
+	return c.BatchColumn.Append(v)
+}
+
+// stopMerges keeps the parts of the audit table apart for the rest of the
+// test, so that copies of a row stay countable: a ReplacingMergeTree
+// would otherwise collapse them whenever its parts merge.
+func stopMerges(t testing.TB, conn driver.Conn) {
+	t.Helper()
+	require.NoError(t, conn.Exec(ctxT(t), "SYSTEM STOP MERGES audit_logs"))
+}
+
+// storedIDs returns the event ids of every row of the audit table, one
+// per row (copies included), sorted.
+func storedIDs(t testing.TB, conn driver.Conn) []string {
+	t.Helper()
+	rows, err := conn.Query(ctxT(t), "SELECT toString(event_id) FROM audit_logs")
+	require.NoError(t, err)
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		ids = append(ids, id)
+	}
+	require.NoError(t, rows.Err())
+	slices.Sort(ids)
+	return ids
+}
+
+// recordIDs returns the event ids the mapping gives recs, sorted.
+func recordIDs(t testing.TB, recs []sdklog.Record) []string {
+	t.Helper()
+	m := auditrow.NewMapper(auditrow.Options{})
+	ids := make([]string, 0, len(recs))
+	for i := range recs {
+		row, err := m.MapRecord(&recs[i])
+		require.NoError(t, err)
+		ids = append(ids, row.EventID.String())
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// partitionLimitConn refuses, as newer servers do with
+// max_partitions_per_insert_block, a batch whose rows span more than limit
+// months: Send aborts it (nothing is written) and returns the server's
+// exception. Other batches are sent for real.
+type partitionLimitConn struct {
+	driver.Conn
+	limit         int
+	refused, sent atomic.Int32
+}
+
+func (c *partitionLimitConn) PrepareBatch(ctx context.Context, q string, opts ...driver.PrepareBatchOption) (driver.Batch, error) {
+	b, err := c.Conn.PrepareBatch(ctx, q, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &partitionLimitBatch{Batch: b, conn: c}, nil
+}
+
+type partitionLimitBatch struct {
+	driver.Batch
+	conn   *partitionLimitConn
+	months map[int]bool
+}
+
+func (b *partitionLimitBatch) Column(i int) driver.BatchColumn {
+	return monthsColumn{b.Batch.Column(i), b}
+}
+
+// monthsColumn notes the months of the time column's values.
+type monthsColumn struct {
+	driver.BatchColumn
+	b *partitionLimitBatch
+}
+
+func (c monthsColumn) Append(v any) error {
+	if times, ok := v.([]time.Time); ok {
+		c.b.months = map[int]bool{}
+		for _, t := range times {
+			c.b.months[t.Year()*100+int(t.Month())] = true
+		}
+	}
+	return c.BatchColumn.Append(v)
+}
+
+func (b *partitionLimitBatch) Send() error {
+	if len(b.months) > b.conn.limit {
+		b.conn.refused.Add(1)
+		if err := b.Batch.Abort(); err != nil {
+			return err
+		}
+		return &clickhouse.Exception{Code: 252, Name: "DB::Exception", Message: fmt.Sprintf(
+			"Too many partitions for single INSERT block (more than %d). The limit is controlled by 'max_partitions_per_insert_block' setting.", b.conn.limit)}
+	}
+	b.conn.sent.Add(1)
+	return b.Batch.Send()
 }

@@ -30,7 +30,6 @@ type config struct {
 	retry        retry.Policy
 	errorHandler func(error)
 	meters       metric.MeterProvider
-	dedupToken   bool
 }
 
 func newConfig(opts []Option) config {
@@ -109,14 +108,4 @@ func WithErrorHandler(h func(error)) Option {
 // time of [New]. A nil provider means the default.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c config) config { c.meters = mp; return c })
-}
-
-// WithInsertDeduplicationToken sends each batch with the setting
-// insert_deduplication_token, derived from the batch's event ids, so that
-// a server that deduplicates inserts (Replicated* tables, or MergeTree
-// tables with non_replicated_deduplication_window > 0; ClickHouse 22.2 and
-// later) drops a re-sent batch by itself. Off by default: ClickHouse 18.16
-// refuses the unknown setting.
-func WithInsertDeduplicationToken(on bool) Option {
-	return optionFunc(func(c config) config { c.dedupToken = on; return c })
 }

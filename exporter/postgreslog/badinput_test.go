@@ -139,6 +139,28 @@ func TestBadInputCorpus(t *testing.T) {
 		require.Nil(t, ip.IPAddress)
 		require.JSONEq(t, `{"client.address":"not-an-ip"}`, string(ip.Attributes))
 
+		others := get(corpus.OtherAttributesID)
+		var keys, values []string
+		require.NoError(t, pool.QueryRow(ctx, `SELECT array_agg(key ORDER BY key), array_agg(value ORDER BY key)
+			FROM audit_logs, jsonb_each_text(attributes) WHERE event_id = $1`, others.EventID).Scan(&keys, &values))
+		want := map[string]string{}
+		for i, k := range corpus.OtherAttributeKeys {
+			want[k] = corpus.OtherAttributeValues[i]
+		}
+		got := map[string]string{}
+		for i, k := range keys {
+			got[k] = values[i]
+		}
+		require.Equal(t, want, got, "attributes outside the contract, sanitized")
+		require.JSONEq(t, `{"note":"a\uFFFDb","plan":"x\uFFFDy","k\uFFFDey":"v","n":7}`, string(others.Attributes))
+
+		for id, ip := range map[string]string{corpus.ZoneID: "fe80::1", corpus.ZonePortID: "fe80::2"} {
+			var text string
+			require.NoError(t, pool.QueryRow(ctx, `SELECT host(ip_address) FROM audit_logs WHERE event_id = $1`, id).Scan(&text))
+			require.Equal(t, ip, text, "the zone is dropped")
+			require.Nil(t, get(id).Attributes, "a valid address is not kept raw")
+		}
+
 		mapped := get("01900000-0000-7000-8000-0000000000a5")
 		require.Equal(t, "192.0.2.1", mapped.IPAddress.String())
 

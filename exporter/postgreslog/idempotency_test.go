@@ -1,12 +1,18 @@
 package postgreslog_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
 
 	"github.com/otelaudit/otelaudit/internal/testenv"
 	"github.com/otelaudit/otelaudit/schema/postgres"
@@ -64,6 +70,69 @@ func TestIdempotentDuplicatesInOneBatch(t *testing.T) {
 	s := e.Stats()
 	require.Equal(t, uint64(200), s.Written)
 	require.Equal(t, uint64(10), s.AlreadyStored)
+}
+
+// TestIdempotentDerivedIDs: records without an event id (from a plain
+// OTel logger, not the bridge) get ids derived from their content. Two
+// events of the same user at the same time that differ only in their
+// details, or only in one attribute outside the contract, are two rows;
+// the same record given twice is one.
+func TestIdempotentDerivedIDs(t *testing.T) {
+	ctx := testCtx(t)
+	pool := migrated(t, postgres.Options{})
+	e, _ := newExporter(t, pool)
+
+	records := corpus.Capture(func(lp log.LoggerProvider) {
+		emit := func(reason, route string) {
+			var r log.Record
+			r.SetEventName("audit.settings_changed")
+			r.SetTimestamp(batchTime)
+			r.AddAttributes(
+				attribute.String(otelaudit.KeyUserID, "usr_1"),
+				attribute.String(otelaudit.KeyWorkspaceID, "ws_1"),
+				attribute.KeyValue{Key: otelaudit.KeyDetails, Value: attribute.MapValue(attribute.String("reason", reason))},
+				attribute.String("http.route", route),
+			)
+			lp.Logger("plain").Emit(context.Background(), r)
+		}
+		emit("review", "/a")
+		emit("incident", "/a") // details differ
+		emit("review", "/b")   // another attribute differs
+		emit("review", "/a")   // the first again
+	})
+	require.NoError(t, e.Export(ctx, records))
+	s := e.Stats()
+	require.Equal(t, uint64(3), s.Written)
+	require.Equal(t, uint64(1), s.AlreadyStored, "the same record twice is one event")
+
+	type stored struct{ details, attributes string }
+	got := map[string]stored{}
+	for _, r := range readRows(t, pool) {
+		require.Equal(t, []string{"log.record.uid:generated_id"}, r.Sanitized)
+		require.Equal(t, "usr_1", *r.UserID)
+		require.NotContains(t, got, r.EventID.String())
+		got[r.EventID.String()] = stored{string(r.Details), string(r.Attributes)}
+	}
+	want := []stored{
+		{`{"reason": "review"}`, `{"http.route": "/a"}`},
+		{`{"reason": "incident"}`, `{"http.route": "/a"}`},
+		{`{"reason": "review"}`, `{"http.route": "/b"}`},
+	}
+	require.ElementsMatch(t, want, mapValues(got))
+
+	require.NoError(t, e.Export(ctx, records), "exported again: the same ids")
+	require.Equal(t, uint64(1+4), e.Stats().AlreadyStored)
+	rows, ids := count(t, pool)
+	require.Equal(t, 3, rows)
+	require.Equal(t, 3, ids)
+}
+
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }
 
 func TestRetryAfterKilledConnection(t *testing.T) {

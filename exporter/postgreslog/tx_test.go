@@ -138,6 +138,19 @@ func richEvents() []otelaudit.Event {
 			New:      attribute.MapValue(attribute.String("blob", strings.Repeat("x", corpus.Huge))),
 		},
 		{
+			// IPv6 addresses with a zone: stored without it.
+			ID:     uuid.MustParse("01900000-0000-7000-8000-0000000000a5"),
+			Time:   time.Date(2026, 11, 25, 9, 30, 2, 0, time.UTC),
+			Action: otelaudit.ActionLogin,
+			Client: otelaudit.Client{IP: "[fe80::1%eth0]:443"},
+		},
+		{
+			ID:     uuid.MustParse("01900000-0000-7000-8000-0000000000a6"),
+			Time:   time.Date(2026, 11, 25, 9, 30, 3, 0, time.UTC),
+			Action: otelaudit.ActionLogin,
+			Client: otelaudit.Client{IP: "fe80::2%eth0"},
+		},
+		{
 			// Nothing but the action: NULL columns; a time far back.
 			ID:     uuid.MustParse("01900000-0000-7000-8000-0000000000a3"),
 			Time:   time.Date(1, 1, 1, 0, 0, 0, 999, time.UTC),
@@ -190,6 +203,12 @@ func TestTxWriterRowEqualsExporterRow(t *testing.T) {
 	require.NotNil(t, want[1].Attributes)
 	require.NotNil(t, want[1].Sanitized)
 	require.NotNil(t, want[0].TraceID)
+	zoned := map[uuid.UUID]string{events[2].ID: "fe80::1", events[3].ID: "fe80::2"}
+	for _, r := range want {
+		if ip, ok := zoned[r.EventID]; ok {
+			require.Equal(t, ip, r.IPAddress.String(), "the zone is dropped")
+		}
+	}
 
 	// Every query execution mode of pgx: the simple protocol is what
 	// PgBouncer in transaction mode needs.

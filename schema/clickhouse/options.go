@@ -37,8 +37,10 @@ type Options struct {
 	// copies of one event always meet on the same shard.
 	Cluster string
 	// TTLDays deletes events older than this many days, by TTL on the
-	// modern layout. 0 keeps them forever. The compat layout has no TTL:
-	// [DropExpiredPartitions] is its equivalent.
+	// modern layout (TTL time + INTERVAL TTLDays DAY). 0 keeps them
+	// forever. The compat layout has no TTL: [DropExpiredPartitions] is its
+	// equivalent, a whole month at a time, once the month ended TTLDays
+	// days ago or more.
 	TTLDays int
 	// Layout forces a layout; the zero value, [LayoutAuto], picks it from
 	// the server's version (or keeps the one recorded by an earlier

@@ -47,10 +47,17 @@ func RebuildRollup(ctx context.Context, conn driver.Conn, opts Options, month ti
 
 // DropExpiredPartitions is the compat layout's retention, where the server
 // has no TTL: it drops every monthly partition of the audit table whose
-// whole month ended more than Options.TTLDays days before now, and returns
-// the partitions dropped ("202401"). With TTLDays 0 it does nothing. It
-// works on the modern layout too (where TTL already deletes the rows).
-// The daily rollup, which holds no personal data, is kept.
+// month ended Options.TTLDays days or more before now, and returns the
+// partitions dropped ("202401"). With TTLDays 0 it does nothing. It works
+// on the modern layout too (where TTL already deletes the rows). The daily
+// rollup, which holds no personal data, is kept.
+//
+// "Exactly TTLDays" counts as expired: a month whose end (the first
+// instant of the next month, UTC) is at or before now minus TTLDays days
+// is dropped, at that instant every row in it is older than TTLDays days;
+// a month that ends a second later is kept. Days are 24-hour UTC days,
+// whatever now's location. With TTLDays 30, January 2024 (ending
+// 2024-02-01T00:00Z) is dropped from 2024-03-02T00:00Z on.
 func DropExpiredPartitions(ctx context.Context, conn driver.Conn, opts Options, now time.Time) ([]string, error) {
 	o, err := opts.withDefaults()
 	if err != nil || o.TTLDays == 0 {

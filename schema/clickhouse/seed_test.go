@@ -21,7 +21,8 @@ import (
 )
 
 // The seeded dataset: two workspaces over two days in June 2024 (and two
-// subscriptions in May), 37 events whose answers to every query of the
+// subscriptions in May, and one event at midnight after the second day),
+// 39 events whose answers to every query of the
 // pack are worked out by hand in queries_test.go. Numbers in the comments
 // are the event numbers the expectations refer to.
 var (
@@ -103,6 +104,10 @@ func seedEvents() []otelaudit.Event {
 		res(time.Date(2024, 5, 20, 12, 0, 0, 0, time.UTC), otelaudit.ActionSubscriptionCreated, "ws_b", "u3", sub, "sub2"),           // 35
 		res(at(day2, "15:00"), otelaudit.ActionSubscriptionCreated, "ws_b", "u4", sub, "sub3"),                                       // 36
 		res(at(day2, "16:00"), otelaudit.ActionSubscriptionCancelled, "ws_b", "u3", sub, "sub2"),                                     // 37
+		// On the edges of the [day1, day3) windows: the first is in, the
+		// second is out.
+		res(day1, otelaudit.ActionOAuthConnected, "ws_b", "u4", oauth, "gitlab"),    // 38
+		res(day3, otelaudit.ActionOAuthDisconnected, "ws_b", "u4", oauth, "gitlab"), // 39
 	}
 }
 

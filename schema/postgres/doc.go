@@ -70,7 +70,8 @@
 // # Partitions
 //
 // The table is partitioned by range of created_at: monthly by default
-// (<table>_pYYYYMM), or daily (<table>_pYYYYMMDD), in UTC. There is no
+// (<table>_pYYYYMM), or daily (<table>_pYYYYMMDD), in UTC whatever the
+// session's TimeZone (the partition functions set their own). There is no
 // DEFAULT partition: a row must find its partition, and partitions are
 // created before they are needed. [Migrate] creates the current partition
 // and [Options.Ahead] after it; writers (the Postgres exporter) call

@@ -283,3 +283,73 @@ func TestQueryPathsUseIndexes(t *testing.T) {
 		})
 	}
 }
+
+// TestPartitionsInAnotherSessionTimeZone: partitions cover UTC months
+// (or days) and are named after them whatever the session's TimeZone:
+// the partition functions set their own. The pool here sets the session
+// time zone itself, so the test does not depend on the server's or on
+// PGTZ.
+func TestPartitionsInAnotherSessionTimeZone(t *testing.T) {
+	utc := func(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, time.UTC) }
+	for _, tz := range []string{"Asia/Tokyo", "Pacific/Honolulu"} {
+		t.Run(tz, func(t *testing.T) {
+			ctx := testCtx(t)
+			cfg, err := pgxpool.ParseConfig(testenv.PostgresDSN(t))
+			require.NoError(t, err)
+			cfg.ConnConfig.RuntimeParams["timezone"] = tz
+			pool, err := pgxpool.NewWithConfig(ctx, cfg)
+			require.NoError(t, err)
+			t.Cleanup(pool.Close)
+			var session string
+			require.NoError(t, pool.QueryRow(ctx, "SHOW TimeZone").Scan(&session))
+			require.Equal(t, tz, session)
+
+			t.Run("monthly", func(t *testing.T) {
+				o := postgres.Options{Schema: "monthly", Ahead: -1}
+				_, err := postgres.Migrate(ctx, pool, o)
+				require.NoError(t, err)
+				ps, err := postgres.EnsurePartitions(ctx, pool, o, utc(2024, 1, 31, 23, 59), utc(2024, 2, 1, 0, 0), 1)
+				require.NoError(t, err)
+				require.Equal(t, []postgres.Partition{
+					{Name: "audit_logs_p202401", Lo: utc(2024, 1, 1, 0, 0), Hi: utc(2024, 2, 1, 0, 0), Created: true},
+					{Name: "audit_logs_p202402", Lo: utc(2024, 2, 1, 0, 0), Hi: utc(2024, 3, 1, 0, 0), Created: true},
+					{Name: "audit_logs_p202403", Lo: utc(2024, 3, 1, 0, 0), Hi: utc(2024, 4, 1, 0, 0), Created: true},
+				}, ps)
+				// Rows go by their UTC month, on both sides of each boundary.
+				require.Equal(t, "monthly.audit_logs_p202401", insertRow(t, pool, "monthly.audit_logs", time.Date(2024, 1, 31, 23, 59, 59, 999999000, time.UTC)))
+				require.Equal(t, "monthly.audit_logs_p202402", insertRow(t, pool, "monthly.audit_logs", utc(2024, 2, 1, 0, 0)))
+				require.Equal(t, "monthly.audit_logs_p202402", insertRow(t, pool, "monthly.audit_logs", time.Date(2024, 2, 29, 23, 59, 59, 999999000, time.UTC)))
+				require.Equal(t, "monthly.audit_logs_p202403", insertRow(t, pool, "monthly.audit_logs", utc(2024, 3, 1, 0, 0)))
+
+				list, err := postgres.ListPartitions(ctx, pool, o)
+				require.NoError(t, err)
+				require.Equal(t, []postgres.Partition{
+					{Name: "audit_logs_p202401", Lo: utc(2024, 1, 1, 0, 0), Hi: utc(2024, 2, 1, 0, 0)},
+					{Name: "audit_logs_p202402", Lo: utc(2024, 2, 1, 0, 0), Hi: utc(2024, 3, 1, 0, 0)},
+					{Name: "audit_logs_p202403", Lo: utc(2024, 3, 1, 0, 0), Hi: utc(2024, 4, 1, 0, 0)},
+				}, list[:3], "the registry (then the current month's, made by Migrate)")
+
+				dropped, err := postgres.DropPartitionsBefore(ctx, pool, o, utc(2024, 2, 29, 23, 59))
+				require.NoError(t, err)
+				require.Equal(t, []postgres.Partition{{Name: "audit_logs_p202401", Lo: utc(2024, 1, 1, 0, 0), Hi: utc(2024, 2, 1, 0, 0)}}, dropped)
+				require.Equal(t, []string{"monthly.audit_logs_p202402", "monthly.audit_logs_p202402", "monthly.audit_logs_p202403"},
+					queryStrings(t, pool, "SELECT tableoid::regclass::text FROM monthly.audit_logs ORDER BY created_at"))
+			})
+
+			t.Run("daily", func(t *testing.T) {
+				o := postgres.Options{Schema: "daily", Interval: postgres.Daily, Ahead: -1}
+				_, err := postgres.Migrate(ctx, pool, o)
+				require.NoError(t, err)
+				ps, err := postgres.EnsurePartitions(ctx, pool, o, utc(2024, 2, 29, 23, 59), utc(2024, 2, 29, 23, 59), 1)
+				require.NoError(t, err)
+				require.Equal(t, []postgres.Partition{
+					{Name: "audit_logs_p20240229", Lo: utc(2024, 2, 29, 0, 0), Hi: utc(2024, 3, 1, 0, 0), Created: true},
+					{Name: "audit_logs_p20240301", Lo: utc(2024, 3, 1, 0, 0), Hi: utc(2024, 3, 2, 0, 0), Created: true},
+				}, ps)
+				require.Equal(t, "daily.audit_logs_p20240229", insertRow(t, pool, "daily.audit_logs", utc(2024, 2, 29, 0, 0)))
+				require.Equal(t, "daily.audit_logs_p20240229", insertRow(t, pool, "daily.audit_logs", time.Date(2024, 2, 29, 23, 59, 59, 999999000, time.UTC)))
+				require.Equal(t, "daily.audit_logs_p20240301", insertRow(t, pool, "daily.audit_logs", utc(2024, 3, 1, 0, 0)))
+			})
+		})
+	}
+}

@@ -66,6 +66,25 @@ func nested(depth int) attribute.Value {
 	return v
 }
 
+// Event ids of cases whose stored values the exporters' tests check.
+const (
+	// OtherAttributesID: attributes outside the contract with a NUL byte
+	// and invalid UTF-8 in their values and keys; stored as
+	// OtherAttributeKeys and OtherAttributeValues, in that order.
+	OtherAttributesID = "01900000-0000-7000-8000-00000000000f"
+	// ZoneID: client address "fe80::1%eth0"; stored as "fe80::1".
+	ZoneID = "01900000-0000-7000-8000-000000000010"
+	// ZonePortID: client address "[fe80::2%eth0]:443"; stored as "fe80::2".
+	ZonePortID = "01900000-0000-7000-8000-000000000011"
+)
+
+// The attributes outside the contract of case OtherAttributesID, as
+// stored: sanitized, non-string values as JSON text.
+var (
+	OtherAttributeKeys   = []string{"note", "plan", "k\uFFFDey", "n"}
+	OtherAttributeValues = []string{"a\uFFFDb", "x\uFFFDy", "v", "7"}
+)
+
 // Cases returns the corpus, fresh on every call. Every stored case has a
 // distinct event id (given, or derived from distinct content).
 func Cases() []Case {
@@ -122,6 +141,17 @@ func Cases() []Case {
 			Record: rec("audit.login", "01900000-0000-7000-8000-000000000009",
 				attribute.String(otelaudit.KeyClientAddress, "not-an-ip")),
 			Markers: []string{"client.address:invalid_ip"}},
+		{Name: "NUL and invalid UTF-8 in other attributes", Stored: true,
+			Record: rec("audit.login", OtherAttributesID,
+				attribute.String("note", "a\x00b"), attribute.String("plan", "x\xffy"),
+				attribute.String("k\xffey", "v"), attribute.Int("n", 7)),
+			Markers: []string{"note:nul_byte", "plan:invalid_utf8", "attribute_key:invalid_utf8"}},
+		{Name: "IPv6 address with a zone", Stored: true,
+			Record: rec("audit.login", ZoneID,
+				attribute.String(otelaudit.KeyClientAddress, "fe80::1%eth0"))},
+		{Name: "IPv6 address with a zone and a port", Stored: true,
+			Record: rec("audit.login", ZonePortID,
+				attribute.String(otelaudit.KeyClientAddress, "[fe80::2%eth0]:443"))},
 		{Name: "contract key with a non-string value", Stored: true,
 			Record: rec("audit.login", "01900000-0000-7000-8000-00000000000a",
 				attribute.Int64(otelaudit.KeyUserID, 1234)),
