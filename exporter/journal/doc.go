@@ -82,17 +82,25 @@
 // marker, its length and a CRC-32C. Recovery keeps every complete entry: a
 // torn last write, or damaged bytes anywhere, cost only the entries they
 // touch, which are counted in Stats.Damaged (and DamagedBytes) and
-// reported. Records are encoded once, in OnEmit, in a compact binary form
+// reported. Records are encoded once, by the writer, in a compact binary form
 // that keeps everything the SDK record holds (body, severity, attributes of
 // every type and nesting, trace context, resource and instrumentation
-// scope), and are rebuilt as sdk/log Records for delivery.
+// scope), and are rebuilt as sdk/log Records for a target that reads them
+// back from the file.
+//
+// OnEmit itself only clones the record into a bounded queue (as the SDK's
+// BatchProcessor does); the writer goroutine encodes the queued records,
+// once, and writes them. The last records written also stay in memory, in a
+// ring of a few thousand: a target that keeps up takes them from there and
+// never decodes; one that falls behind (a slow store, a restart) reads the
+// files.
 //
 // The journal was written for this package rather than taken from a
 // library: go.etcd.io/bbolt commits through a B+tree and fsyncs per
 // transaction, so an append costs microseconds and a lock for every caller;
 // github.com/tidwall/wal and nsq's go-diskqueue keep one reader position, not
 // one per exporter, and refuse to open, or drop the rest of a file, after a
-// damaged entry. Appending here is a copy into a buffer under a mutex.
+// damaged entry. Appending here is a clone into a queue under a mutex.
 //
 // # Metrics
 //

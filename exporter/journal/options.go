@@ -19,7 +19,10 @@ const (
 	// while costing 20 fsyncs a second at most, whatever the rate.
 	DefaultSyncInterval = 50 * time.Millisecond
 	// DefaultMaxBytes caps the journal on disk: records appended and not
-	// yet confirmed by every exporter, plus what is being written.
+	// yet confirmed by every exporter, plus what is being written. Appends
+	// are admitted on a running estimate of a record's encoded size,
+	// corrected once it is written, so the cap holds to within a few
+	// records.
 	DefaultMaxBytes = 1 << 30
 	// DefaultSegmentBytes is the size at which a new segment file starts.
 	DefaultSegmentBytes = 64 << 20
@@ -215,7 +218,9 @@ func WithSegmentBytes(n int64) Option {
 }
 
 // WithMaxRecordBytes sets the largest encoded record accepted. Default:
-// [DefaultMaxRecordBytes].
+// [DefaultMaxRecordBytes]. The writer measures a record after OnEmit has
+// returned, so a larger one is refused then: counted, reported, and
+// returned to a caller that waits for it (RecordSync, SyncEach).
 func WithMaxRecordBytes(n int) Option {
 	return optionFunc(func(c config) config { c.maxRecordBytes = n; return c })
 }

@@ -12,10 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
-	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/otelaudit/otelaudit"
 )
@@ -98,23 +95,19 @@ type Processor struct {
 	cfg  config
 	lock *os.File
 
-	// The append side, guarded by mu.
-	mu          sync.Mutex
-	closed      bool
-	chunks      []*chunk // records appended, not yet taken by the writer; the last is appended to
-	spare       []*chunk
-	pendBytes   int    // appended, not yet written
-	seq         uint64 // records appended by this Processor
-	curSeg      uint64 // the segment appended to
-	segBytes    int64  // bytes of curSeg, written and pending
-	segRecs     int    // records in curSeg
-	size        int64  // segment files on disk plus pending bytes
-	origins     map[originKey]uint64
-	originOf    []*origin // by id
-	originBytes int64     // size of the origin entries, written again at the start of each segment
-	lastKey     originKey
-	lastID      uint64
-	room        chan struct{} // closed (and replaced) when room is freed
+	// The append side, guarded by mu. OnEmit clones the record into the
+	// queue; the writer encodes it, once, into the journal.
+	mu       sync.Mutex
+	closed   bool
+	queue    []entry // appended, not yet taken by the writer
+	spare    []entry
+	queued   int64         // estimated encoded bytes of the queue and of what the writer holds
+	seq      uint64        // records appended by this Processor
+	size     int64         // segment files on disk plus the estimate of what is queued
+	room     chan struct{} // closed (and replaced) when room is freed
+	estimate atomic.Int64  // running estimate of a record's encoded size
+
+	enc encoder // the writer's: segments, origins, the chunks it fills
 
 	parked    bool          // the writer waits for wake
 	wake      chan struct{} // to the writer
@@ -136,6 +129,7 @@ type Processor struct {
 
 	posMu      sync.Mutex
 	written    position      // end of the data written to the segment files
+	live       liveRing      // the records last written, for targets that are caught up
 	dataCh     chan struct{} // closed (and replaced) when written moves
 	syncedCh   chan struct{} // closed (and replaced) when syncedSeq moves or a sync fails
 	syncErr    error         // the last fsync's error, nil after a success
@@ -166,17 +160,6 @@ type Processor struct {
 }
 
 var _ sdklog.Processor = (*Processor)(nil)
-
-type chunk struct {
-	seg  uint64
-	data []byte
-}
-
-type originKey struct {
-	res                   *resource.Resource
-	name, version, schema string
-	scopeAttrs            attribute.Distinct
-}
 
 // position is a place in the journal: a segment and an offset in it.
 type position struct {
@@ -226,7 +209,6 @@ func New(dir string, targets []Target, opts ...Option) (*Processor, error) {
 		dir:       dir,
 		cfg:       cfg,
 		lock:      lock,
-		origins:   map[originKey]uint64{},
 		room:      make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 		stopWrite: make(chan struct{}),
@@ -303,11 +285,11 @@ func (p *Processor) open(targets []Target) error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	p.file, p.fileSeg, p.fileOff = f, next, int64(len(hdr))
-	p.curSeg, p.segBytes = next, int64(len(hdr))
+	p.enc = encoder{p: p, seg: next, segBytes: int64(len(hdr)), origins: map[originKey]uint64{}}
+	p.estimate.Store(initialEstimate)
 	p.size += int64(len(hdr))
 	p.segSizes[next] = int64(len(hdr))
 	p.written = position{seg: next, off: int64(len(hdr))}
-	p.chunks = []*chunk{{seg: next}}
 	p.collect(nil, position{})
 	return nil
 }
@@ -343,15 +325,20 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 		}
 	}
 	rc := otelaudit.ReceiptFromContext(ctx)
-	seq, reason, err := p.append(ctx, r)
+	waits := rc != nil || p.cfg.sync.each
+	var ws *waitState
+	if waits {
+		ws = &waitState{}
+	}
+	seq, reason, err := p.append(ctx, r, ws)
 	if err != nil {
 		return p.refuse(ctx, reason, err)
 	}
-	if rc == nil && !p.cfg.sync.each {
+	if !waits {
 		return nil
 	}
 	rc.Claim()
-	err = p.waitSynced(ctx, seq)
+	err = p.waitSynced(ctx, seq, ws)
 	rc.Settle(err)
 	if rc == nil && err != nil {
 		return fmt.Errorf("journal: record appended, but not confirmed durable: %w", err)
@@ -370,10 +357,25 @@ func (p *Processor) refuse(ctx context.Context, reason string, err error) error 
 	return nil
 }
 
-// append encodes r at the end of the journal and returns its sequence
-// number, or the reason and error of its refusal.
-func (p *Processor) append(ctx context.Context, r *sdklog.Record) (uint64, string, error) {
+// entry is a record appended and not yet encoded by the writer.
+type entry struct {
+	rec       sdklog.Record // a clone: the caller may reuse its record
+	journaled int64         // unix ns
+	est       int64         // the size estimated for it
+	wait      *waitState    // nil unless a caller waits for it
+}
+
+// waitState is how the writer tells a waiting caller that it refused the
+// record (too large, unencodable): err is set before the record's sequence
+// number is published as written.
+type waitState struct{ err error }
+
+// append queues a clone of r at the end of the journal and returns its
+// sequence number, or the reason and error of its refusal.
+func (p *Processor) append(ctx context.Context, r *sdklog.Record, ws *waitState) (uint64, string, error) {
+	rec := r.Clone()
 	now := p.cfg.now().UnixNano()
+	est := p.estimate.Load()
 	var deadline time.Time
 	p.mu.Lock()
 	for {
@@ -381,71 +383,38 @@ func (p *Processor) append(ctx context.Context, r *sdklog.Record) (uint64, strin
 			p.mu.Unlock()
 			return 0, ReasonShutdown, ErrShutdown
 		}
-		id := p.origin(r)
-		c := p.chunks[len(p.chunks)-1]
-		start := len(c.data)
-		var fs int
-		var err error
-		c.data, fs = beginFrame(c.data)
-		c.data, err = appendRecord(c.data, id, now, r)
-		n := len(c.data) - start
-		switch {
-		case err != nil:
-			c.data = c.data[:start]
-			p.mu.Unlock()
-			return 0, ReasonUnencodable, err
-		case n-frameHeader > p.cfg.maxRecordBytes:
-			c.data = c.data[:start]
-			p.mu.Unlock()
-			return 0, ReasonTooLarge, fmt.Errorf("%w: %d bytes encoded, at most %d", ErrTooLarge, n-frameHeader, p.cfg.maxRecordBytes)
+		full := p.size+est > p.cfg.maxBytes
+		stalled := p.queued+est > int64(p.cfg.writeBufferBytes)
+		if !full && !stalled {
+			break
 		}
-		endFrame(c.data, fs)
-		rotate := p.segRecs > 0 && p.segBytes+int64(n) > p.cfg.segmentBytes
-		need := int64(n)
-		if rotate {
-			need += segHeaderSize + p.originBytes
+		wait := p.cfg.writeStall
+		reason, werr := ReasonWriteStalled, ErrWriteStalled
+		if full {
+			wait, reason, werr = p.cfg.full.wait, ReasonJournalFull, ErrJournalFull
 		}
-		full := p.size+need > p.cfg.maxBytes
-		stalled := p.pendBytes+int(need) > p.cfg.writeBufferBytes
-		if full || stalled {
-			c.data = c.data[:start]
-			wait := p.cfg.writeStall
-			reason, werr := ReasonWriteStalled, ErrWriteStalled
-			if full {
-				wait, reason, werr = p.cfg.full.wait, ReasonJournalFull, ErrJournalFull
-			}
-			if deadline.IsZero() {
-				deadline = time.Now().Add(wait)
-			}
-			room := p.room
-			p.mu.Unlock()
-			if !waitRoom(ctx, room, deadline) {
-				return 0, reason, werr
-			}
-			p.mu.Lock()
-			continue
+		if deadline.IsZero() {
+			deadline = time.Now().Add(wait)
 		}
-		if rotate {
-			rec := append([]byte(nil), c.data[start:]...)
-			c.data = c.data[:start]
-			p.rotate()
-			c = p.chunks[len(p.chunks)-1]
-			c.data = append(c.data, rec...)
-		}
-		p.segBytes += int64(n)
-		p.segRecs++
-		p.size += int64(n)
-		p.pendBytes += n
-		p.seq++
-		seq := p.seq
-		wake := p.parked
-		p.parked = false
+		room := p.room
 		p.mu.Unlock()
-		if wake {
-			p.signalWriter()
+		if !waitRoom(ctx, room, deadline) {
+			return 0, reason, werr
 		}
-		return seq, "", nil
+		p.mu.Lock()
 	}
+	p.queue = append(p.queue, entry{rec: rec, journaled: now, est: est, wait: ws})
+	p.size += est
+	p.queued += est
+	p.seq++
+	seq := p.seq
+	wake := p.parked
+	p.parked = false
+	p.mu.Unlock()
+	if wake {
+		p.signalWriter()
+	}
+	return seq, "", nil
 }
 
 func (p *Processor) signalWriter() {
@@ -479,87 +448,6 @@ func (p *Processor) freeRoom() {
 	p.room = make(chan struct{})
 }
 
-// origin returns the id of r's resource and scope, appending an origin
-// entry when they are new. p.mu must be held.
-func (p *Processor) origin(r *sdklog.Record) uint64 {
-	scope := r.InstrumentationScope()
-	k := originKey{res: r.Resource(), name: scope.Name, version: scope.Version, schema: scope.SchemaURL}
-	if scope.Attributes.Len() > 0 {
-		k.scopeAttrs = scope.Attributes.Equivalent()
-	}
-	if k == p.lastKey && len(p.originOf) > 0 {
-		return p.lastID
-	}
-	id, ok := p.origins[k]
-	if !ok {
-		id = uint64(len(p.originOf))
-		o := newOrigin(k.res, scope)
-		p.origins[k] = id
-		p.originOf = append(p.originOf, o)
-		p.appendOriginFrame(id, o, false)
-	}
-	p.lastKey, p.lastID = k, id
-	return id
-}
-
-func newOrigin(res *resource.Resource, scope instrumentation.Scope) *origin {
-	o := &origin{scopeName: scope.Name, scopeVer: scope.Version, scopeSchema: scope.SchemaURL, scopeAttrs: scope.Attributes.ToSlice()}
-	if res != nil {
-		o.resSchema, o.resAttrs = res.SchemaURL(), res.Attributes()
-	}
-	return o
-}
-
-// appendOriginFrame writes an origin entry into the current chunk; its
-// bytes count as appended. p.mu must be held.
-func (p *Processor) appendOriginFrame(id uint64, o *origin, rewrite bool) {
-	c := p.chunks[len(p.chunks)-1]
-	start := len(c.data)
-	var fs int
-	c.data, fs = beginFrame(c.data)
-	var err error
-	c.data, err = appendOrigin(c.data, id, o)
-	if err != nil {
-		// Resource or scope attributes nested past the limit: journal
-		// the origin without them rather than lose its records.
-		c.data = c.data[:fs+frameHeader]
-		c.data, _ = appendOrigin(c.data, id, &origin{scopeName: o.scopeName, scopeVer: o.scopeVer, scopeSchema: o.scopeSchema})
-	}
-	endFrame(c.data, fs)
-	n := len(c.data) - start
-	if !rewrite {
-		p.originBytes += int64(n)
-	}
-	p.segBytes += int64(n)
-	p.size += int64(n)
-	p.pendBytes += n
-}
-
-// rotate starts the next segment: a chunk with its header and every
-// origin. p.mu must be held.
-func (p *Processor) rotate() {
-	p.curSeg++
-	c := p.getChunk(p.curSeg)
-	c.data = appendSegHeader(c.data, p.curSeg)
-	p.chunks = append(p.chunks, c)
-	p.segBytes, p.segRecs = int64(len(c.data)), 0
-	p.size += int64(len(c.data))
-	p.pendBytes += len(c.data)
-	for id, o := range p.originOf {
-		p.appendOriginFrame(uint64(id), o, true)
-	}
-}
-
-func (p *Processor) getChunk(seg uint64) *chunk {
-	if n := len(p.spare); n > 0 {
-		c := p.spare[n-1]
-		p.spare = p.spare[:n-1]
-		c.seg, c.data = seg, c.data[:0]
-		return c
-	}
-	return &chunk{seg: seg}
-}
-
 // ForceFlush writes and fsyncs everything appended so far, then waits until
 // every exporter has confirmed it and flushes the exporters, or until ctx
 // ends.
@@ -570,7 +458,7 @@ func (p *Processor) ForceFlush(ctx context.Context) error {
 	if closed {
 		return nil
 	}
-	if err := p.waitSynced(ctx, seq); err != nil {
+	if err := p.waitSynced(ctx, seq, nil); err != nil {
 		return fmt.Errorf("journal: flush: %w", err)
 	}
 	p.posMu.Lock()

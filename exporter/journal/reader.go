@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -63,6 +64,9 @@ func (rd *reader) next(ctx context.Context, b *batch) bool {
 	rd.arena = nil
 	bytes := 0
 	for len(b.records) < rd.p.cfg.maxBatch && bytes < rd.p.cfg.maxBatchBytes {
+		if rd.takeLive(b) {
+			continue
+		}
 		payload, at, err := rd.entry()
 		if err == nil {
 			bytes += len(payload)
@@ -101,6 +105,43 @@ func (rd *reader) next(ctx context.Context, b *batch) bool {
 			return false
 		}
 	}
+	return true
+}
+
+// takeLive appends to b the records that follow the reader's position
+// from the writer's live batches, when the position is the start of one or
+// the end of one of its records: a target that keeps up never decodes its
+// records from the file. It reports whether it took any.
+func (rd *reader) takeLive(b *batch) bool {
+	if rd.pos.less(rd.skip) {
+		return false // still passing over what was confirmed
+	}
+	rd.p.posMu.Lock()
+	defer rd.p.posMu.Unlock()
+	r := &rd.p.live
+	size := uint64(len(r.slots))
+	// The slots' prev positions increase: search for the reader's.
+	n := int(r.hi - r.lo)
+	k := sort.Search(n, func(j int) bool {
+		return !r.slots[(r.lo+uint64(j))%size].prev.less(rd.pos)
+	})
+	if k == n || r.slots[(r.lo+uint64(k))%size].prev != rd.pos {
+		return false
+	}
+	take := min(n-k, rd.p.cfg.maxBatch-len(b.records))
+	for j := range take {
+		s := &r.slots[(r.lo+uint64(k+j))%size]
+		if b.journaled == 0 {
+			b.journaled = s.journaled
+		}
+		b.records = append(b.records, s.rec)
+		rd.pos = s.end
+	}
+	b.end = rd.pos
+	// The file is read again, from its start, if the reader falls behind
+	// the live ring.
+	rd.close()
+	rd.skip = rd.pos
 	return true
 }
 
@@ -201,7 +242,13 @@ func (rd *reader) open(written position) error {
 		return err
 	}
 	rd.file = f
-	rd.sc = &scanner{f: f, seg: rd.pos.seg, off: rd.pos.off, maxFrame: rd.p.cfg.maxRecordBytes + 1<<16}
+	// Always from the start, for the origins; the records before rd.skip
+	// are passed over.
+	if rd.skip.less(rd.pos) {
+		rd.skip = rd.pos
+	}
+	rd.pos.off = 0
+	rd.sc = &scanner{f: f, seg: rd.pos.seg, maxFrame: rd.p.cfg.maxRecordBytes + 1<<16}
 	rd.hdr = false
 	rd.replays = map[uint64]*replay{}
 	if rd.pos.seg < written.seg {

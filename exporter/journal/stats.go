@@ -54,6 +54,7 @@ type TargetStats struct {
 
 type counters struct {
 	skipped, damaged, damagedBytes, writeErrors, syncErrors atomic.Uint64
+	refusedLate                                             atomic.Uint64 // appended, then refused by the writer
 	dropped                                                 [len(dropReasons)]atomic.Uint64
 }
 
@@ -75,7 +76,7 @@ func (p *Processor) Stats() Stats {
 	end := p.written
 	p.posMu.Unlock()
 	s := Stats{
-		Accepted:     accepted,
+		Accepted:     accepted - p.stats.refusedLate.Load(),
 		Skipped:      p.stats.skipped.Load(),
 		Dropped:      make(map[string]uint64, len(dropReasons)),
 		Damaged:      p.stats.damaged.Load(),

@@ -20,36 +20,37 @@ import (
 func (p *Processor) writeLoop() {
 	defer close(p.writeDone)
 	stopping := false
-	napped := false
 	for {
-		if !stopping {
-			p.mu.Lock()
-			idle := p.pendBytes == 0 || napped && len(p.chunks) == 1 && len(p.chunks[0].data) == 0
-			if idle {
-				p.parked = true
-			}
-			p.mu.Unlock()
-			if idle {
-				select {
-				case <-p.wake:
-				case <-p.stopWrite:
-					stopping = true
-				}
-			}
-		}
 		p.mu.Lock()
-		taken := p.chunks
+		if !stopping && len(p.queue) == 0 {
+			p.parked = true
+			p.mu.Unlock()
+			select {
+			case <-p.wake:
+			case <-p.stopWrite:
+				stopping = true
+			}
+			p.mu.Lock()
+		}
+		q := p.queue
 		seq := p.seq
-		p.chunks = []*chunk{p.getChunk(p.curSeg)}
+		p.queue = p.spare[:0]
 		p.mu.Unlock()
 
-		n := 0
-		for _, c := range taken {
-			n += len(c.data)
+		var queued int64
+		for i := range q {
+			queued += q[i].est
+		}
+		delta := p.enc.encode(q)
+		cs := p.enc.take()
+		start := p.written // only the writer changes it
+		for _, c := range cs {
 			p.writeChunk(c)
 		}
+		p.enc.recycle(cs)
 		p.posMu.Lock()
 		p.written = position{seg: p.fileSeg, off: p.fileOff}
+		p.enc.publish(&p.live, q, start)
 		close(p.dataCh)
 		p.dataCh = make(chan struct{})
 		p.posMu.Unlock()
@@ -61,22 +62,19 @@ func (p *Processor) writeLoop() {
 			}
 		}
 
+		clear(q) // the live ring holds what it needs
 		p.mu.Lock()
-		p.pendBytes -= n
-		for _, c := range taken {
-			if cap(c.data) <= 2*p.cfg.writeBufferBytes && len(p.spare) < 4 {
-				p.spare = append(p.spare, c)
-			}
-		}
-		if n > 0 {
+		p.spare = q[:0]
+		p.queued -= queued
+		p.size += delta
+		if len(q) > 0 {
 			p.freeRoom()
 		}
-		empty := p.pendBytes == 0
+		empty := len(p.queue) == 0
 		p.mu.Unlock()
 		if stopping && empty {
 			return
 		}
-		napped = false
 		if !stopping && !p.cfg.sync.each && p.waiters.Load() == 0 {
 			select {
 			case <-time.After(writeNap):
@@ -84,7 +82,6 @@ func (p *Processor) writeLoop() {
 				stopping = true
 			case <-p.wake: // a caller waits for an fsync
 			}
-			napped = true
 		}
 	}
 }
@@ -232,7 +229,7 @@ var errSyncFailed = errors.New("journal: fsync failed")
 
 // waitSynced waits until record seq is fsynced, the fsync covering it
 // fails, or ctx ends.
-func (p *Processor) waitSynced(ctx context.Context, seq uint64) error {
+func (p *Processor) waitSynced(ctx context.Context, seq uint64, ws *waitState) error {
 	p.waiters.Add(1)
 	defer p.waiters.Add(-1)
 	p.signalWriter()
@@ -245,7 +242,13 @@ func (p *Processor) waitSynced(ctx context.Context, seq uint64) error {
 		ch, serr := p.syncedCh, p.syncErr
 		p.posMu.Unlock()
 		if p.syncedSeq.Load() >= seq {
+			if ws != nil && ws.err != nil {
+				return ws.err // the writer refused the record
+			}
 			return nil
+		}
+		if p.writtenSeq.Load() >= seq && ws != nil && ws.err != nil {
+			return ws.err // the writer refused the record
 		}
 		if serr != nil && p.writtenSeq.Load() >= seq {
 			return fmt.Errorf("%w: %w", errSyncFailed, serr)
