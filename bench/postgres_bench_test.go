@@ -230,6 +230,7 @@ func copyCeiling(b *testing.B, dump string, n int, produce func(*pgxpool.Pool)) 
 	copySQL := "COPY audit_logs (" + pgCopyColumns() + ") FROM STDIN WITH (FORMAT binary)"
 	runtime.GC()
 
+	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	tag, err := conn.Conn().PgConn().CopyFrom(context.Background(), f, copySQL)
