@@ -65,4 +65,82 @@
 // BenchmarkEmit the SDK's own work (per-attribute deduplication, the record
 // copy in the BatchProcessor) is most of the cost and hides the differences
 // between the scenarios; here they show.
+//
+// # BenchmarkDelivery
+//
+// The durable journal (exporter/journal, with its default options: group
+// commit every 50 ms) against the SDK's stock BatchProcessor. Each scenario
+// that is compared with another runs after it in the same round and
+// reports the ratio itself (ratio_to_batchprocessor, ratio_to_stock):
+// benchfmt's median of these ratios pairs the scenarios of one round. The
+// per-operation scenarios also report cpu_ns/op, the CPU time of the
+// emitting goroutine alone (its thread's CPU clock, Linux only): ns/op is
+// wall time, which on a small machine includes waiting for the CPUs that
+// the processors' background goroutines (the journal's writer and
+// delivery, the BatchProcessor's export), the garbage collector and other
+// processes hold. allocs/op counts the allocations of every goroutine, the
+// background ones included.
+//
+//   - onemit_batchprocessor and onemit_journal: the cost of the processor's
+//     OnEmit per record, called in a loop with one record, a login as the
+//     Auditor builds it (user, workspace, client IP, user agent and session
+//     id from the request context), emitted once through a provider with
+//     the recommended settings (see below). Both deliver to an exporter
+//     that discards. The BatchProcessor has the settings of BenchmarkEmit;
+//     at millions of OnEmit calls a second its export goroutine falls
+//     behind and its queue overwrites records, which it reports as
+//     dropped (a drop costs OnEmit the same as an enqueue). The journal
+//     must accept and deliver every record. Its delivery decodes more
+//     slowly than OnEmit appends, so the journal grows by a few hundred MB
+//     a second of the loop: a -benchtime of more than a few seconds fills
+//     the default 1 GiB cap, and the scenario fails on the refused records.
+//   - emit_stock and emit_recommended: one Auditor call, the fixture event
+//     of BenchmarkEmit. emit_stock is BenchmarkEmit's bridge scenario
+//     again (stock BatchProcessor, SDK defaults). emit_recommended sends it
+//     through a provider set up as the bridge and journal documentation
+//     recommend: the journal as processor, sdk/log.WithAllowKeyDuplication
+//     and a resource with service.name. Its journal must accept and deliver
+//     every record.
+//   - stock_postgres and journal_postgres: dlvPostgresEvents events through
+//     the whole path into a fresh audit table on the shared Postgres
+//     server, timed from the first event to the provider's Shutdown
+//     (everything committed). Both use PostgresInsert/exporter's emitter
+//     (one goroutine, pausing while more than pgMaxOutstanding events are
+//     emitted but not yet received by the exporter), provider settings
+//     (no key deduplication, service.name) and postgreslog.Exporter; the
+//     stock path has PostgresInsert/exporter's BatchProcessor (batches of
+//     pgBatchSize, a queue larger than the emitter runs ahead), the journal
+//     path the journal with its defaults (batches of up to 2048 records).
+//     Both count the table's rows and distinct event ids and report lost
+//     and duplicated events: the journal path fails unless both are 0, the
+//     stock path only reports them.
+//   - ceiling: one binary COPY of journal_postgres's rows into a fresh
+//     table, as PostgresInsert/ceiling: the ceiling of the throughput
+//     scenarios' ratio_to_ceiling.
+//   - outage_postgres: outageEvents events through the journal into a
+//     private Postgres server (internal/testenv.StartPostgres, given the
+//     shared server's fsync, synchronous_commit, full_page_writes and
+//     shared_buffers), emitted at full speed. Once outageAfter rows are
+//     written the server is stopped (a fast shutdown: connections break,
+//     transactions in flight roll back) and started again outageFor later.
+//     Timed from the first event to the last row confirmed; reports the
+//     outage (outage_seconds), how long after the restart the next row was
+//     written (resume_seconds, mostly the exporter's own retry backoff),
+//     the failed exports the journal retried and the exporter's retries,
+//     and lost and duplicated events, which must be 0.
+//   - fullspeed_postgres: fullSpeedEvents events through the journal (the
+//     recommended provider) into Postgres at full speed, in a child process
+//     (this test binary run again, see fullspeed_child_test.go) so that its
+//     peak resident set size, VmHWM read from /proc/<pid>/status when it
+//     is done, is that of the emitting process alone (peak_rss_MiB). It
+//     also reports the journal's bytes on disk per event (the final sizes
+//     of all the segment files it wrote, deleted ones included, over the
+//     events), its peak size (journal_peak_MiB, the largest
+//     journal.Stats.Bytes sampled every fullSpeedPoll) and how long the
+//     emitting goroutine took (emit_seconds). The child gives up after
+//     fullSpeedTimeout; every event must be in the table, once. Its
+//     ratio_to_ceiling compares a million events with the ceiling's
+//     dlvPostgresEvents.
+//     scripts/bench.sh runs it in its first round only (-once=false on the
+//     others).
 package bench

@@ -64,13 +64,18 @@ const (
 // newProvider returns the LoggerProvider every scenario emits into: the
 // stock BatchProcessor in front of exp.
 func newProvider(exp sdklog.Exporter) *sdklog.LoggerProvider {
-	bp := sdklog.NewBatchProcessor(exp,
+	return sdklog.NewLoggerProvider(sdklog.WithProcessor(newBatchProcessor(exp)))
+}
+
+// newBatchProcessor returns the stock BatchProcessor of every scenario in
+// front of exp.
+func newBatchProcessor(exp sdklog.Exporter) *sdklog.BatchProcessor {
+	return sdklog.NewBatchProcessor(exp,
 		sdklog.WithMaxQueueSize(batchQueueSize),
 		sdklog.WithExportMaxBatchSize(batchExportSize),
 		sdklog.WithExportInterval(batchExportEvery),
 		sdklog.WithExportTimeout(batchExportTimeout),
 	)
-	return sdklog.NewLoggerProvider(sdklog.WithProcessor(bp))
 }
 
 // discardExporter drops every record; it only counts them, so that a

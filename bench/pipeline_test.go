@@ -32,12 +32,25 @@ func newPipeline(exp sdklog.Exporter, queueSize, batchSize int, service string) 
 		sdklog.WithExportInterval(time.Second),
 		sdklog.WithExportTimeout(5*time.Minute),
 	)
-	// The Auditor never emits a key twice, so an audit provider can skip the
-	// SDK's per-record key deduplication (see the bridge documentation).
-	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(bp),
-		sdklog.WithAllowKeyDuplication(),
-		sdklog.WithResource(resource.NewSchemaless(attribute.String(otelaudit.KeyServiceName, service))))
+	return newPipelineWith(bp, service)
+}
+
+// newPipelineWith returns the pipeline in front of proc (a BatchProcessor,
+// a journal), on a provider with the audit settings of newAuditProvider.
+func newPipelineWith(proc sdklog.Processor, service string) pipeline {
+	lp := newAuditProvider(proc, service)
 	rejected := &atomic.Int64{}
 	a := bridge.New(bridge.WithLoggerProvider(lp), bridge.WithErrorHandler(func(error) { rejected.Add(1) }))
 	return pipeline{provider: lp, auditor: a, rejected: rejected}
+}
+
+// newAuditProvider returns a LoggerProvider configured as the bridge and
+// journal documentation recommend for audit records: proc as its only
+// processor, the SDK's per-record key deduplication off (the Auditor never
+// emits a key twice; see the bridge documentation) and a resource naming
+// the service.
+func newAuditProvider(proc sdklog.Processor, service string) *sdklog.LoggerProvider {
+	return sdklog.NewLoggerProvider(sdklog.WithProcessor(proc),
+		sdklog.WithAllowKeyDuplication(),
+		sdklog.WithResource(resource.NewSchemaless(attribute.String(otelaudit.KeyServiceName, service))))
 }

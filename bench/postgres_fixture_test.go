@@ -108,19 +108,33 @@ func (m *memoryPeak) end() (heapMiB, rssMiB float64) {
 	if !m.rssReset {
 		return heapMiB, 0
 	}
-	f, err := os.Open("/proc/self/status")
+	rssMiB, err := readVmHWM("/proc/self/status")
 	if err != nil {
 		return heapMiB, 0
+	}
+	return heapMiB, rssMiB
+}
+
+// readVmHWM returns the peak resident set size (VmHWM) in MiB from a
+// /proc/<pid>/status file (Linux).
+func readVmHWM(path string) (float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmHWM:")); ok {
 			var kb float64
-			if _, err := fmt.Sscan(string(rest), &kb); err == nil {
-				rssMiB = kb / 1024
+			if _, err := fmt.Sscan(string(rest), &kb); err != nil {
+				return 0, fmt.Errorf("%s: VmHWM: %w", path, err)
 			}
+			return kb / 1024, nil
 		}
 	}
-	return heapMiB, rssMiB
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return 0, fmt.Errorf("%s: no VmHWM line", path)
 }

@@ -1,0 +1,229 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/otelaudit/otelaudit/exporter/journal"
+	"github.com/otelaudit/otelaudit/exporter/postgreslog"
+)
+
+// The full-speed scenario of BenchmarkDelivery runs in a child process, so
+// that the peak resident set size it reports is that of a process doing
+// nothing but emitting audit events through the journal into Postgres: the
+// test binary runs again with childEnv set to the JSON of a childConfig,
+// and TestMain hands it to childMain instead of running tests.
+const childEnv = "OTELAUDIT_BENCH_CHILD"
+
+// childConfig is the child's work.
+type childConfig struct {
+	// DSN is the pgx URL of a database with the audit table migrated.
+	DSN string
+	// Dir is the journal directory, empty or missing.
+	Dir string
+	// Events is how many events to record.
+	Events int
+	// SegmentBytes is the journal's segment size; 0 keeps the default.
+	SegmentBytes int64
+	// Timeout bounds the child's run; it gives up when it passes.
+	Timeout time.Duration
+	// PollEvery is how often the journal directory and size are sampled.
+	PollEvery time.Duration
+}
+
+// childResult is what the child reports, as one JSON line on its
+// standard output.
+type childResult struct {
+	// Emitted is how many events the Auditor recorded.
+	Emitted int
+	// EmitSeconds is how long the emitting goroutine took for them, and
+	// Seconds the time from the first event to the last row confirmed by
+	// Postgres.
+	EmitSeconds, Seconds float64
+	// Journal is what the journal wrote to disk.
+	Journal journalUsage
+	// Err is why the run failed, if it did.
+	Err string
+}
+
+// runFullSpeedChild runs cfg in a child process (a new run of this test
+// binary), and returns its result and its peak resident set size in MiB:
+// VmHWM from /proc/<pid>/status, read once the child has reported and
+// before it exits. The child is killed when ctx ends.
+func runFullSpeedChild(ctx context.Context, cfg childConfig) (childResult, float64, error) {
+	var res childResult
+	exe, err := os.Executable()
+	if err != nil {
+		return res, 0, fmt.Errorf("child process: %w", err)
+	}
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return res, 0, fmt.Errorf("child process: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(os.Environ(), childEnv+"="+string(js))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return res, 0, fmt.Errorf("child process: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return res, 0, fmt.Errorf("child process: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return res, 0, fmt.Errorf("child process: %w", err)
+	}
+	line, readErr := bufio.NewReader(stdout).ReadBytes('\n')
+	var rss float64
+	var rssErr error
+	if readErr == nil {
+		// The child waits for its standard input to end: it is still
+		// there, with all the memory it ever mapped counted.
+		rss, rssErr = readVmHWM("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status")
+	}
+	_ = stdin.Close()
+	waitErr := cmd.Wait()
+	if readErr != nil {
+		return res, 0, fmt.Errorf("child process reported nothing (%w; exit: %v); its standard error:\n%s", readErr, waitErr, stderr.Bytes())
+	}
+	if err := json.Unmarshal(line, &res); err != nil {
+		return res, 0, fmt.Errorf("child process: result %q: %w", line, err)
+	}
+	if res.Err != "" {
+		return res, 0, fmt.Errorf("child process: %s", res.Err)
+	}
+	if waitErr != nil {
+		return res, 0, fmt.Errorf("child process: %w; its standard error:\n%s", waitErr, stderr.Bytes())
+	}
+	if rssErr != nil {
+		return res, 0, fmt.Errorf("child process: peak RSS: %w", rssErr)
+	}
+	return res, rss, nil
+}
+
+// childMain is the child process: it runs the childConfig in js, prints the
+// result as one JSON line on standard output, and waits until its standard
+// input ends (the parent reads its peak RSS meanwhile). It returns the exit
+// status.
+func childMain(js string) int {
+	var cfg childConfig
+	res := childResult{}
+	err := json.Unmarshal([]byte(js), &cfg)
+	if err == nil {
+		res, err = fullSpeed(cfg)
+	}
+	if err != nil {
+		res.Err = err.Error()
+	}
+	if werr := json.NewEncoder(os.Stdout).Encode(res); werr != nil {
+		fmt.Fprintln(os.Stderr, "child process: write result:", werr)
+		return 1
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// fullSpeed records cfg.Events events (pgEvent) through the Auditor into a
+// journal with the default options in front of postgreslog, from one
+// goroutine and without pausing, and waits until Postgres has confirmed
+// every one. It checks that the journal refused none and delivered all,
+// and follows the journal directory meanwhile (journalWatch).
+func fullSpeed(cfg childConfig) (childResult, error) {
+	var res childResult
+	if cfg.Timeout <= 0 || cfg.Events <= 0 || cfg.PollEvery <= 0 {
+		return res, fmt.Errorf("invalid configuration %+v", cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, cfg.DSN)
+	if err != nil {
+		return res, fmt.Errorf("open Postgres pool: %w", err)
+	}
+	defer pool.Close()
+	expErrs := &errorLog{}
+	exp, err := postgreslog.New(pool, postgreslog.WithErrorHandler(expErrs.handle))
+	if err != nil {
+		return res, err
+	}
+	var opts []journal.Option
+	if cfg.SegmentBytes > 0 {
+		opts = append(opts, journal.WithSegmentBytes(cfg.SegmentBytes))
+	}
+	proc, jErrs, err := newJournal(cfg.Dir, "postgres", exp, opts...)
+	if err != nil {
+		return res, errors.Join(err, exp.Shutdown(ctx))
+	}
+	p := newPipelineWith(proc, pgService)
+
+	w := newJournalWatch(cfg.Dir, proc)
+	stop := make(chan struct{})
+	var polling sync.WaitGroup
+	polling.Go(func() {
+		t := time.NewTicker(cfg.PollEvery)
+		defer t.Stop()
+		for {
+			w.poll()
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	})
+
+	start := time.Now()
+	res.Emitted = emitEvents(ctx, p.auditor, cfg.Events, 0, nil)
+	res.EmitSeconds = time.Since(start).Seconds()
+	flushErr := p.provider.ForceFlush(ctx)
+	res.Seconds = time.Since(start).Seconds()
+	close(stop)
+	polling.Wait()
+	usage, watchErr := w.finish()
+	res.Journal = usage
+
+	checkErr := checkJournal(proc, "postgres", uint64(cfg.Events))
+	shutErr := p.provider.Shutdown(ctx)
+	var errs []error
+	if flushErr != nil {
+		errs = append(errs, fmt.Errorf("waiting for delivery: %w", flushErr))
+	}
+	if res.Emitted != cfg.Events {
+		errs = append(errs, fmt.Errorf("emitted %d events of %d before the time limit", res.Emitted, cfg.Events))
+	}
+	if n := p.rejected.Load(); n > 0 {
+		errs = append(errs, fmt.Errorf("the Auditor rejected %d events", n))
+	}
+	if checkErr != nil {
+		errs = append(errs, checkErr)
+	}
+	if watchErr != nil {
+		errs = append(errs, fmt.Errorf("journal directory: %w", watchErr))
+	}
+	if shutErr != nil {
+		errs = append(errs, fmt.Errorf("shutdown: %w", shutErr))
+	}
+	if err := jErrs.err(); err != nil {
+		errs = append(errs, fmt.Errorf("journal: %w", err))
+	}
+	if err := expErrs.err(); err != nil {
+		errs = append(errs, fmt.Errorf("exporter: %w", err))
+	}
+	return res, errors.Join(errs...)
+}
