@@ -213,7 +213,7 @@ func benchEmitRecommended(b *testing.B) float64 {
 func postgresPath(b *testing.B, p pipeline, exp *postgreslog.Exporter, n int) time.Duration {
 	b.Helper()
 	ctx := context.Background()
-	received := func() int64 { return int64(exp.Stats().Exported) }
+	received := func() int64 { return int64(exp.Stats().Received) }
 	runtime.GC()
 	b.ReportAllocs()
 	b.ResetTimer()
