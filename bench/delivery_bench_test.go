@@ -379,7 +379,7 @@ func benchOutagePostgres(b *testing.B) {
 	b.ReportMetric(emitTime.Seconds(), "emit_seconds")
 	// postgreslog retries a broken connection itself for a while, and the
 	// journal retries an Export that failed: either shows the outage.
-	retries := exp.Stats().Retries
+	retries := exp.Stats().Retried
 	b.ReportMetric(float64(ts.FailedExports), "failed_exports")
 	b.ReportMetric(float64(retries), "exporter_retries")
 	report(b, outageEvents, elapsed)
