@@ -30,7 +30,8 @@ const (
 	// is refused (reason "too_large").
 	DefaultMaxRecordBytes = 4 << 20
 	// DefaultWriteBufferBytes bounds the records appended but not yet
-	// handed to the operating system.
+	// handed to the operating system (their estimated encoded size; they
+	// are also at most 4096 records waiting for the writer).
 	DefaultWriteBufferBytes = 8 << 20
 	// DefaultWriteStallTimeout is how long an append waits for room in a
 	// full write buffer (the disk is slower than the emitters) before the

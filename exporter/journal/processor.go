@@ -357,6 +357,10 @@ func (p *Processor) refuse(ctx context.Context, reason string, err error) error 
 	return nil
 }
 
+// maxQueued bounds the records OnEmit has cloned and the writer has not
+// taken: a record in memory is several times its encoded size.
+const maxQueued = 4096
+
 // entry is a record appended and not yet encoded by the writer.
 type entry struct {
 	rec       sdklog.Record // a clone: the caller may reuse its record
@@ -384,7 +388,7 @@ func (p *Processor) append(ctx context.Context, r *sdklog.Record, ws *waitState)
 			return 0, ReasonShutdown, ErrShutdown
 		}
 		full := p.size+est > p.cfg.maxBytes
-		stalled := p.queued+est > int64(p.cfg.writeBufferBytes)
+		stalled := p.queued+est > int64(p.cfg.writeBufferBytes) || len(p.queue) >= maxQueued
 		if !full && !stalled {
 			break
 		}
