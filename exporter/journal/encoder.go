@@ -64,7 +64,7 @@ type liveSlot struct {
 }
 
 // liveRecords is the size of the live ring.
-const liveRecords = 4096
+const liveRecords = 2048
 
 func (e *encoder) cur() *chunk {
 	if n := len(e.chunks); n > 0 && e.chunks[n-1].seg == e.seg {

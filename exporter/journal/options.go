@@ -31,7 +31,7 @@ const (
 	DefaultMaxRecordBytes = 4 << 20
 	// DefaultWriteBufferBytes bounds the records appended but not yet
 	// handed to the operating system (their estimated encoded size; they
-	// are also at most 4096 records waiting for the writer).
+	// are also at most 2048 records waiting for the writer).
 	DefaultWriteBufferBytes = 8 << 20
 	// DefaultWriteStallTimeout is how long an append waits for room in a
 	// full write buffer (the disk is slower than the emitters) before the
