@@ -108,8 +108,10 @@ type printed struct {
 // last millisecond (appended records reach the operating system within
 // the writer's 1 ms nap); on a loaded machine the writer runs late, and
 // with two busy cores under the race detector the oldest record lost was
-// up to 20 ms old. 100 ms leaves room for that.
-const crashBound = 100 * time.Millisecond
+// up to 20 ms old, and up to 120 ms with a load average of 15 on those two
+// cores (the writer goroutine was not scheduled). 500 ms leaves room for
+// a starved machine; a loss older than that is a bug, not scheduling.
+const crashBound = 500 * time.Millisecond
 
 // TestFaultCrash: a process recording events is killed (SIGKILL) in the
 // middle of its run; a new Processor on its journal delivers what it had
