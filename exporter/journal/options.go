@@ -31,12 +31,15 @@ const (
 	DefaultMaxRecordBytes = 4 << 20
 	// DefaultWriteBufferBytes bounds the records appended but not yet
 	// handed to the operating system (their estimated encoded size; they
-	// are also at most 2048 records waiting for the writer).
+	// are also at most 4096 records waiting for the writer).
 	DefaultWriteBufferBytes = 8 << 20
 	// DefaultWriteStallTimeout is how long an append waits for room in a
-	// full write buffer (the disk is slower than the emitters) before the
-	// record is refused (reason "write_stalled").
-	DefaultWriteStallTimeout = time.Second
+	// full write buffer (the disk, or the CPU the writer needs, is slower
+	// than the emitters) before the record is refused (reason
+	// "write_stalled"). Emitters are held back, not dropped, through a
+	// burst; 5 s covers a starved machine (up to 2.6 s measured with a
+	// load average of 20 on two cores).
+	DefaultWriteStallTimeout = 5 * time.Second
 	// DefaultMaxBatch and DefaultMaxBatchBytes bound one Export call.
 	DefaultMaxBatch      = 2048
 	DefaultMaxBatchBytes = 8 << 20

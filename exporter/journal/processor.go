@@ -359,7 +359,7 @@ func (p *Processor) refuse(ctx context.Context, reason string, err error) error 
 
 // maxQueued bounds the records OnEmit has cloned and the writer has not
 // taken: a record in memory is several times its encoded size.
-const maxQueued = 2048
+const maxQueued = 4096
 
 // entry is a record appended and not yet encoded by the writer.
 type entry struct {
