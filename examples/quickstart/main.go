@@ -26,7 +26,7 @@ import (
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/journal"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 func main() {
@@ -45,7 +45,7 @@ func run(ctx context.Context, ownerDSN, writerDSN, journalDir string) (err error
 	if err != nil {
 		return err
 	}
-	_, err = postgres.Migrate(ctx, owner, postgres.Options{WriterRole: "audit_writer"})
+	_, err = pgschema.Migrate(ctx, owner, pgschema.Options{WriterRole: "audit_writer"})
 	owner.Close()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)

@@ -1,6 +1,6 @@
 // Package clickhouselog is an OpenTelemetry SDK log exporter
 // (go.opentelemetry.io/otel/sdk/log.Exporter) that writes audit records
-// into the ClickHouse audit table of schema/clickhouse over
+// into the ClickHouse audit table of schema/chschema over
 // clickhouse-go/v2's native protocol.
 //
 // # Quick start
@@ -74,9 +74,9 @@
 // whose sort key ends in event_id, so such copies collapse when parts merge.
 // Until then, analysts count with uniqExact(event_id), list with
 // LIMIT 1 BY event_id, or read FROM audit_logs FINAL (exact, slower); the
-// query pack in schema/clickhouse does the first two. The rollup counts
+// query pack in schema/chschema does the first two. The rollup counts
 // inserted rows: a copy inserted from outside adds one there until the
-// rollup is rebuilt (see schema/clickhouse).
+// rollup is rebuilt (see schema/chschema).
 //
 // # Rows the server refuses
 //

@@ -11,7 +11,7 @@ import (
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 // The whole path: migrate, then audit calls through an SDK LoggerProvider

@@ -16,7 +16,7 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/internal/exportstats"
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 // ErrNilConn is returned by [New] when given no connection.

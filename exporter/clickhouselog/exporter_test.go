@@ -21,7 +21,7 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
 	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 func TestNew(t *testing.T) {

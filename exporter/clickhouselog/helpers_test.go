@@ -24,7 +24,7 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
 	"github.com/otelaudit/otelaudit/exporter/internal/metricstest"
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 func ctxT(t testing.TB) context.Context {

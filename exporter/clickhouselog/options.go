@@ -8,7 +8,7 @@ import (
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 // Defaults of the options.

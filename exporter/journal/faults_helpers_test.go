@@ -25,8 +25,8 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/journal"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/chschema"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // Target names of the fault tests; they name the journal's cursors.
@@ -144,7 +144,7 @@ func openPostgres(t *testing.T, ctx context.Context, dsn string) pgStore {
 	pool, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	_, err = postgres.Migrate(ctx, pool, postgres.Options{})
+	_, err = pgschema.Migrate(ctx, pool, pgschema.Options{})
 	require.NoError(t, err)
 	return pgStore{pool: pool}
 }

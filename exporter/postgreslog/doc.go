@@ -1,10 +1,10 @@
 // Package postgreslog is an OpenTelemetry SDK log exporter
 // (go.opentelemetry.io/otel/sdk/log.Exporter) that writes audit records into
-// the Postgres audit table of schema/postgres with COPY, exactly once per
+// the Postgres audit table of schema/pgschema with COPY, exactly once per
 // event.
 //
 //	pool, _ := pgxpool.New(ctx, dsn)
-//	_, err := postgres.Migrate(ctx, pool, postgres.Options{})  // once, at deploy or start
+//	_, err := pgschema.Migrate(ctx, pool, pgschema.Options{})  // once, at deploy or start
 //	exp, err := postgreslog.New(pool)
 //	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)))
 //	auditor := bridge.New(bridge.WithLoggerProvider(provider))
@@ -135,7 +135,7 @@
 // partitions it knows exist (read from the partition registry at its first
 // Export). Rows of a range it does not know are held back from the batch's
 // COPY; after it, the exporter calls the table's partition function
-// (postgres.EnsurePartitions: the partition and the one after it, created
+// (pgschema.EnsurePartitions: the partition and the one after it, created
 // unless they exist, under an advisory lock, as the table's owner) and then
 // writes them. When retention has dropped a partition the exporter still
 // believed in, the insert fails, the exporter forgets what it knew,
@@ -144,14 +144,14 @@
 //
 // # Append-only, the writer role, retention
 //
-// The table refuses UPDATE, DELETE and TRUNCATE (schema/postgres). The
-// exporter needs only what the writer role of postgres.Options.WriterRole
+// The table refuses UPDATE, DELETE and TRUNCATE (schema/pgschema). The
+// exporter needs only what the writer role of pgschema.Options.WriterRole
 // has: INSERT on the table (COPY and INSERT ... ON CONFLICT DO NOTHING
 // without a conflict target need nothing more), EXECUTE on the partition
 // function, SELECT on the partition registry, and TEMPORARY on the database
 // for the staging table. Run the exporter as that role and the services
 // can add audit rows but never change or remove one. Retention
-// (postgres.DropPartitionsBefore) drops whole partitions, as the table's
+// (pgschema.DropPartitionsBefore) drops whole partitions, as the table's
 // owner, never through the exporter.
 //
 // # In the caller's transaction

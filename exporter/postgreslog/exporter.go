@@ -11,11 +11,11 @@ import (
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/internal/exportstats"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // Exporter writes audit log records into the Postgres audit table created
-// by schema/postgres, with COPY, exactly once per event. See the package
+// by schema/pgschema, with COPY, exactly once per event. See the package
 // documentation for the whole contract.
 //
 // It follows the sdk/log Exporter contract:
@@ -39,7 +39,7 @@ type Exporter struct {
 	pool     *pgxpool.Pool
 	ownsPool bool
 	cfg      config
-	stmts    postgres.WriterStatements
+	stmts    pgschema.WriterStatements
 	parts    partitionCache
 	batches  sync.Pool // *batch, with their mapper and buffers
 
@@ -61,14 +61,14 @@ var ErrNilPool = errors.New("postgreslog: nil pool")
 
 // New returns an Exporter that writes through pool. The pool stays the
 // caller's: Shutdown does not close it. The table must have been created
-// with schema/postgres.Migrate (WithTable names it when it is not
+// with schema/pgschema.Migrate (WithTable names it when it is not
 // public.audit_logs); New itself does not touch the database.
 func New(pool *pgxpool.Pool, opts ...Option) (*Exporter, error) {
 	if pool == nil {
 		return nil, ErrNilPool
 	}
 	cfg := newConfig(opts)
-	stmts, err := postgres.Writer(cfg.table)
+	stmts, err := pgschema.Writer(cfg.table)
 	if err != nil {
 		return nil, fmt.Errorf("postgreslog: %w", err)
 	}

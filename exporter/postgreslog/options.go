@@ -8,7 +8,7 @@ import (
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // Defaults of the options.
@@ -39,7 +39,7 @@ type optionFunc func(config) config
 func (f optionFunc) apply(c config) config { return f(c) }
 
 type config struct {
-	table        postgres.Options
+	table        pgschema.Options
 	mapping      auditrow.Options
 	onError      func(error)
 	meters       metric.MeterProvider
@@ -69,7 +69,7 @@ func newConfig(opts []Option) config {
 }
 
 // WithTable sets the schema and table written to; they must be those given
-// to postgres.Migrate. Default: public.audit_logs. Empty strings mean the
+// to pgschema.Migrate. Default: public.audit_logs. Empty strings mean the
 // defaults. Names are validated by [New] and [NewTxWriter].
 func WithTable(schema, table string) Option {
 	return optionFunc(func(c config) config {

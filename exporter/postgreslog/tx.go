@@ -21,7 +21,7 @@ import (
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // TxWriter writes audit events inside a transaction of the caller's, so
@@ -38,7 +38,7 @@ import (
 type TxWriter struct {
 	pool    *pgxpool.Pool
 	cfg     config
-	stmts   postgres.WriterStatements
+	stmts   pgschema.WriterStatements
 	service string
 	parts   partitionCache
 	mappers sync.Pool // *auditrow.Mapper
@@ -74,7 +74,7 @@ func NewTxWriter(pool *pgxpool.Pool, opts ...Option) (*TxWriter, error) {
 		return nil, ErrNilPool
 	}
 	cfg := newConfig(opts)
-	stmts, err := postgres.Writer(cfg.table)
+	stmts, err := pgschema.Writer(cfg.table)
 	if err != nil {
 		return nil, fmt.Errorf("postgreslog: %w", err)
 	}

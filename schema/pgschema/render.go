@@ -1,4 +1,4 @@
-package postgres
+package pgschema
 
 import (
 	"bytes"
@@ -124,7 +124,7 @@ func parse(o Options, file string) (*template.Template, error) {
 func render(o Options, file, name string) (string, error) {
 	t, err := parse(o, file)
 	if err != nil {
-		return "", fmt.Errorf("postgres: parse %s: %w", file, err)
+		return "", fmt.Errorf("pgschema: parse %s: %w", file, err)
 	}
 	return execute(t, o, file, name)
 }
@@ -135,12 +135,12 @@ func execute(t *template.Template, o Options, file, name string) (string, error)
 	if name != "" {
 		t = t.Lookup(name)
 		if t == nil {
-			return "", fmt.Errorf("postgres: %s has no template %q", file, name)
+			return "", fmt.Errorf("pgschema: %s has no template %q", file, name)
 		}
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, newTmplData(o)); err != nil {
-		return "", fmt.Errorf("postgres: render %s: %w", file, err)
+		return "", fmt.Errorf("pgschema: render %s: %w", file, err)
 	}
 	return b.String(), nil
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

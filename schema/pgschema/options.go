@@ -1,4 +1,4 @@
-package postgres
+package pgschema
 
 import (
 	"errors"
@@ -83,7 +83,7 @@ type Options struct {
 
 // ErrInvalidOptions is returned (wrapped) for options that name objects
 // with identifiers this package does not accept, or an unknown interval.
-var ErrInvalidOptions = errors.New("postgres: invalid options")
+var ErrInvalidOptions = errors.New("pgschema: invalid options")
 
 // identRE is what schema, table and role names must match: lower-case
 // unquoted Postgres identifiers, so that the quoted name and the name a

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 // The modern layout's audit table, as Migrate creates it on ClickHouse 22.x

@@ -1,4 +1,4 @@
-package postgres_test
+package pgschema_test
 
 import (
 	"context"
@@ -8,12 +8,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // The migrations Migrate applies, for the default table public.audit_logs.
 func ExampleMigrations() {
-	ms, err := postgres.Migrations(postgres.Options{})
+	ms, err := pgschema.Migrations(pgschema.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -29,7 +29,7 @@ func ExampleMigrations() {
 
 // Names from configuration are validated before they reach any SQL.
 func ExampleOptions_Validate() {
-	for _, o := range []postgres.Options{
+	for _, o := range []pgschema.Options{
 		{Schema: "audit", Table: "events", WriterRole: "audit_writer"},
 		{Table: `events"; DROP TABLE users; --`},
 	} {
@@ -37,7 +37,7 @@ func ExampleOptions_Validate() {
 	}
 	// Output:
 	// <nil>
-	// postgres: invalid options: table name "events\"; DROP TABLE users; --" must be lower-case letters, digits and underscores, not starting with a digit
+	// pgschema: invalid options: table name "events\"; DROP TABLE users; --" must be lower-case letters, digits and underscores, not starting with a digit
 }
 
 // A service's start-up, and a nightly retention job run as the table's
@@ -51,8 +51,8 @@ func ExampleMigrate() {
 	}
 	defer pool.Close()
 
-	opts := postgres.Options{WriterRole: "audit_writer"}
-	applied, err := postgres.Migrate(ctx, pool, opts)
+	opts := pgschema.Options{WriterRole: "audit_writer"}
+	applied, err := pgschema.Migrate(ctx, pool, opts)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -60,7 +60,7 @@ func ExampleMigrate() {
 	fmt.Println("applied migrations", applied)
 
 	// Keep 13 months.
-	dropped, err := postgres.DropPartitionsBefore(ctx, pool, opts, time.Now().AddDate(0, -13, 0))
+	dropped, err := pgschema.DropPartitionsBefore(ctx, pool, opts, time.Now().AddDate(0, -13, 0))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -2,8 +2,10 @@
 // migrations for the audit table and its daily rollup, in two layouts
 // chosen by the server's version, and the analyst query pack.
 //
-// The package is named chschema, not clickhouse, so that it does not
-// collide with the driver's package in imports.
+// The package is named chschema, after its folder, and not clickhouse, so
+// that it does not collide with the driver's package
+// (github.com/ClickHouse/clickhouse-go/v2) in the code that uses both; its
+// Postgres counterpart is schema/pgschema.
 //
 // # Migrations
 //

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 func ctxT(t *testing.T) context.Context {

@@ -1,4 +1,4 @@
-package postgres
+package pgschema
 
 // Column is a column a writer fills.
 type Column struct {

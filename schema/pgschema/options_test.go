@@ -1,4 +1,4 @@
-package postgres_test
+package pgschema_test
 
 import (
 	"strings"
@@ -6,28 +6,28 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 func TestOptionsValidate(t *testing.T) {
 	tests := []struct {
 		name string
-		opts postgres.Options
+		opts pgschema.Options
 		ok   bool
 	}{
-		{"zero value is the defaults", postgres.Options{}, true},
-		{"custom names", postgres.Options{Schema: "audit", Table: "events_v2", WriterRole: "audit_writer", Interval: postgres.Daily}, true},
-		{"upper case", postgres.Options{Table: "AuditLogs"}, false},
-		{"quote in table", postgres.Options{Table: `audit"; DROP TABLE x; --`}, false},
-		{"space in schema", postgres.Options{Schema: "my schema"}, false},
-		{"leading digit", postgres.Options{Table: "1audit"}, false},
-		{"table too long", postgres.Options{Table: strings.Repeat("a", postgres.MaxTableLen+1)}, false},
-		{"table at the limit", postgres.Options{Table: strings.Repeat("a", postgres.MaxTableLen)}, true},
-		{"schema too long", postgres.Options{Schema: strings.Repeat("s", 64)}, false},
-		{"reserved schema", postgres.Options{Schema: "pg_catalog"}, false},
-		{"reserved role", postgres.Options{WriterRole: "pg_write_all_data"}, false},
-		{"role with dash", postgres.Options{WriterRole: "audit-writer"}, false},
-		{"unknown interval", postgres.Options{Interval: postgres.Interval(7)}, false},
+		{"zero value is the defaults", pgschema.Options{}, true},
+		{"custom names", pgschema.Options{Schema: "audit", Table: "events_v2", WriterRole: "audit_writer", Interval: pgschema.Daily}, true},
+		{"upper case", pgschema.Options{Table: "AuditLogs"}, false},
+		{"quote in table", pgschema.Options{Table: `audit"; DROP TABLE x; --`}, false},
+		{"space in schema", pgschema.Options{Schema: "my schema"}, false},
+		{"leading digit", pgschema.Options{Table: "1audit"}, false},
+		{"table too long", pgschema.Options{Table: strings.Repeat("a", pgschema.MaxTableLen+1)}, false},
+		{"table at the limit", pgschema.Options{Table: strings.Repeat("a", pgschema.MaxTableLen)}, true},
+		{"schema too long", pgschema.Options{Schema: strings.Repeat("s", 64)}, false},
+		{"reserved schema", pgschema.Options{Schema: "pg_catalog"}, false},
+		{"reserved role", pgschema.Options{WriterRole: "pg_write_all_data"}, false},
+		{"role with dash", pgschema.Options{WriterRole: "audit-writer"}, false},
+		{"unknown interval", pgschema.Options{Interval: pgschema.Interval(7)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -36,17 +36,17 @@ func TestOptionsValidate(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			require.ErrorIs(t, err, postgres.ErrInvalidOptions)
+			require.ErrorIs(t, err, pgschema.ErrInvalidOptions)
 		})
 	}
 }
 
 func TestWriterStatements(t *testing.T) {
-	w, err := postgres.Writer(postgres.Options{Schema: "audit", Table: "events"})
+	w, err := pgschema.Writer(pgschema.Options{Schema: "audit", Table: "events"})
 	require.NoError(t, err)
 	require.Equal(t, "audit.events", w.Table)
 	var names []string
-	for _, c := range postgres.Columns() {
+	for _, c := range pgschema.Columns() {
 		names = append(names, `"`+c.Name+`"`)
 	}
 	cols := strings.Join(names, ", ")
@@ -62,16 +62,16 @@ func TestWriterStatements(t *testing.T) {
 	require.Equal(t, `SELECT partition, lo, hi, created FROM "audit"."events_ensure_partitions"($1, $2, $3)`, w.EnsurePartitions)
 	require.Equal(t, `SELECT partition, lo, hi FROM "audit"."events_partitions" ORDER BY lo`, w.ListPartitions)
 
-	w, err = postgres.Writer(postgres.Options{})
+	w, err = pgschema.Writer(pgschema.Options{})
 	require.NoError(t, err)
 	require.Equal(t, "public.audit_logs", w.Table, "the defaults")
 
-	_, err = postgres.Writer(postgres.Options{Table: "Bad"})
-	require.ErrorIs(t, err, postgres.ErrInvalidOptions)
+	_, err = pgschema.Writer(pgschema.Options{Table: "Bad"})
+	require.ErrorIs(t, err, pgschema.ErrInvalidOptions)
 }
 
 func TestMigrationsRender(t *testing.T) {
-	ms, err := postgres.Migrations(postgres.Options{})
+	ms, err := pgschema.Migrations(pgschema.Options{})
 	require.NoError(t, err)
 	require.NotEmpty(t, ms)
 	for i, m := range ms {
@@ -81,7 +81,7 @@ func TestMigrationsRender(t *testing.T) {
 		require.Len(t, m.Checksum, 64)
 	}
 
-	daily, err := postgres.Migrations(postgres.Options{Interval: postgres.Daily})
+	daily, err := pgschema.Migrations(pgschema.Options{Interval: pgschema.Daily})
 	require.NoError(t, err)
 	require.NotEqual(t, ms[len(ms)-1].Checksum, daily[len(daily)-1].Checksum, "the interval is part of the partition function")
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 // migrated returns a connection to a fresh, migrated database.

@@ -1,4 +1,4 @@
-package postgres
+package pgschema
 
 import (
 	"context"
@@ -49,7 +49,7 @@ func ensurePartitions(ctx context.Context, q querier, o Options, from, to time.T
 	}
 	ps, err := queryPartitions(ctx, q, true, sql, from, to, ahead)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: ensure partitions of %s.%s for [%s, %s] and %d ahead: %w",
+		return nil, fmt.Errorf("pgschema: ensure partitions of %s.%s for [%s, %s] and %d ahead: %w",
 			o.Schema, o.Table, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), ahead, err)
 	}
 	return ps, nil
@@ -64,7 +64,7 @@ func ListPartitions(ctx context.Context, pool *pgxpool.Pool, o Options) ([]Parti
 	}
 	ps, err := queryPartitions(ctx, pool, false, sql)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list partitions of %s.%s: %w", o.Schema, o.Table, err)
+		return nil, fmt.Errorf("pgschema: list partitions of %s.%s: %w", o.Schema, o.Table, err)
 	}
 	return ps, nil
 }
@@ -89,7 +89,7 @@ func DropPartitionsBefore(ctx context.Context, pool *pgxpool.Pool, o Options, cu
 	}
 	ps, err := queryPartitions(ctx, pool, false, sql, cutoff)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: drop partitions of %s.%s before %s: %w", o.Schema, o.Table, cutoff.UTC().Format(time.RFC3339), err)
+		return nil, fmt.Errorf("pgschema: drop partitions of %s.%s before %s: %w", o.Schema, o.Table, cutoff.UTC().Format(time.RFC3339), err)
 	}
 	return ps, nil
 }

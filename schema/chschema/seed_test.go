@@ -17,7 +17,7 @@ import (
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 // The seeded dataset: two workspaces over two days in June 2024 (and two

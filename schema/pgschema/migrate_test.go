@@ -1,4 +1,4 @@
-package postgres_test
+package pgschema_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // testTimeout bounds each database test.
@@ -26,10 +26,10 @@ func testCtx(t *testing.T) context.Context {
 }
 
 // migrated returns a pool on a fresh database migrated with o.
-func migrated(t *testing.T, o postgres.Options) *pgxpool.Pool {
+func migrated(t *testing.T, o pgschema.Options) *pgxpool.Pool {
 	t.Helper()
 	pool := testenv.Postgres(t)
-	_, err := postgres.Migrate(testCtx(t), pool, o)
+	_, err := pgschema.Migrate(testCtx(t), pool, o)
 	require.NoError(t, err)
 	return pool
 }
@@ -47,9 +47,9 @@ func TestMigrate(t *testing.T) {
 	ctx := testCtx(t)
 	pool := testenv.Postgres(t)
 
-	applied, err := postgres.Migrate(ctx, pool, postgres.Options{})
+	applied, err := pgschema.Migrate(ctx, pool, pgschema.Options{})
 	require.NoError(t, err)
-	ms, err := postgres.Migrations(postgres.Options{})
+	ms, err := pgschema.Migrations(pgschema.Options{})
 	require.NoError(t, err)
 	var all []int
 	for _, m := range ms {
@@ -58,7 +58,7 @@ func TestMigrate(t *testing.T) {
 	require.Equal(t, all, applied)
 
 	t.Run("rerun is a no-op", func(t *testing.T) {
-		applied, err := postgres.Migrate(ctx, pool, postgres.Options{})
+		applied, err := pgschema.Migrate(ctx, pool, pgschema.Options{})
 		require.NoError(t, err)
 		require.Empty(t, applied)
 		var n int
@@ -73,15 +73,15 @@ func TestMigrate(t *testing.T) {
 			WHERE table_schema = 'public' AND table_name = 'audit_logs'
 			ORDER BY ordinal_position`)
 		require.NoError(t, err)
-		got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (postgres.Column, error) {
-			var c postgres.Column
+		got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pgschema.Column, error) {
+			var c pgschema.Column
 			err := r.Scan(&c.Name, &c.Type)
 			return c, err
 		})
 		require.NoError(t, err)
 		alias := map[string]string{"timestamptz": "timestamptz", "uuid": "uuid", "text": "text", "inet": "inet", "jsonb": "jsonb", "text[]": "text[]"}
 		want := map[string]string{}
-		for _, c := range postgres.Columns() {
+		for _, c := range pgschema.Columns() {
 			want[c.Name] = alias[c.Type]
 		}
 		want["ingested_at"] = "timestamptz"
@@ -93,9 +93,9 @@ func TestMigrate(t *testing.T) {
 	})
 
 	t.Run("partitions from this month to three ahead", func(t *testing.T) {
-		ps, err := postgres.ListPartitions(ctx, pool, postgres.Options{})
+		ps, err := pgschema.ListPartitions(ctx, pool, pgschema.Options{})
 		require.NoError(t, err)
-		require.Len(t, ps, 1+postgres.DefaultAhead)
+		require.Len(t, ps, 1+pgschema.DefaultAhead)
 		now := time.Now().UTC()
 		first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 		for i, p := range ps {
@@ -127,7 +127,7 @@ func TestMigrateConcurrentSafe(t *testing.T) {
 	)
 	for range n {
 		wg.Go(func() {
-			a, err := postgres.Migrate(ctx, pool, postgres.Options{Schema: "audit", WriterRole: role})
+			a, err := pgschema.Migrate(ctx, pool, pgschema.Options{Schema: "audit", WriterRole: role})
 			mu.Lock()
 			defer mu.Unlock()
 			applied = append(applied, a...)
@@ -139,7 +139,7 @@ func TestMigrateConcurrentSafe(t *testing.T) {
 		require.NoError(t, err)
 	}
 	slices.Sort(applied)
-	ms, err := postgres.Migrations(postgres.Options{})
+	ms, err := pgschema.Migrations(pgschema.Options{})
 	require.NoError(t, err)
 	require.Len(t, applied, len(ms), "each migration applied exactly once: %v", applied)
 	require.Equal(t, []int{1, 2, 3}, slices.Compact(applied))
@@ -147,25 +147,25 @@ func TestMigrateConcurrentSafe(t *testing.T) {
 
 func TestMigrateChecksumMismatch(t *testing.T) {
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
-	_, err := postgres.Migrate(ctx, pool, postgres.Options{Interval: postgres.Daily})
-	require.ErrorIs(t, err, postgres.ErrChecksumMismatch)
+	pool := migrated(t, pgschema.Options{})
+	_, err := pgschema.Migrate(ctx, pool, pgschema.Options{Interval: pgschema.Daily})
+	require.ErrorIs(t, err, pgschema.ErrChecksumMismatch)
 	// The monthly layout is untouched.
-	_, err = postgres.Migrate(ctx, pool, postgres.Options{})
+	_, err = pgschema.Migrate(ctx, pool, pgschema.Options{})
 	require.NoError(t, err)
 }
 
 func TestMigrateInvalidOptions(t *testing.T) {
 	pool := testenv.Postgres(t)
-	_, err := postgres.Migrate(testCtx(t), pool, postgres.Options{Table: `x"y`})
-	require.ErrorIs(t, err, postgres.ErrInvalidOptions)
+	_, err := pgschema.Migrate(testCtx(t), pool, pgschema.Options{Table: `x"y`})
+	require.ErrorIs(t, err, pgschema.ErrInvalidOptions)
 }
 
 func TestMigrateCanceled(t *testing.T) {
 	pool := testenv.Postgres(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := postgres.Migrate(ctx, pool, postgres.Options{})
+	_, err := pgschema.Migrate(ctx, pool, pgschema.Options{})
 	require.ErrorIs(t, err, context.Canceled)
 }
 

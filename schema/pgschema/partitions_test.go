@@ -1,4 +1,4 @@
-package postgres_test
+package pgschema_test
 
 import (
 	"crypto/rand"
@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // insertRow inserts a minimal audit row at t and returns the partition it
@@ -40,7 +40,7 @@ func insertOnly(t *testing.T, pool *pgxpool.Pool, table string, at time.Time) {
 
 func TestEnsurePartitionsMonthBoundary(t *testing.T) {
 	ctx := testCtx(t)
-	o := postgres.Options{Schema: "audit", Ahead: -1}
+	o := pgschema.Options{Schema: "audit", Ahead: -1}
 	pool := migrated(t, o)
 
 	endOfJan := time.Date(2024, 1, 31, 23, 59, 59, 999999000, time.UTC)
@@ -52,17 +52,17 @@ func TestEnsurePartitionsMonthBoundary(t *testing.T) {
 	require.ErrorAs(t, err, &pgErr)
 	require.Equal(t, "23514", pgErr.Code, "no partition of relation found for row")
 
-	ps, err := postgres.EnsurePartitions(ctx, pool, o, endOfJan, startOfFeb, 1)
+	ps, err := pgschema.EnsurePartitions(ctx, pool, o, endOfJan, startOfFeb, 1)
 	require.NoError(t, err)
-	require.Equal(t, []postgres.Partition{
+	require.Equal(t, []pgschema.Partition{
 		{Name: "audit_logs_p202401", Lo: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), Hi: startOfFeb, Created: true},
 		{Name: "audit_logs_p202402", Lo: startOfFeb, Hi: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), Created: true},
 		{Name: "audit_logs_p202403", Lo: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), Hi: time.Date(2024, 4, 1, 0, 0, 0, 0, time.UTC), Created: true},
 	}, ps)
 
-	again, err := postgres.EnsurePartitions(ctx, pool, o, startOfFeb, startOfFeb, 0)
+	again, err := pgschema.EnsurePartitions(ctx, pool, o, startOfFeb, startOfFeb, 0)
 	require.NoError(t, err)
-	require.Equal(t, []postgres.Partition{{Name: "audit_logs_p202402", Lo: startOfFeb, Hi: ps[1].Hi}}, again, "exists: not created again")
+	require.Equal(t, []pgschema.Partition{{Name: "audit_logs_p202402", Lo: startOfFeb, Hi: ps[1].Hi}}, again, "exists: not created again")
 
 	require.Equal(t, "audit.audit_logs_p202401", insertRow(t, pool, "audit.audit_logs", endOfJan))
 	require.Equal(t, "audit.audit_logs_p202402", insertRow(t, pool, "audit.audit_logs", startOfFeb))
@@ -71,12 +71,12 @@ func TestEnsurePartitionsMonthBoundary(t *testing.T) {
 	require.Equal(t, "audit.audit_logs_p202401", insertRow(t, pool, "audit.audit_logs", time.Date(2024, 2, 1, 0, 30, 0, 0, berlin)))
 
 	t.Run("too many in one call", func(t *testing.T) {
-		_, err := postgres.EnsurePartitions(ctx, pool, o, time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), 0)
+		_, err := pgschema.EnsurePartitions(ctx, pool, o, time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), 0)
 		require.ErrorAs(t, err, &pgErr)
 		require.Equal(t, "54000", pgErr.Code)
 	})
 	t.Run("reversed range", func(t *testing.T) {
-		_, err := postgres.EnsurePartitions(ctx, pool, o, startOfFeb, endOfJan, 0)
+		_, err := pgschema.EnsurePartitions(ctx, pool, o, startOfFeb, endOfJan, 0)
 		require.ErrorAs(t, err, &pgErr)
 		require.Equal(t, "22023", pgErr.Code)
 	})
@@ -84,9 +84,9 @@ func TestEnsurePartitionsMonthBoundary(t *testing.T) {
 
 func TestEnsurePartitionsDaily(t *testing.T) {
 	ctx := testCtx(t)
-	o := postgres.Options{Interval: postgres.Daily, Ahead: 2}
+	o := pgschema.Options{Interval: pgschema.Daily, Ahead: 2}
 	pool := migrated(t, o)
-	ps, err := postgres.ListPartitions(ctx, pool, o)
+	ps, err := pgschema.ListPartitions(ctx, pool, o)
 	require.NoError(t, err)
 	require.Len(t, ps, 3)
 	today := time.Now().UTC().Truncate(24 * time.Hour)
@@ -94,9 +94,9 @@ func TestEnsurePartitionsDaily(t *testing.T) {
 	require.Equal(t, today.AddDate(0, 0, 3), ps[2].Hi)
 
 	leap := time.Date(2024, 2, 29, 12, 0, 0, 0, time.UTC)
-	got, err := postgres.EnsurePartitions(ctx, pool, o, leap, leap, 0)
+	got, err := pgschema.EnsurePartitions(ctx, pool, o, leap, leap, 0)
 	require.NoError(t, err)
-	require.Equal(t, []postgres.Partition{{Name: "audit_logs_p20240229", Lo: leap.Truncate(24 * time.Hour), Hi: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), Created: true}}, got)
+	require.Equal(t, []pgschema.Partition{{Name: "audit_logs_p20240229", Lo: leap.Truncate(24 * time.Hour), Hi: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), Created: true}}, got)
 }
 
 // requireRefused checks that err is the append-only trigger's refusal (or
@@ -110,7 +110,7 @@ func requireRefused(t *testing.T, err error, code string) {
 
 func TestAppendOnly(t *testing.T) {
 	ctx := testCtx(t)
-	o := postgres.Options{}
+	o := pgschema.Options{}
 	pool := migrated(t, o)
 	now := time.Now()
 	part := insertRow(t, pool, "audit_logs", now)
@@ -135,7 +135,7 @@ func TestAppendOnly(t *testing.T) {
 
 	t.Run("new partitions are protected too", func(t *testing.T) {
 		far := time.Date(2031, 7, 4, 0, 0, 0, 0, time.UTC)
-		_, err := postgres.EnsurePartitions(ctx, pool, o, far, far, 0)
+		_, err := pgschema.EnsurePartitions(ctx, pool, o, far, far, 0)
 		require.NoError(t, err)
 		p := insertRow(t, pool, "audit_logs", far)
 		_, err = pool.Exec(ctx, `TRUNCATE `+p)
@@ -146,13 +146,13 @@ func TestAppendOnly(t *testing.T) {
 
 	t.Run("retention drops whole partitions", func(t *testing.T) {
 		old := time.Date(2020, 3, 15, 0, 0, 0, 0, time.UTC)
-		_, err := postgres.EnsurePartitions(ctx, pool, o, old, old, 1)
+		_, err := pgschema.EnsurePartitions(ctx, pool, o, old, old, 1)
 		require.NoError(t, err)
 		insertRow(t, pool, "audit_logs", old)
 		insertRow(t, pool, "audit_logs", old.AddDate(0, 1, 0))
 
 		// The cutoff falls inside April: only March is entirely older.
-		dropped, err := postgres.DropPartitionsBefore(ctx, pool, o, time.Date(2020, 4, 20, 0, 0, 0, 0, time.UTC))
+		dropped, err := pgschema.DropPartitionsBefore(ctx, pool, o, time.Date(2020, 4, 20, 0, 0, 0, 0, time.UTC))
 		require.NoError(t, err)
 		require.Len(t, dropped, 1)
 		require.Equal(t, "audit_logs_p202003", dropped[0].Name)
@@ -161,7 +161,7 @@ func TestAppendOnly(t *testing.T) {
 		require.Equal(t, 1, n, "April's row is kept")
 		require.Empty(t, queryStrings(t, pool, `SELECT relname::text FROM pg_class WHERE relname = 'audit_logs_p202003'`))
 
-		again, err := postgres.DropPartitionsBefore(ctx, pool, o, time.Date(2020, 4, 20, 0, 0, 0, 0, time.UTC))
+		again, err := pgschema.DropPartitionsBefore(ctx, pool, o, time.Date(2020, 4, 20, 0, 0, 0, 0, time.UTC))
 		require.NoError(t, err)
 		require.Empty(t, again)
 	})
@@ -197,10 +197,10 @@ func TestWriterRole(t *testing.T) {
 	ctx := testCtx(t)
 	pool := testenv.Postgres(t)
 	role := uniqueRole(t, pool)
-	o := postgres.Options{Schema: "audit", WriterRole: role}
-	_, err := postgres.Migrate(ctx, pool, o)
+	o := pgschema.Options{Schema: "audit", WriterRole: role}
+	_, err := pgschema.Migrate(ctx, pool, o)
 	require.NoError(t, err)
-	_, err = postgres.Migrate(ctx, pool, o)
+	_, err = pgschema.Migrate(ctx, pool, o)
 	require.NoError(t, err, "grants are idempotent")
 	w := connectAs(t, pool, role)
 
@@ -210,11 +210,11 @@ func TestWriterRole(t *testing.T) {
 	// The writer may create partitions through the function, and read the
 	// registry, but nothing else.
 	far := time.Date(2033, 1, 1, 0, 0, 0, 0, time.UTC)
-	ps, err := postgres.EnsurePartitions(ctx, w, o, far, far, 0)
+	ps, err := pgschema.EnsurePartitions(ctx, w, o, far, far, 0)
 	require.NoError(t, err)
 	require.True(t, ps[0].Created)
 	insertOnly(t, w, "audit.audit_logs", far)
-	_, err = postgres.ListPartitions(ctx, w, o)
+	_, err = pgschema.ListPartitions(ctx, w, o)
 	require.NoError(t, err)
 
 	for _, stmt := range []string{
@@ -231,7 +231,7 @@ func TestWriterRole(t *testing.T) {
 			requireRefused(t, err, "42501")
 		})
 	}
-	_, err = postgres.DropPartitionsBefore(ctx, w, o, far.AddDate(1, 0, 0))
+	_, err = pgschema.DropPartitionsBefore(ctx, w, o, far.AddDate(1, 0, 0))
 	requireRefused(t, err, "42501")
 
 	var n int
@@ -241,7 +241,7 @@ func TestWriterRole(t *testing.T) {
 
 func TestQueryPathsUseIndexes(t *testing.T) {
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	now := time.Now()
 	_, err := pool.Exec(ctx, `
 		INSERT INTO audit_logs (created_at, event_id, action, outcome, user_id, workspace_id)
@@ -305,12 +305,12 @@ func TestPartitionsInAnotherSessionTimeZone(t *testing.T) {
 			require.Equal(t, tz, session)
 
 			t.Run("monthly", func(t *testing.T) {
-				o := postgres.Options{Schema: "monthly", Ahead: -1}
-				_, err := postgres.Migrate(ctx, pool, o)
+				o := pgschema.Options{Schema: "monthly", Ahead: -1}
+				_, err := pgschema.Migrate(ctx, pool, o)
 				require.NoError(t, err)
-				ps, err := postgres.EnsurePartitions(ctx, pool, o, utc(2024, 1, 31, 23, 59), utc(2024, 2, 1, 0, 0), 1)
+				ps, err := pgschema.EnsurePartitions(ctx, pool, o, utc(2024, 1, 31, 23, 59), utc(2024, 2, 1, 0, 0), 1)
 				require.NoError(t, err)
-				require.Equal(t, []postgres.Partition{
+				require.Equal(t, []pgschema.Partition{
 					{Name: "audit_logs_p202401", Lo: utc(2024, 1, 1, 0, 0), Hi: utc(2024, 2, 1, 0, 0), Created: true},
 					{Name: "audit_logs_p202402", Lo: utc(2024, 2, 1, 0, 0), Hi: utc(2024, 3, 1, 0, 0), Created: true},
 					{Name: "audit_logs_p202403", Lo: utc(2024, 3, 1, 0, 0), Hi: utc(2024, 4, 1, 0, 0), Created: true},
@@ -321,28 +321,28 @@ func TestPartitionsInAnotherSessionTimeZone(t *testing.T) {
 				require.Equal(t, "monthly.audit_logs_p202402", insertRow(t, pool, "monthly.audit_logs", time.Date(2024, 2, 29, 23, 59, 59, 999999000, time.UTC)))
 				require.Equal(t, "monthly.audit_logs_p202403", insertRow(t, pool, "monthly.audit_logs", utc(2024, 3, 1, 0, 0)))
 
-				list, err := postgres.ListPartitions(ctx, pool, o)
+				list, err := pgschema.ListPartitions(ctx, pool, o)
 				require.NoError(t, err)
-				require.Equal(t, []postgres.Partition{
+				require.Equal(t, []pgschema.Partition{
 					{Name: "audit_logs_p202401", Lo: utc(2024, 1, 1, 0, 0), Hi: utc(2024, 2, 1, 0, 0)},
 					{Name: "audit_logs_p202402", Lo: utc(2024, 2, 1, 0, 0), Hi: utc(2024, 3, 1, 0, 0)},
 					{Name: "audit_logs_p202403", Lo: utc(2024, 3, 1, 0, 0), Hi: utc(2024, 4, 1, 0, 0)},
 				}, list[:3], "the registry (then the current month's, made by Migrate)")
 
-				dropped, err := postgres.DropPartitionsBefore(ctx, pool, o, utc(2024, 2, 29, 23, 59))
+				dropped, err := pgschema.DropPartitionsBefore(ctx, pool, o, utc(2024, 2, 29, 23, 59))
 				require.NoError(t, err)
-				require.Equal(t, []postgres.Partition{{Name: "audit_logs_p202401", Lo: utc(2024, 1, 1, 0, 0), Hi: utc(2024, 2, 1, 0, 0)}}, dropped)
+				require.Equal(t, []pgschema.Partition{{Name: "audit_logs_p202401", Lo: utc(2024, 1, 1, 0, 0), Hi: utc(2024, 2, 1, 0, 0)}}, dropped)
 				require.Equal(t, []string{"monthly.audit_logs_p202402", "monthly.audit_logs_p202402", "monthly.audit_logs_p202403"},
 					queryStrings(t, pool, "SELECT tableoid::regclass::text FROM monthly.audit_logs ORDER BY created_at"))
 			})
 
 			t.Run("daily", func(t *testing.T) {
-				o := postgres.Options{Schema: "daily", Interval: postgres.Daily, Ahead: -1}
-				_, err := postgres.Migrate(ctx, pool, o)
+				o := pgschema.Options{Schema: "daily", Interval: pgschema.Daily, Ahead: -1}
+				_, err := pgschema.Migrate(ctx, pool, o)
 				require.NoError(t, err)
-				ps, err := postgres.EnsurePartitions(ctx, pool, o, utc(2024, 2, 29, 23, 59), utc(2024, 2, 29, 23, 59), 1)
+				ps, err := pgschema.EnsurePartitions(ctx, pool, o, utc(2024, 2, 29, 23, 59), utc(2024, 2, 29, 23, 59), 1)
 				require.NoError(t, err)
-				require.Equal(t, []postgres.Partition{
+				require.Equal(t, []pgschema.Partition{
 					{Name: "audit_logs_p20240229", Lo: utc(2024, 2, 29, 0, 0), Hi: utc(2024, 3, 1, 0, 0), Created: true},
 					{Name: "audit_logs_p20240301", Lo: utc(2024, 3, 1, 0, 0), Hi: utc(2024, 3, 2, 0, 0), Created: true},
 				}, ps)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 // TestRollupKeptUnderInsertsLive writes events from several goroutines in

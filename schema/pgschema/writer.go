@@ -1,4 +1,4 @@
-package postgres
+package pgschema
 
 import "fmt"
 
@@ -49,7 +49,7 @@ func Writer(o Options) (WriterStatements, error) {
 	const file = "sql/writer.sql"
 	t, err := parse(o, file)
 	if err != nil {
-		return WriterStatements{}, fmt.Errorf("postgres: parse %s: %w", file, err)
+		return WriterStatements{}, fmt.Errorf("pgschema: parse %s: %w", file, err)
 	}
 	w := WriterStatements{Table: o.Schema + "." + o.Table}
 	for _, s := range []struct {

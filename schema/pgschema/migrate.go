@@ -1,4 +1,4 @@
-package postgres
+package pgschema
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 // recorded as applied differs from the one this code would apply: the
 // options changed (another Interval, say) or an applied migration was
 // edited. Nothing is changed.
-var ErrChecksumMismatch = errors.New("postgres: applied migration differs")
+var ErrChecksumMismatch = errors.New("pgschema: applied migration differs")
 
 // unlockTimeout bounds releasing the migration lock after ctx is done.
 const unlockTimeout = 10 * time.Second
@@ -56,10 +56,10 @@ func migrations(o Options) ([]Migration, error) {
 		num, name, ok := strings.Cut(base, "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("postgres: migration file %s is not named NNNN_name.sql", f)
+			return nil, fmt.Errorf("pgschema: migration file %s is not named NNNN_name.sql", f)
 		}
 		if len(ms) > 0 && ms[len(ms)-1].Version >= v {
-			return nil, fmt.Errorf("postgres: migration %s: version %d not after %d", f, v, ms[len(ms)-1].Version)
+			return nil, fmt.Errorf("pgschema: migration %s: version %d not after %d", f, v, ms[len(ms)-1].Version)
 		}
 		sql, err := render(o, f, "")
 		if err != nil {
@@ -108,12 +108,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, o Options) ([]int, error) 
 
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: migrate %s.%s: %w", o.Schema, o.Table, err)
+		return nil, fmt.Errorf("pgschema: migrate %s.%s: %w", o.Schema, o.Table, err)
 	}
 	defer conn.Release()
 	applied, err := migrateLocked(ctx, conn.Conn(), o, ms, roleSQL)
 	if err != nil {
-		return applied, fmt.Errorf("postgres: migrate %s.%s: %w", o.Schema, o.Table, err)
+		return applied, fmt.Errorf("pgschema: migrate %s.%s: %w", o.Schema, o.Table, err)
 	}
 	return applied, nil
 }

@@ -1,7 +1,12 @@
-// Package postgres is the Postgres schema of the audit trail: versioned
+// Package pgschema is the Postgres schema of the audit trail: versioned
 // migrations of the audit_logs table, embedded with go:embed and applied by
 // [Migrate] (and by the CLI), its time partitions, its append-only rules,
 // the writer role, and retention.
+//
+// The package is named pgschema, after its folder, like its ClickHouse
+// counterpart schema/chschema: short, and clear of the names of the
+// drivers' packages (pgx, pgxpool, pgconn) and of the exporter
+// (exporter/postgreslog) in the code that uses them together.
 //
 // The statements live in .sql files under sql/. They are templates whose
 // only inputs are the names in [Options], validated (lower-case letters,
@@ -124,4 +129,4 @@
 // on the table for a moment: inserts wait for it, they do not fail. An
 // event older than the retention that arrives late re-creates its
 // partition; the next retention run drops it again.
-package postgres
+package pgschema
