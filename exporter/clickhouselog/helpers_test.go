@@ -54,7 +54,7 @@ func newExporter(t testing.TB, conn driver.Conn, opts chschema.Options, extra ..
 	m := metricstest.New(t)
 	all := append([]clickhouselog.Option{
 		clickhouselog.WithSchema(opts),
-		clickhouselog.WithRetry(time.Millisecond, 10*time.Millisecond, 10*time.Second),
+		clickhouselog.WithRetry(clickhouselog.RetryConfig{Enabled: true, InitialInterval: time.Millisecond, MaxInterval: 10 * time.Millisecond, MaxElapsedTime: 10 * time.Second}),
 		clickhouselog.WithErrorHandler(h.Handle),
 		clickhouselog.WithMeterProvider(m.Provider),
 	}, extra...)

@@ -165,7 +165,7 @@ func privatePostgres(t *testing.T, ctx context.Context) (*testenv.PostgresServer
 func (s pgStore) target(t *testing.T) journal.Target {
 	t.Helper()
 	exp, err := postgreslog.New(s.pool,
-		postgreslog.WithRetry(10*time.Millisecond, 500*time.Millisecond, 0),
+		postgreslog.WithRetry(postgreslog.RetryConfig{Enabled: true, InitialInterval: 10 * time.Millisecond, MaxInterval: 500 * time.Millisecond}),
 		postgreslog.WithErrorHandler(func(error) {}))
 	require.NoError(t, err)
 	return journal.Target{Name: pgName, Exporter: exp}
@@ -217,7 +217,7 @@ func (c chTarget) target(t *testing.T) journal.Target {
 	exp, err := clickhouselog.New(c.conn,
 		clickhouselog.WithSchema(c.opts),
 		clickhouselog.WithLayout(c.layout),
-		clickhouselog.WithRetry(10*time.Millisecond, 500*time.Millisecond, 0),
+		clickhouselog.WithRetry(clickhouselog.RetryConfig{Enabled: true, InitialInterval: 10 * time.Millisecond, MaxInterval: 500 * time.Millisecond}),
 		clickhouselog.WithErrorHandler(func(error) {}))
 	require.NoError(t, err)
 	return journal.Target{Name: chName, Exporter: exp}

@@ -3,11 +3,15 @@
 // the Postgres audit table of schema/pgschema with COPY, exactly once per
 // event.
 //
-//	pool, _ := pgxpool.New(ctx, dsn)
-//	_, err := pgschema.Migrate(ctx, pool, pgschema.Options{})  // once, at deploy or start
-//	exp, err := postgreslog.New(pool)
+//	opts := pgschema.Options{WriterRole: "audit_writer"}
+//	_, err := pgschema.Migrate(ctx, ownerPool, opts) // once, at deploy or start, as the table's owner
+//	exp, err := postgreslog.Open(ctx, "postgres://billing@db/app", postgreslog.WithSchema(opts))
 //	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)))
 //	auditor := bridge.New(bridge.WithLoggerProvider(provider))
+//
+// [Open] opens a pool of its own and closes it at Shutdown; [New] takes a
+// *pgxpool.Pool and never closes it. The journal (exporter/journal) in
+// place of the BatchProcessor makes delivery durable.
 //
 // Records are mapped to rows by the shared mapping, exporter/auditrow; this
 // package only encodes the rows for Postgres and writes them.
@@ -51,6 +55,24 @@
 //
 // Rows are sent in COPY's binary format, encoded straight from the row
 // into a buffer, without []any values or per-value allocations.
+//
+// # Configuration
+//
+// Options given in code win over environment variables, which win over
+// the defaults, as for the OTLP exporters; New, Open and NewTxWriter read:
+//
+//	OTELAUDIT_POSTGRES_DSN                     Open's dsn when the argument is ""
+//	OTELAUDIT_POSTGRES_SCHEMA                  WithSchema: Schema (default public)
+//	OTELAUDIT_POSTGRES_TABLE                   WithSchema: Table (default audit_logs)
+//	OTELAUDIT_POSTGRES_MAX_COPY_BYTES          WithMaxCopyBytes (bytes; "8MiB")
+//	OTELAUDIT_POSTGRES_RETRY_ENABLED           WithRetry: Enabled ("true" or "false"; default true)
+//	OTELAUDIT_POSTGRES_RETRY_INITIAL_INTERVAL  WithRetry: InitialInterval (milliseconds, or a Go duration: "50ms")
+//	OTELAUDIT_POSTGRES_RETRY_MAX_INTERVAL      WithRetry: MaxInterval
+//	OTELAUDIT_POSTGRES_RETRY_MAX_ELAPSED_TIME  WithRetry: MaxElapsedTime
+//
+// An unset or empty variable means the default; a value that cannot be
+// used makes the constructor fail, naming the variable. The module's
+// README lists the variables of every package in one table.
 //
 // # What happens to each record
 //
@@ -119,7 +141,7 @@
 // # Retries
 //
 // Transient errors are retried with capped exponential backoff and jitter
-// (WithRetry; by default from 50ms up to 5s between attempts, for at most a
+// ([WithRetry]; by default from 50ms up to 5s between attempts, for at most a
 // minute), within the deadline of the context given to Export: connection
 // errors (resets, EOF, timeouts that are not the context's), SQLSTATE class
 // 08, 53 (insufficient resources), 40001 (serialization failure), 40P01

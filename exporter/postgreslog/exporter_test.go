@@ -21,14 +21,14 @@ import (
 
 func TestNew(t *testing.T) {
 	_, err := postgreslog.New(nil)
-	require.ErrorIs(t, err, postgreslog.ErrNilPool)
+	require.ErrorIs(t, err, postgreslog.ErrNilConn)
 
 	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none")
 	require.NoError(t, err) // lazy: no connection yet
 	defer pool.Close()
-	_, err = postgreslog.New(pool, postgreslog.WithTable("audit", `x"; DROP TABLE y`))
+	_, err = postgreslog.New(pool, postgreslog.WithSchema(pgschema.Options{Schema: "audit", Table: `x"; DROP TABLE y`}))
 	require.ErrorIs(t, err, pgschema.ErrInvalidOptions)
-	e, err := postgreslog.New(pool, nil, postgreslog.WithTable("audit", "events"))
+	e, err := postgreslog.New(pool, nil, postgreslog.WithSchema(pgschema.Options{Schema: "audit", Table: "events"}))
 	require.NoError(t, err, "nil options are ignored")
 	require.NoError(t, e.Shutdown(context.Background()))
 

@@ -91,7 +91,7 @@ func newExporter(t testing.TB, pool *pgxpool.Pool, opts ...postgreslog.Option) (
 	m := metricstest.New(t)
 	base := []postgreslog.Option{
 		postgreslog.WithErrorHandler(h.Handle),
-		postgreslog.WithRetry(5*time.Millisecond, 100*time.Millisecond, 20*time.Second),
+		postgreslog.WithRetry(postgreslog.RetryConfig{Enabled: true, InitialInterval: 5 * time.Millisecond, MaxInterval: 100 * time.Millisecond, MaxElapsedTime: 20 * time.Second}),
 		postgreslog.WithMeterProvider(m.Provider),
 	}
 	e, err := postgreslog.New(pool, append(base, opts...)...)

@@ -36,7 +36,7 @@ func newTxWriter(t testing.TB, pool *pgxpool.Pool, opts ...postgreslog.Option) *
 	t.Helper()
 	base := []postgreslog.Option{
 		postgreslog.WithServiceName(corpus.ServiceName),
-		postgreslog.WithRetry(5*time.Millisecond, 100*time.Millisecond, 20*time.Second),
+		postgreslog.WithRetry(postgreslog.RetryConfig{Enabled: true, InitialInterval: 5 * time.Millisecond, MaxInterval: 100 * time.Millisecond, MaxElapsedTime: 20 * time.Second}),
 	}
 	w, err := postgreslog.NewTxWriter(pool, append(base, opts...)...)
 	require.NoError(t, err)
@@ -502,11 +502,11 @@ func TestTxWriterRefused(t *testing.T) {
 
 func TestTxWriterErrors(t *testing.T) {
 	_, err := postgreslog.NewTxWriter(nil)
-	require.ErrorIs(t, err, postgreslog.ErrNilPool)
+	require.ErrorIs(t, err, postgreslog.ErrNilConn)
 
 	ctx := testCtx(t)
 	pool := migrated(t, pgschema.Options{})
-	_, err = postgreslog.NewTxWriter(pool, postgreslog.WithTable("audit", "Bad-Name"))
+	_, err = postgreslog.NewTxWriter(pool, postgreslog.WithSchema(pgschema.Options{Schema: "audit", Table: "Bad-Name"}))
 	require.ErrorIs(t, err, pgschema.ErrInvalidOptions)
 
 	w := newTxWriter(t, pool)
@@ -522,7 +522,7 @@ func TestTxWriterErrors(t *testing.T) {
 	require.ErrorIs(t, err, pgx.ErrTxClosed, "a committed transaction is not written to")
 
 	t.Run("wrong table", func(t *testing.T) {
-		other := newTxWriter(t, pool, postgreslog.WithTable("", "no_such_table"))
+		other := newTxWriter(t, pool, postgreslog.WithSchema(pgschema.Options{Table: "no_such_table"}))
 		tx := begin(t, pool)
 		_, err := other.Record(ctx, tx, login(batchTime, "x"))
 		var pgErr *pgconn.PgError
@@ -575,7 +575,7 @@ func TestTxWriterTransactionKinds(t *testing.T) {
 		// usable once the savepoint is rolled back.
 		sp, err = tx.Begin(ctx)
 		require.NoError(t, err)
-		_, err = newTxWriter(t, pool, postgreslog.WithTable("", "no_such_table")).Record(ctx, sp, login(batchTime, "x"))
+		_, err = newTxWriter(t, pool, postgreslog.WithSchema(pgschema.Options{Table: "no_such_table"})).Record(ctx, sp, login(batchTime, "x"))
 		require.Error(t, err)
 		require.NoError(t, sp.Rollback(ctx))
 		// A released savepoint keeps it.
