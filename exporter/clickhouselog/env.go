@@ -10,10 +10,10 @@ import (
 // that cannot be used. New and Open call it before applying the options.
 func (c config) fromEnv(env *envconfig.Reader) config {
 	if v, ok := env.String(envconfig.ClickHouseDatabase); ok {
-		c.schema.Database, c.schemaSet = v, true
+		c.schema.Database = v
 	}
 	if v, ok := env.String(envconfig.ClickHouseTable); ok {
-		c.schema.Table, c.schemaSet = v, true
+		c.schema.Table = v
 	}
 	if v, ok := env.String(envconfig.ClickHouseLayout); ok {
 		l, err := chschema.ParseLayout(v)

@@ -98,8 +98,9 @@ func newExporter(conn driver.Conn, cfg config) (*Exporter, error) {
 // Open returns an Exporter with a connection of its own to the server of
 // dsn, a clickhouse-go DSN ("clickhouse://user:password@host:9000/audit";
 // "" means the value of OTELAUDIT_CLICKHOUSE_DSN). Shutdown closes that
-// connection. The table is in the DSN's database unless [WithSchema] or
-// OTELAUDIT_CLICKHOUSE_DATABASE names another. Connections are made when
+// connection. The table is in the DSN's database (or "default" when the
+// DSN names none) unless [WithSchema] or OTELAUDIT_CLICKHOUSE_DATABASE
+// names another. Connections are made when
 // needed: Open does not check that the server answers.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Exporter, error) {
 	if dsn == "" {
@@ -117,7 +118,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Exporter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouselog: %w", err)
 	}
-	if !cfg.schemaSet && chOpts.Auth.Database != "" {
+	if cfg.schema.Database == "" {
 		cfg.schema.Database = chOpts.Auth.Database
 	}
 	if err := ctx.Err(); err != nil {

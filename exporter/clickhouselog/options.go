@@ -26,7 +26,6 @@ const (
 
 type config struct {
 	schema       chschema.Options
-	schemaSet    bool // by WithSchema or the environment
 	layout       chschema.Layout
 	mapping      auditrow.Options
 	retry        retry.Config
@@ -65,12 +64,13 @@ func (f optionFunc) apply(c config) config { return f(c) }
 
 // WithSchema names the database and table to write: those of o, which
 // must be the Options given to chschema.Migrate (Database and Table are
-// used, the other fields ignored). Default: database "default" (for
-// [Open], the DSN's database), table "audit_logs", or
-// OTELAUDIT_CLICKHOUSE_DATABASE and OTELAUDIT_CLICKHOUSE_TABLE.
+// used, the other fields ignored). Default: OTELAUDIT_CLICKHOUSE_DATABASE
+// and OTELAUDIT_CLICKHOUSE_TABLE, else database "default" and table
+// "audit_logs". An empty Database means the default, which for [Open] is
+// the DSN's database when it names one.
 func WithSchema(o chschema.Options) Option {
 	return optionFunc(func(c config) config {
-		c.schema.Database, c.schema.Table, c.schemaSet = o.Database, o.Table, true
+		c.schema.Database, c.schema.Table = o.Database, o.Table
 		return c
 	})
 }
