@@ -38,9 +38,9 @@ func TestRetryDisabledMeansOneAttempt(t *testing.T) {
 		{name: "option", opts: []postgreslog.Option{postgreslog.WithRetry(postgreslog.RetryConfig{})}, wantFailed: true},
 		{name: "environment", env: map[string]string{"OTELAUDIT_POSTGRES_RETRY_ENABLED": "false"}, wantFailed: true},
 		{
-			name: "option over environment",
-			env:  map[string]string{"OTELAUDIT_POSTGRES_RETRY_ENABLED": "false"},
-			opts: []postgreslog.Option{postgreslog.WithRetry(postgreslog.RetryConfig{Enabled: true, InitialInterval: time.Millisecond})},
+			name:      "option over environment",
+			env:       map[string]string{"OTELAUDIT_POSTGRES_RETRY_ENABLED": "false"},
+			opts:      []postgreslog.Option{postgreslog.WithRetry(postgreslog.RetryConfig{Enabled: true, InitialInterval: time.Millisecond})},
 			wantRetry: true,
 		},
 		{
