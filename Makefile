@@ -1,7 +1,8 @@
 # otelaudit: one test command.
 #
 #   make test           gofmt check, go vet, then go test -race in the root
-#                       module and every nested module (today bench/), with
+#                       module and every nested module (bench/,
+#                       exporter/autoexport/), with
 #                       throwaway Postgres and ClickHouse servers
 #                       (scripts/with-services.sh); then the Postgres suites
 #                       again with a session time zone other than UTC
