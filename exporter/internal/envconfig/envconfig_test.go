@@ -1,6 +1,8 @@
 package envconfig
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -80,4 +82,23 @@ func TestNames(t *testing.T) {
 		require.False(t, seen[n], "%s listed twice", n)
 		seen[n] = true
 	}
+}
+
+// TestReadmeDocumentsEveryVariable keeps the table of the README's
+// Configuration section and Names equal: every variable read has a row,
+// every row a variable.
+func TestReadmeDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "..", "README.md"))
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(readme), "\n## Configuration\n")
+	require.True(t, ok, "the README has a Configuration section")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var rows []string
+	for line := range strings.SplitSeq(section, "\n") {
+		if name, ok := strings.CutPrefix(line, "| `"+Prefix); ok {
+			name, _, _ = strings.Cut(name, "`")
+			rows = append(rows, Prefix+name)
+		}
+	}
+	require.Equal(t, Names(), rows, "README's table, in order")
 }
