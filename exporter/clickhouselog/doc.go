@@ -79,8 +79,12 @@
 //
 // A transient failure (network error, timeout, server overload, too many
 // parts, read-only replica) is retried with capped exponential backoff and
-// jitter ([WithRetry]), within the Export context's deadline. A sent or
+// jitter ([WithRetry]; by default from 50ms up to 5s between attempts, for
+// at most a minute), within the Export context's deadline; a sent or
 // failed batch is never reused: every attempt builds a new INSERT.
+// WithRetry(RetryConfig{}) turns retries off: a transient failure fails
+// the batch at once, for a caller that retries on its own (the journal
+// does); exporting it again is safe.
 //
 // A failure after the data went out is ambiguous: the server may have
 // written the rows before the answer was lost. Before sending such rows

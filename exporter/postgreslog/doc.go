@@ -149,7 +149,10 @@
 // pg_terminate_backend). A retry after an error that may have come after
 // the server had the rows goes through the staging table. Other errors (a
 // missing table or function, a missing privilege, a closed pool) are not
-// retried: Export returns them at once.
+// retried: Export returns them at once. WithRetry(RetryConfig{}) turns
+// retries off: a transient error fails the records of its COPY at once,
+// for a caller that retries on its own (the journal does); exporting them
+// again is safe.
 //
 // # Partitions
 //
