@@ -100,8 +100,9 @@ func newExporter(conn driver.Conn, cfg config) (*Exporter, error) {
 // "" means the value of OTELAUDIT_CLICKHOUSE_DSN). Shutdown closes that
 // connection. The table is in the DSN's database (or "default" when the
 // DSN names none) unless [WithSchema] or OTELAUDIT_CLICKHOUSE_DATABASE
-// names another. Connections are made when
-// needed: Open does not check that the server answers.
+// names another. Connections are made when needed: Open does not check
+// that the server answers. Like [New], Open reads the settings not given
+// as options from the environment.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Exporter, error) {
 	if dsn == "" {
 		var env envconfig.Reader
