@@ -1,7 +1,8 @@
 # otelaudit: one test command.
 #
 #   make test           gofmt check, go vet, then go test -race in the root
-#                       module and every nested module (today bench/), with
+#                       module and every nested module (bench/,
+#                       exporter/autoexport/), with
 #                       throwaway Postgres and ClickHouse servers
 #                       (scripts/with-services.sh); then the Postgres suites
 #                       again with a session time zone other than UTC
@@ -26,7 +27,7 @@ SHELL := bash
 GO ?= go
 GOTEST_FLAGS ?= -race -count=1 -timeout 20m
 PKGS ?= ./...
-# The Postgres suites (schema/postgres, exporter/postgreslog) among PKGS run
+# The Postgres suites (schema/pgschema, exporter/postgreslog) among PKGS run
 # a second time with this session time zone (PGTZ, which pgx reads), so that
 # nothing they check depends on the session's zone being UTC.
 PG_TIMEZONE ?= Asia/Tokyo
@@ -35,7 +36,7 @@ PG_TIMEZONE ?= Asia/Tokyo
 
 test: lint
 	scripts/with-services.sh scripts/each-module.sh $(GO) test $(GOTEST_FLAGS) $(PKGS)
-	@pg="$$($(GO) list $(PKGS) 2>/dev/null | grep -E '/(schema/postgres|exporter/postgreslog)$$' || true)"; \
+	@pg="$$($(GO) list $(PKGS) 2>/dev/null | grep -E '/(schema/pgschema|exporter/postgreslog)$$' || true)"; \
 	if [ -n "$$pg" ]; then \
 		echo "==> the Postgres suites again, session time zone $(PG_TIMEZONE) (PGTZ)" >&2; \
 		PGTZ=$(PG_TIMEZONE) scripts/with-services.sh $(GO) test $(GOTEST_FLAGS) $$pg; \

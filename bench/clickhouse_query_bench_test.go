@@ -7,7 +7,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 // chQueryArgs are the parameters each query of the pack runs with on the
@@ -36,7 +36,7 @@ func chQueryArgs(name string) []any {
 }
 
 // BenchmarkClickHouseQuery runs each query of the analyst pack
-// (schema/clickhouse) on chSeedRows seeded events, one query per
+// (schema/chschema) on chSeedRows seeded events, one query per
 // operation, reading every result row; benchfmt prints each query's median
 // ns/op over the rounds. "rows" is the size of the answer.
 func BenchmarkClickHouseQuery(b *testing.B) {

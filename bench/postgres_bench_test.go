@@ -26,7 +26,7 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // Postgres insert benchmark settings (see BenchmarkPostgresInsert).
@@ -100,7 +100,7 @@ func BenchmarkPostgresInsert(b *testing.B) {
 func pgTable(b *testing.B) *pgxpool.Pool {
 	b.Helper()
 	pool := testenv.Postgres(b)
-	if _, err := postgres.Migrate(context.Background(), pool, postgres.Options{}); err != nil {
+	if _, err := pgschema.Migrate(context.Background(), pool, pgschema.Options{}); err != nil {
 		b.Fatal(err)
 	}
 	return pool
@@ -171,7 +171,7 @@ func exportThroughSDK(b *testing.B, pool *pgxpool.Pool, n int) (elapsed time.Dur
 // pgCopyColumns is the column list of the dump and of the ceiling's COPY.
 func pgCopyColumns() string {
 	var b strings.Builder
-	for i, c := range postgres.Columns() {
+	for i, c := range pgschema.Columns() {
 		if i > 0 {
 			b.WriteString(", ")
 		}

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -45,31 +44,39 @@ func New(opts ...Option) *Auditor {
 	}
 }
 
-// Reason says why an event was rejected.
-type Reason int
+// Reason says why an event was rejected: one of the Reason constants,
+// the keys of [Stats].Rejected. It is a string, like the rejection
+// reasons of the exporters (auditrow's Reason constants) and the journal's
+// drop reasons; "invalid_action" means the same in all three.
+type Reason = string
 
 // Rejection reasons.
 const (
 	// ReasonInvalidAction: the action breaks the naming rule (empty,
 	// upper-case, a dynamic value...).
-	ReasonInvalidAction Reason = iota
+	ReasonInvalidAction Reason = "invalid_action"
 	// ReasonIDGeneration: no event id could be generated (the system's
 	// random source failed).
-	ReasonIDGeneration
+	ReasonIDGeneration Reason = "id_generation"
 	// ReasonPanic: emitting panicked (a processor or exporter bug); the
 	// panic was recovered.
-	ReasonPanic
-	numReasons
+	ReasonPanic Reason = "panic"
 )
 
-var reasonNames = [numReasons]string{"invalid_action", "id_generation", "panic"}
+// reasons lists the Reason constants; a reason's counter is at its index.
+var reasons = [...]Reason{ReasonInvalidAction, ReasonIDGeneration, ReasonPanic}
 
-// String returns the reason's name as used in metrics and errors.
-func (r Reason) String() string {
-	if r < 0 || r >= numReasons {
-		return fmt.Sprintf("reason(%d)", int(r))
+const numReasons = len(reasons)
+
+// reasonIndex returns the index of r in reasons; an unknown r counts as
+// the last.
+func reasonIndex(r Reason) int {
+	for i, x := range reasons {
+		if x == r {
+			return i
+		}
 	}
-	return reasonNames[r]
+	return numReasons - 1
 }
 
 // RejectError reports a rejected event to the error handler.
@@ -93,10 +100,12 @@ const maxActionInError = 80
 
 func (e *RejectError) Unwrap() error { return e.Err }
 
-// ErrRejected is matched by every [*RejectError] through errors.Is.
-var ErrRejected = errors.New("otelaudit: audit event rejected")
+// ErrRejected is matched by every [*RejectError] through errors.Is. It is
+// otelaudit.ErrRejected, the value the exporters' rejections
+// (auditrow.RejectError) match too.
+var ErrRejected = otelaudit.ErrRejected
 
-// Is reports whether target is [ErrRejected].
+// Is reports whether target is [ErrRejected] (otelaudit.ErrRejected).
 func (e *RejectError) Is(target error) bool { return target == ErrRejected }
 
 // Stats counts what an Auditor did since it was created.
@@ -113,18 +122,18 @@ func (a *Auditor) Stats() Stats {
 	if a != nil {
 		s.Emitted = a.emitted.Load()
 	}
-	for r := Reason(0); r < numReasons; r++ {
+	for i, r := range reasons {
 		var n uint64
 		if a != nil {
-			n = a.rejected[r].Load()
+			n = a.rejected[i].Load()
 		}
-		s.Rejected[r.String()] = n
+		s.Rejected[r] = n
 	}
 	return s
 }
 
 func (a *Auditor) reject(r Reason, action otelaudit.Action, err error) error {
-	a.rejected[r].Add(1)
+	a.rejected[reasonIndex(r)].Add(1)
 	re := &RejectError{Reason: r, Action: action, Err: err}
 	a.handle(re)
 	return re

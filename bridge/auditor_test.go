@@ -604,7 +604,7 @@ func TestRejectError(t *testing.T) {
 	require.False(t, errors.Is(err, context.Canceled))
 	require.Contains(t, err.Error(), `"Bad"`)
 	require.Contains(t, err.Error(), "invalid_action")
-	require.Equal(t, "reason(7)", Reason(7).String())
+	require.Equal(t, "invalid_action", ReasonInvalidAction)
 
 	long := &RejectError{Reason: ReasonInvalidAction, Action: otelaudit.Action(strings.Repeat("x", 1<<20)), Err: otelaudit.ErrInvalidAction}
 	require.Less(t, len(long.Error()), 200, "the error quotes all of a huge action")

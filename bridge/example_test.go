@@ -125,7 +125,7 @@ func ExampleAuditor_Stats() {
 	auditor.Logout(context.Background(), otelaudit.Actor{UserID: "u-42"})
 
 	s := auditor.Stats()
-	fmt.Println("emitted:", s.Emitted, "invalid actions:", s.Rejected[bridge.ReasonInvalidAction.String()])
+	fmt.Println("emitted:", s.Emitted, "invalid actions:", s.Rejected[bridge.ReasonInvalidAction])
 	// Output:
 	// rejected: invalid_action invoice.12345.refunded
 	// audit.logout INFO 2026-11-25T09:30:00Z

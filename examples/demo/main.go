@@ -30,8 +30,8 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
 	"github.com/otelaudit/otelaudit/exporter/journal"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/chschema"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 func main() {
@@ -61,7 +61,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer pool.Close()
-	if _, err := postgres.Migrate(ctx, pool, postgres.Options{}); err != nil {
+	if _, err := pgschema.Migrate(ctx, pool, pgschema.Options{}); err != nil {
 		return fmt.Errorf("postgres migrate: %w", err)
 	}
 	chOpts, err := clickhouse.ParseDSN(env("OTELAUDIT_CLICKHOUSE_DSN", "OTELAUDIT_TEST_CLICKHOUSE_DSN"))

@@ -26,7 +26,7 @@ import (
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/journal"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 func main() {
@@ -45,7 +45,8 @@ func run(ctx context.Context, ownerDSN, writerDSN, journalDir string) (err error
 	if err != nil {
 		return err
 	}
-	_, err = postgres.Migrate(ctx, owner, postgres.Options{WriterRole: "audit_writer"})
+	schema := pgschema.Options{WriterRole: "audit_writer"}
+	_, err = pgschema.Migrate(ctx, owner, schema)
 	owner.Close()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -53,7 +54,7 @@ func run(ctx context.Context, ownerDSN, writerDSN, journalDir string) (err error
 
 	// In the service, as a login holding audit_writer: events go to a
 	// journal on local disk first, then to Postgres.
-	store, err := postgreslog.Open(ctx, writerDSN)
+	store, err := postgreslog.Open(ctx, writerDSN, postgreslog.WithSchema(schema))
 	if err != nil {
 		return err
 	}

@@ -71,8 +71,10 @@ var (
 	// Options.IncludeNonAudit is off.
 	ErrNotAudit = errors.New("auditrow: not an audit record")
 	// ErrInvalidAction: the EventName starts with "audit." but the rest
-	// breaks the action naming rule.
-	ErrInvalidAction = errors.New("auditrow: invalid action")
+	// breaks the action naming rule. It is otelaudit.ErrInvalidAction,
+	// which the bridge's and the journal's refusals of an invalid action
+	// wrap too.
+	ErrInvalidAction = otelaudit.ErrInvalidAction
 )
 
 // ReasonOf returns the rejection reason of a mapping error:

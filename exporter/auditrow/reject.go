@@ -2,10 +2,11 @@ package auditrow
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/otelaudit/otelaudit"
 )
 
 // Rejection reasons: the Reason of a [*RejectError] and the keys of
@@ -34,8 +35,11 @@ func Reasons() []string {
 	return []string{ReasonNonAudit, ReasonInvalidAction, ReasonTimeOutOfRange, ReasonRefusedByServer, ReasonOther}
 }
 
-// ErrRejected matches every [*RejectError] with errors.Is.
-var ErrRejected = errors.New("audit record rejected")
+// ErrRejected matches every [*RejectError] with errors.Is. It is
+// otelaudit.ErrRejected, which the bridge's rejections
+// (bridge.RejectError) match too: one check covers an event refused by
+// the Auditor and a record refused by a store.
+var ErrRejected = otelaudit.ErrRejected
 
 // RejectError is what an exporter hands to its error handler, and to the
 // reject hook of the Export's context ([ContextWithRejectHook]), for a

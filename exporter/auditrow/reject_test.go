@@ -8,8 +8,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/journal"
 )
 
 func TestReasons(t *testing.T) {
@@ -60,4 +64,39 @@ func TestExportStatsSettled(t *testing.T) {
 	}
 	require.Equal(t, uint64(15), s.Settled(), "Retried and Sanitized are not outcomes")
 	require.Zero(t, auditrow.ExportStats{}.Settled())
+}
+
+// TestRejectionsMatchAcrossPackages checks that an event the Auditor
+// refuses and a record the mapping refuses, both for an invalid action,
+// match the same sentinels with errors.Is, whichever package's name the
+// caller uses, and are counted under the same reason.
+func TestRejectionsMatchAcrossPackages(t *testing.T) {
+	var bridgeErr error
+	emit(t, func(a *bridge.Auditor) {
+		a.Record(context.Background(), otelaudit.Event{Action: "Not Valid"})
+	}, bridge.WithErrorHandler(func(err error) { bridgeErr = err }))
+	var be *bridge.RejectError
+	require.ErrorAs(t, bridgeErr, &be)
+
+	var r sdklog.Record
+	r.SetEventName("audit.Not Valid")
+	_, mapErr := auditrow.NewMapper(auditrow.Options{}).MapRecord(&r)
+	require.Error(t, mapErr)
+	exporterErr := error(&auditrow.RejectError{Exporter: "postgreslog", Reason: auditrow.ReasonOf(mapErr), Err: mapErr})
+
+	for name, err := range map[string]error{"bridge": bridgeErr, "exporter": exporterErr} {
+		for _, target := range []error{otelaudit.ErrRejected, bridge.ErrRejected, auditrow.ErrRejected} {
+			require.ErrorIs(t, err, target, "%s rejection vs %v", name, target)
+		}
+		for _, target := range []error{otelaudit.ErrInvalidAction, auditrow.ErrInvalidAction} {
+			require.ErrorIs(t, err, target, "%s rejection vs %v", name, target)
+		}
+		require.NotErrorIs(t, err, auditrow.ErrNotAudit, name)
+	}
+	require.NotErrorIs(t, mapErr, otelaudit.ErrRejected, "a mapping error is not a rejection until an exporter reports it")
+
+	// One reason name for one cause, in the bridge, the exporters and the journal.
+	require.Equal(t, auditrow.ReasonInvalidAction, be.Reason)
+	require.Equal(t, auditrow.ReasonInvalidAction, auditrow.ReasonOf(mapErr))
+	require.Equal(t, auditrow.ReasonInvalidAction, journal.ReasonInvalidAction)
 }

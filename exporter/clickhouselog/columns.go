@@ -6,7 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 // ChangeTimeOutOfRange marks, as "time:out_of_range" in the sanitized

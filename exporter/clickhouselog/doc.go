@@ -1,19 +1,41 @@
 // Package clickhouselog is an OpenTelemetry SDK log exporter
 // (go.opentelemetry.io/otel/sdk/log.Exporter) that writes audit records
-// into the ClickHouse audit table of schema/clickhouse over
+// into the ClickHouse audit table of schema/chschema over
 // clickhouse-go/v2's native protocol.
 //
 // # Quick start
 //
-//	layout, err := chschema.Migrate(ctx, conn, chschema.Options{Database: "audit"})
-//	exp, err := clickhouselog.New(conn,
-//		clickhouselog.WithSchema(chschema.Options{Database: "audit"}),
-//		clickhouselog.WithLayout(layout))
+//	opts := chschema.Options{Database: "audit"}
+//	layout, err := chschema.Migrate(ctx, conn, opts) // once, at deploy or start
+//	exp, err := clickhouselog.New(conn, clickhouselog.WithSchema(opts), clickhouselog.WithLayout(layout))
 //	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(
 //		sdklog.NewBatchProcessor(exp, sdklog.WithExportMaxBatchSize(10_000), sdklog.WithMaxQueueSize(100_000))))
 //
-// ClickHouse wants few large inserts: give the BatchProcessor a batch size
-// in the thousands (its default, 512, works but makes many small parts).
+// [New] takes a clickhouse-go driver.Conn and never closes it; [Open]
+// takes a DSN (clickhouse://user:password@host:9000/audit), opens a
+// connection of its own and closes it at Shutdown. ClickHouse wants few
+// large inserts: give the BatchProcessor a batch size in the thousands
+// (its default, 512, works but makes many small parts), or put the
+// journal (exporter/journal) in front, which delivers in batches of its
+// own.
+//
+// # Configuration
+//
+// Options given in code win over environment variables, which win over
+// the defaults, as for the OTLP exporters; New and Open read:
+//
+//	OTELAUDIT_CLICKHOUSE_DSN                     Open's dsn when the argument is ""
+//	OTELAUDIT_CLICKHOUSE_DATABASE                WithSchema: Database (default: Open's DSN's, else "default")
+//	OTELAUDIT_CLICKHOUSE_TABLE                   WithSchema: Table (default audit_logs)
+//	OTELAUDIT_CLICKHOUSE_LAYOUT                  WithLayout: "auto", "compat" or "modern" (default auto: read from the table)
+//	OTELAUDIT_CLICKHOUSE_RETRY_ENABLED           WithRetry: Enabled ("true" or "false"; default true)
+//	OTELAUDIT_CLICKHOUSE_RETRY_INITIAL_INTERVAL  WithRetry: InitialInterval (milliseconds, or a Go duration: "50ms")
+//	OTELAUDIT_CLICKHOUSE_RETRY_MAX_INTERVAL      WithRetry: MaxInterval
+//	OTELAUDIT_CLICKHOUSE_RETRY_MAX_ELAPSED_TIME  WithRetry: MaxElapsedTime
+//
+// An unset or empty variable means the default; a value that cannot be
+// used makes New or Open fail, naming the variable. The module's README
+// lists the variables of every package in one table.
 //
 // # One INSERT per Export
 //
@@ -57,8 +79,12 @@
 //
 // A transient failure (network error, timeout, server overload, too many
 // parts, read-only replica) is retried with capped exponential backoff and
-// jitter ([WithRetry]), within the Export context's deadline. A sent or
+// jitter ([WithRetry]; by default from 50ms up to 5s between attempts, for
+// at most a minute), within the Export context's deadline; a sent or
 // failed batch is never reused: every attempt builds a new INSERT.
+// WithRetry(RetryConfig{}) turns retries off: a transient failure fails
+// the batch at once, for a caller that retries on its own (the journal
+// does); exporting it again is safe.
 //
 // A failure after the data went out is ambiguous: the server may have
 // written the rows before the answer was lost. Before sending such rows
@@ -74,9 +100,9 @@
 // whose sort key ends in event_id, so such copies collapse when parts merge.
 // Until then, analysts count with uniqExact(event_id), list with
 // LIMIT 1 BY event_id, or read FROM audit_logs FINAL (exact, slower); the
-// query pack in schema/clickhouse does the first two. The rollup counts
+// query pack in schema/chschema does the first two. The rollup counts
 // inserted rows: a copy inserted from outside adds one there until the
-// rollup is rebuilt (see schema/clickhouse).
+// rollup is rebuilt (see schema/chschema).
 //
 // # Rows the server refuses
 //
@@ -107,9 +133,11 @@
 // (otel.GetMeterProvider() by default). They count what Stats counts, at
 // no cost per stored row.
 //
-// After Shutdown, Export returns sdklog.ErrExporterShutdown. Shutdown and
-// ForceFlush do nothing else: the Exporter holds no records between calls,
-// starts no goroutines, and never closes the connection it was given.
+// After Shutdown, Export returns sdklog.ErrExporterShutdown. ForceFlush
+// does nothing: the Exporter holds no records between calls. It starts no
+// goroutines (Shutdown of an Exporter made by Open waits for the Export in
+// flight on one, then closes the connection) and never closes a connection
+// given to New.
 //
 // # ClickHouse 18.16
 //

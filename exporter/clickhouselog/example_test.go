@@ -11,7 +11,7 @@ import (
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 // The whole path: migrate, then audit calls through an SDK LoggerProvider
@@ -46,4 +46,17 @@ func Example() {
 
 	_ = lp.ForceFlush(ctx)
 	log.Printf("written %d", exp.Stats().Written)
+}
+
+// Open makes a connection of its own, to the DSN's database, and closes it
+// at Shutdown. With retries off, a failed batch is left to the caller: here
+// the journal, which retries it. (Not run: it needs a server.)
+func ExampleOpen() {
+	ctx := context.Background()
+	exp, err := clickhouselog.Open(ctx, "clickhouse://billing@analytics:9000/audit",
+		clickhouselog.WithRetry(clickhouselog.RetryConfig{}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer exp.Shutdown(ctx)
 }

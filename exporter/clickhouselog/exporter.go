@@ -9,14 +9,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/internal/envconfig"
 	"github.com/otelaudit/otelaudit/exporter/internal/exportstats"
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 // ErrNilConn is returned by [New] when given no connection.
@@ -39,13 +41,18 @@ const storedCheckChunk = 2000
 // handler and to the context's reject hook
 // (auditrow.ContextWithRejectHook) before Export returns.
 type Exporter struct {
-	conn   driver.Conn
-	cfg    config
-	target string // quoted db.table
-	cols   []string
+	conn     driver.Conn
+	ownsConn bool // opened by Open: Shutdown closes it
+	cfg      config
+	target   string // quoted db.table
+	cols     []string
 
 	stopped atomic.Bool
 	stats   *exportstats.Recorder
+	// abort is canceled when Shutdown of an Exporter that owns its
+	// connection stops waiting for the Export in flight.
+	abort       context.Context
+	cancelAbort context.CancelFunc
 
 	mu     sync.Mutex // serializes Export; guards what follows
 	layout chschema.Layout
@@ -58,12 +65,21 @@ var _ sdklog.Exporter = (*Exporter)(nil)
 
 // New returns an Exporter writing through conn. It does no I/O; the layout,
 // when not given with [WithLayout], is read from the table on the first
-// Export. The Exporter never closes conn.
+// Export. The Exporter never closes conn. Settings not given as options
+// are read from the environment (see the package documentation,
+// "Configuration"); a variable whose value cannot be used makes New fail.
 func New(conn driver.Conn, opts ...Option) (*Exporter, error) {
 	if conn == nil {
 		return nil, ErrNilConn
 	}
-	cfg := newConfig(opts)
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouselog: %w", err)
+	}
+	return newExporter(conn, cfg)
+}
+
+func newExporter(conn driver.Conn, cfg config) (*Exporter, error) {
 	target, err := chschema.InsertTarget(cfg.schema)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouselog: %w", err)
@@ -73,11 +89,58 @@ func New(conn driver.Conn, opts ...Option) (*Exporter, error) {
 	default:
 		return nil, fmt.Errorf("clickhouselog: %w: unknown layout %v", chschema.ErrInvalidOptions, cfg.layout)
 	}
-	e := &Exporter{conn: conn, cfg: cfg, target: target, mapper: auditrow.NewMapper(cfg.mapper),
+	e := &Exporter{conn: conn, cfg: cfg, target: target, mapper: auditrow.NewMapper(cfg.mapping),
 		stats: exportstats.New("clickhouselog", cfg.meters, cfg.errorHandler)}
 	e.setLayout(cfg.layout)
 	return e, nil
 }
+
+// Open returns an Exporter with a connection of its own to the server of
+// dsn, a clickhouse-go DSN ("clickhouse://user:password@host:9000/audit";
+// "" means the value of OTELAUDIT_CLICKHOUSE_DSN). Shutdown closes that
+// connection. The table is in the DSN's database (or "default" when the
+// DSN names none) unless [WithSchema] or OTELAUDIT_CLICKHOUSE_DATABASE
+// names another. Connections are made when needed: Open does not check
+// that the server answers. Like [New], Open reads the settings not given
+// as options from the environment.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Exporter, error) {
+	if dsn == "" {
+		var env envconfig.Reader
+		var ok bool
+		if dsn, ok = env.String(envconfig.ClickHouseDSN); !ok {
+			return nil, fmt.Errorf("clickhouselog: no DSN: give Open one or set %s", envconfig.ClickHouseDSN)
+		}
+	}
+	chOpts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouselog: %w", err)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouselog: %w", err)
+	}
+	if cfg.schema.Database == "" {
+		cfg.schema.Database = chOpts.Auth.Database
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouselog: %w", err)
+	}
+	conn, err := clickhouse.Open(chOpts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouselog: %w", err)
+	}
+	e, err := newExporter(conn, cfg)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	e.ownsConn = true
+	e.abort, e.cancelAbort = context.WithCancel(context.Background())
+	return e, nil
+}
+
+// errAborted is the cause of an export ended by Shutdown.
+var errAborted = errors.New("clickhouselog: exporter shut down during the export")
 
 func (e *Exporter) setLayout(l chschema.Layout) {
 	e.layout = l
@@ -113,6 +176,18 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 	defer call.End()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.ownsConn {
+		if e.stopped.Load() {
+			// Shut down while this call waited: the connection is closed.
+			e.stats.Failed(len(records))
+			return sdklog.ErrExporterShutdown
+		}
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		stop := context.AfterFunc(e.abort, func() { cancel(errAborted) })
+		defer stop()
+	}
 
 	if e.layout == chschema.LayoutAuto {
 		l, err := chschema.TableLayout(ctx, e.conn, e.cfg.schema)
@@ -262,10 +337,32 @@ func maxTime(a, b time.Time) time.Time {
 // ForceFlush does nothing: the Exporter holds no records between calls.
 func (e *Exporter) ForceFlush(context.Context) error { return nil }
 
-// Shutdown makes later Exports return [sdklog.ErrExporterShutdown]. It
-// does not close the connection, which belongs to the caller. It is
-// idempotent and safe to call concurrently.
-func (e *Exporter) Shutdown(context.Context) error {
-	e.stopped.Store(true)
-	return nil
+// Shutdown makes later Exports return [sdklog.ErrExporterShutdown]. When
+// the Exporter opened its connection ([Open]), Shutdown waits for the
+// Export in flight, until ctx ends, and closes the connection; it never
+// closes a connection given to [New]. It is idempotent and safe to call
+// concurrently: only the first call does anything.
+func (e *Exporter) Shutdown(ctx context.Context) error {
+	if e.stopped.Swap(true) || !e.ownsConn {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		e.mu.Lock() // the Export in flight, if any, has returned
+		e.mu.Unlock()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("clickhouselog: shutdown: %w", ctx.Err())
+		e.cancelAbort() // the Export in flight ends promptly, its rows counted as failed
+		<-done
+	}
+	e.cancelAbort()
+	if cerr := e.conn.Close(); cerr != nil {
+		return errors.Join(err, fmt.Errorf("clickhouselog: close the connection: %w", cerr))
+	}
+	return err
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
 	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 func TestNew(t *testing.T) {
@@ -430,7 +430,7 @@ func TestExportHonoursContextLive(t *testing.T) {
 	conn, opts, layout := migrated(t)
 	flaky := &flakyConn{Conn: conn}
 	flaky.failPrepare.Store(1 << 30) // never succeeds
-	exp, _ := newExporter(t, flaky, opts, clickhouselog.WithLayout(layout), clickhouselog.WithRetry(time.Millisecond, time.Millisecond, time.Hour))
+	exp, _ := newExporter(t, flaky, opts, clickhouselog.WithLayout(layout), clickhouselog.WithRetry(clickhouselog.RetryConfig{Enabled: true, InitialInterval: time.Millisecond, MaxInterval: time.Millisecond, MaxElapsedTime: time.Hour}))
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()

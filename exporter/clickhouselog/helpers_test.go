@@ -24,7 +24,7 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
 	"github.com/otelaudit/otelaudit/exporter/internal/metricstest"
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 func ctxT(t testing.TB) context.Context {
@@ -54,7 +54,7 @@ func newExporter(t testing.TB, conn driver.Conn, opts chschema.Options, extra ..
 	m := metricstest.New(t)
 	all := append([]clickhouselog.Option{
 		clickhouselog.WithSchema(opts),
-		clickhouselog.WithRetry(time.Millisecond, 10*time.Millisecond, 10*time.Second),
+		clickhouselog.WithRetry(clickhouselog.RetryConfig{Enabled: true, InitialInterval: time.Millisecond, MaxInterval: 10 * time.Millisecond, MaxElapsedTime: 10 * time.Second}),
 		clickhouselog.WithErrorHandler(h.Handle),
 		clickhouselog.WithMeterProvider(m.Provider),
 	}, extra...)

@@ -7,8 +7,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/internal/envconfig"
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 // Defaults of the options.
@@ -18,22 +19,29 @@ const (
 	DefaultRetryInitialInterval = retry.DefaultInitialInterval
 	// DefaultRetryMaxInterval caps the backoff.
 	DefaultRetryMaxInterval = retry.DefaultMaxInterval
-	// DefaultRetryMaxElapsed stops retrying a batch this long after its
-	// first attempt (the Export context's deadline stops it earlier).
-	DefaultRetryMaxElapsed = retry.DefaultMaxElapsed
+	// DefaultRetryMaxElapsedTime stops retrying a batch this long after
+	// its first attempt (the Export context's deadline stops it earlier).
+	DefaultRetryMaxElapsedTime = retry.DefaultMaxElapsedTime
 )
 
 type config struct {
 	schema       chschema.Options
 	layout       chschema.Layout
-	mapper       auditrow.Options
-	retry        retry.Policy
+	mapping      auditrow.Options
+	retry        retry.Config
 	errorHandler func(error)
 	meters       metric.MeterProvider
 }
 
-func newConfig(opts []Option) config {
-	c := config{errorHandler: otel.Handle}
+// newConfig returns the defaults, overridden by the environment (see
+// env.go), overridden by opts.
+func newConfig(opts []Option) (config, error) {
+	c := config{errorHandler: otel.Handle, retry: retry.DefaultConfig()}
+	var env envconfig.Reader
+	c = c.fromEnv(&env)
+	if err := env.Err(); err != nil {
+		return c, err
+	}
 	for _, o := range opts {
 		if o != nil {
 			c = o.apply(c)
@@ -42,7 +50,7 @@ func newConfig(opts []Option) config {
 	if c.meters == nil {
 		c.meters = otel.GetMeterProvider()
 	}
-	return c
+	return c, nil
 }
 
 // Option configures an [Exporter].
@@ -54,33 +62,67 @@ type optionFunc func(config) config
 
 func (f optionFunc) apply(c config) config { return f(c) }
 
-// WithSchema names the database and table to write, as given to
-// chschema.Migrate (Database, Table, Cluster; the other fields are
-// ignored). Default: database "default", table "audit_logs".
+// WithSchema names the database and table to write: those of o, which
+// must be the Options given to chschema.Migrate (Database and Table are
+// used, the other fields ignored). Default: OTELAUDIT_CLICKHOUSE_DATABASE
+// and OTELAUDIT_CLICKHOUSE_TABLE, else database "default" and table
+// "audit_logs". An empty Database means the default, which for [Open] is
+// the DSN's database when it names one.
 func WithSchema(o chschema.Options) Option {
-	return optionFunc(func(c config) config { c.schema = o; return c })
+	return optionFunc(func(c config) config {
+		c.schema.Database, c.schema.Table = o.Database, o.Table
+		return c
+	})
 }
 
 // WithLayout says which layout the table has, as returned by
-// chschema.Migrate. Default: read from the table's columns on the first
-// Export (one query, then cached).
+// chschema.Migrate. Default: OTELAUDIT_CLICKHOUSE_LAYOUT ("compat",
+// "modern"), else read from the table's columns on the first Export (one
+// query, then cached).
 func WithLayout(l chschema.Layout) Option {
 	return optionFunc(func(c config) config { c.layout = l; return c })
 }
 
-// WithMapperOptions sets the record -> row mapping options (limits, and
-// IncludeNonAudit to store records that are not audit records). Default:
-// the zero auditrow.Options.
-func WithMapperOptions(o auditrow.Options) Option {
-	return optionFunc(func(c config) config { c.mapper = o; return c })
+// WithMapping sets the options of the record-to-row mapping: limits, and
+// whether records that are not audit records are stored
+// (IncludeNonAudit) instead of refused. Default: the zero
+// auditrow.Options (auditrow's default limits, non-audit records
+// refused).
+func WithMapping(o auditrow.Options) Option {
+	return optionFunc(func(c config) config { c.mapping = o; return c })
 }
 
-// WithRetry bounds the retries of a batch after transient errors: the
-// first backoff, its cap, and the total time. Zero values mean the
-// defaults (DefaultRetry*). The Export context's deadline always wins.
-func WithRetry(initial, maxInterval, maxElapsed time.Duration) Option {
+// RetryConfig says whether and how long transient failures are retried,
+// as the OTLP exporters' RetryConfig does: between attempts the exporter
+// waits a random time up to a backoff that starts at InitialInterval and
+// doubles up to MaxInterval, and it gives up MaxElapsedTime after the
+// first attempt, or when the context given to Export ends, whichever
+// comes first. Its zero value disables retries: one attempt, whose error
+// Export returns. With Enabled, zero durations mean the defaults
+// (DefaultRetry*).
+type RetryConfig struct {
+	// Enabled turns retries on.
+	Enabled bool
+	// InitialInterval is the first backoff.
+	InitialInterval time.Duration
+	// MaxInterval caps the backoff.
+	MaxInterval time.Duration
+	// MaxElapsedTime is how long after the first attempt the exporter
+	// stops retrying.
+	MaxElapsedTime time.Duration
+}
+
+// WithRetry configures the retries of a batch after transient failures.
+// Default: enabled, with [DefaultRetryInitialInterval],
+// [DefaultRetryMaxInterval] and [DefaultRetryMaxElapsedTime], each of
+// which the OTELAUDIT_CLICKHOUSE_RETRY_* variables override. Retries
+// disabled, an Export sends its INSERT once: a failure that retrying
+// could fix fails the batch (Stats().Failed), for the caller (a
+// processor, the journal) to export again. Bisecting a batch the server
+// refuses for its data is not a retry and always runs.
+func WithRetry(rc RetryConfig) Option {
 	return optionFunc(func(c config) config {
-		c.retry = retry.Policy{InitialInterval: initial, MaxInterval: maxInterval, MaxElapsed: maxElapsed}
+		c.retry = retry.Config(rc)
 		return c
 	})
 }

@@ -73,6 +73,36 @@
 // and the whole record, counted in TargetStats.DeadLettered and reported.
 // They are not retried.
 //
+// # Configuration
+//
+// Options given in code win over environment variables, which win over
+// the defaults, as for the OTLP exporters; New reads:
+//
+//	OTELAUDIT_JOURNAL_DIR                     New's dir when the argument is ""
+//	OTELAUDIT_JOURNAL_SYNC                    WithSync: "interval" (default), "each" or "none"
+//	OTELAUDIT_JOURNAL_SYNC_INTERVAL           WithSync(SyncInterval(d)) (milliseconds, or a Go duration: "50ms")
+//	OTELAUDIT_JOURNAL_MAX_BYTES               WithMaxBytes: the size cap (bytes; "1GiB")
+//	OTELAUDIT_JOURNAL_FULL_WAIT               WithFullPolicy(WaitWhenFull(d)); unset: RefuseWhenFull
+//	OTELAUDIT_JOURNAL_SEGMENT_BYTES           WithSegmentBytes
+//	OTELAUDIT_JOURNAL_MAX_RECORD_BYTES        WithMaxRecordBytes
+//	OTELAUDIT_JOURNAL_WRITE_BUFFER_BYTES      WithWriteBuffer: bytes
+//	OTELAUDIT_JOURNAL_WRITE_STALL_TIMEOUT     WithWriteBuffer: stall
+//	OTELAUDIT_JOURNAL_MAX_EXPORT_BATCH_SIZE   WithBatch: records
+//	OTELAUDIT_JOURNAL_MAX_EXPORT_BATCH_BYTES  WithBatch: bytes
+//	OTELAUDIT_JOURNAL_EXPORT_TIMEOUT          WithExportTimeout
+//	OTELAUDIT_JOURNAL_RETRY_INITIAL_INTERVAL  WithRetry: initial
+//	OTELAUDIT_JOURNAL_RETRY_MAX_INTERVAL      WithRetry: maxInterval
+//	OTELAUDIT_JOURNAL_INCLUDE_NON_AUDIT       WithIncludeNonAudit ("true" or "false")
+//
+// An unset or empty variable means the default; a value that cannot be
+// used makes New fail, naming the variable. The module's README lists the
+// variables of every package in one table.
+//
+// The exporters' retries can be turned off (their RetryConfig has
+// Enabled, as the OTLP exporters' does); the journal's cannot: it retries
+// a failed batch until it is delivered, for that is its guarantee, so
+// [WithRetry] shapes only the backoff between attempts.
+//
 // # On disk
 //
 // The directory holds segment files (NNNNNNNNNNNNNNNNNNNN.seg, at most

@@ -25,8 +25,8 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/journal"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	chschema "github.com/otelaudit/otelaudit/schema/clickhouse"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/chschema"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // Target names of the fault tests; they name the journal's cursors.
@@ -144,7 +144,7 @@ func openPostgres(t *testing.T, ctx context.Context, dsn string) pgStore {
 	pool, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	_, err = postgres.Migrate(ctx, pool, postgres.Options{})
+	_, err = pgschema.Migrate(ctx, pool, pgschema.Options{})
 	require.NoError(t, err)
 	return pgStore{pool: pool}
 }
@@ -165,7 +165,7 @@ func privatePostgres(t *testing.T, ctx context.Context) (*testenv.PostgresServer
 func (s pgStore) target(t *testing.T) journal.Target {
 	t.Helper()
 	exp, err := postgreslog.New(s.pool,
-		postgreslog.WithRetry(10*time.Millisecond, 500*time.Millisecond, 0),
+		postgreslog.WithRetry(postgreslog.RetryConfig{Enabled: true, InitialInterval: 10 * time.Millisecond, MaxInterval: 500 * time.Millisecond}),
 		postgreslog.WithErrorHandler(func(error) {}))
 	require.NoError(t, err)
 	return journal.Target{Name: pgName, Exporter: exp}
@@ -217,7 +217,7 @@ func (c chTarget) target(t *testing.T) journal.Target {
 	exp, err := clickhouselog.New(c.conn,
 		clickhouselog.WithSchema(c.opts),
 		clickhouselog.WithLayout(c.layout),
-		clickhouselog.WithRetry(10*time.Millisecond, 500*time.Millisecond, 0),
+		clickhouselog.WithRetry(clickhouselog.RetryConfig{Enabled: true, InitialInterval: 10 * time.Millisecond, MaxInterval: 500 * time.Millisecond}),
 		clickhouselog.WithErrorHandler(func(error) {}))
 	require.NoError(t, err)
 	return journal.Target{Name: chName, Exporter: exp}

@@ -5,6 +5,8 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/otelaudit/otelaudit/exporter/internal/envconfig"
 )
 
 // Defaults of the options.
@@ -132,8 +134,15 @@ type config struct {
 
 type syncer interface{ Sync() error }
 
-func newConfig(opts []Option) config {
+// newConfig returns the defaults, overridden by the environment (see
+// env.go), overridden by opts.
+func newConfig(opts []Option) (config, error) {
 	var c config
+	var env envconfig.Reader
+	c = c.fromEnv(&env)
+	if err := env.Err(); err != nil {
+		return c, err
+	}
 	for _, o := range opts {
 		if o != nil {
 			c = o.apply(c)
@@ -190,7 +199,7 @@ func newConfig(opts []Option) config {
 	if c.fsync == nil {
 		c.fsync = func(f syncer) error { return f.Sync() }
 	}
-	return c
+	return c, nil
 }
 
 // WithSync sets when the journal is fsynced. Default:

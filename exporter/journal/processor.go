@@ -15,6 +15,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/exporter/internal/envconfig"
 )
 
 // Target is an exporter the journal delivers every record to, under a name
@@ -177,7 +178,11 @@ func (a position) less(b position) bool {
 // if needed; only one Processor may use it at a time.
 func New(dir string, targets []Target, opts ...Option) (*Processor, error) {
 	if dir == "" {
-		return nil, errors.New("journal: empty directory")
+		var env envconfig.Reader
+		var ok bool
+		if dir, ok = env.String(envconfig.JournalDir); !ok {
+			return nil, fmt.Errorf("journal: no directory: give New one or set %s", envconfig.JournalDir)
+		}
 	}
 	if len(targets) == 0 {
 		return nil, errors.New("journal: no targets")
@@ -195,7 +200,10 @@ func New(dir string, targets []Target, opts ...Option) (*Processor, error) {
 		}
 		seen[t.Name] = true
 	}
-	cfg := newConfig(opts)
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
 	for _, sub := range []string{dir, filepath.Join(dir, cursorDir), filepath.Join(dir, deadLetterDir)} {
 		if err := os.MkdirAll(sub, 0o750); err != nil {
 			return nil, fmt.Errorf("journal: %w", err)

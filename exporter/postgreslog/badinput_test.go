@@ -20,7 +20,7 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // postgresCases are bad inputs beyond the shared corpus: what only a
@@ -56,7 +56,7 @@ func postgresCases() []corpus.Case {
 
 func TestBadInputCorpus(t *testing.T) {
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	e, h := newExporter(t, pool)
 
 	cases := append(corpus.Cases(), postgresCases()...)
@@ -208,7 +208,7 @@ func TestRefusedByPostgresIsolated(t *testing.T) {
 	// 54000, index row size exceeds the maximum): the exporter bisects the
 	// batch, writes every other row and rejects only those.
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	e, h := newExporter(t, pool, postgreslog.WithMapping(auditrow.Options{MaxFieldBytes: 64 << 10}))
 
 	const n = 2000
@@ -240,7 +240,7 @@ func TestRefusedRowsAmongDuplicatesInSmallChunks(t *testing.T) {
 	// table), with rows Postgres refuses in it. Each good row is stored
 	// once, each bad row rejected each time, nothing fails.
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	e, h := newExporter(t, pool,
 		postgreslog.WithMapping(auditrow.Options{MaxFieldBytes: 64 << 10}),
 		postgreslog.WithMaxCopyBytes(64<<10))

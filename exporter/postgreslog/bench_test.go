@@ -10,7 +10,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // benchBatch is the number of records of one Export in the benchmarks.
@@ -20,7 +20,7 @@ const benchBatch = 1024
 // live, migrated table: one op is one batch of benchBatch records, built
 // outside the timer. The whole-pipeline figures are the bench module's.
 func BenchmarkExport(b *testing.B) {
-	pool := migrated(b, postgres.Options{})
+	pool := migrated(b, pgschema.Options{})
 	e, h := newExporter(b, pool)
 	ctx := context.Background()
 	start := time.Now().UTC().Truncate(time.Hour)
@@ -46,7 +46,7 @@ func BenchmarkExport(b *testing.B) {
 // are not audit records, each mapped, refused and counted. One op is one
 // batch.
 func BenchmarkExportRejected(b *testing.B) {
-	pool := migrated(b, postgres.Options{})
+	pool := migrated(b, pgschema.Options{})
 	e, _ := newExporter(b, pool)
 	ctx := context.Background()
 	recs := nonAuditRecords(benchBatch)

@@ -18,7 +18,7 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // TestMaxCopyBytesBoundsEachCOPY: a batch larger than WithMaxCopyBytes is
@@ -28,7 +28,7 @@ import (
 // xmin counts the statements and the rows each carried.
 func TestMaxCopyBytesBoundsEachCOPY(t *testing.T) {
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	const (
 		maxCopyBytes = 64 << 10
 		n            = 1000
@@ -76,8 +76,8 @@ func TestStagingTableEmptiesAtCommit(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	o := postgres.Options{Ahead: -1}
-	_, err = postgres.Migrate(ctx, pool, o)
+	o := pgschema.Options{Ahead: -1}
+	_, err = pgschema.Migrate(ctx, pool, o)
 	require.NoError(t, err)
 	e, h := newExporter(t, pool)
 
@@ -99,7 +99,7 @@ func TestStagingTableEmptiesAtCommit(t *testing.T) {
 	require.Equal(t, auditrow.ExportStats{Received: 200, Written: 100, AlreadyStored: 100, Rejected: zeroRejected()}, e.Stats())
 	require.Zero(t, staged(), "the staging table is empty once its transaction committed")
 
-	dropped, err := postgres.DropPartitionsBefore(ctx, pool, o, time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC))
+	dropped, err := pgschema.DropPartitionsBefore(ctx, pool, o, time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC))
 	require.NoError(t, err)
 	require.Len(t, dropped, 1)
 

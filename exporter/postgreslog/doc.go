@@ -1,13 +1,17 @@
 // Package postgreslog is an OpenTelemetry SDK log exporter
 // (go.opentelemetry.io/otel/sdk/log.Exporter) that writes audit records into
-// the Postgres audit table of schema/postgres with COPY, exactly once per
+// the Postgres audit table of schema/pgschema with COPY, exactly once per
 // event.
 //
-//	pool, _ := pgxpool.New(ctx, dsn)
-//	_, err := postgres.Migrate(ctx, pool, postgres.Options{})  // once, at deploy or start
-//	exp, err := postgreslog.New(pool)
+//	opts := pgschema.Options{WriterRole: "audit_writer"}
+//	_, err := pgschema.Migrate(ctx, ownerPool, opts) // once, at deploy or start, as the table's owner
+//	exp, err := postgreslog.Open(ctx, "postgres://billing@db/app", postgreslog.WithSchema(opts))
 //	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)))
 //	auditor := bridge.New(bridge.WithLoggerProvider(provider))
+//
+// [Open] opens a pool of its own and closes it at Shutdown; [New] takes a
+// *pgxpool.Pool and never closes it. The journal (exporter/journal) in
+// place of the BatchProcessor makes delivery durable.
 //
 // Records are mapped to rows by the shared mapping, exporter/auditrow; this
 // package only encodes the rows for Postgres and writes them.
@@ -51,6 +55,24 @@
 //
 // Rows are sent in COPY's binary format, encoded straight from the row
 // into a buffer, without []any values or per-value allocations.
+//
+// # Configuration
+//
+// Options given in code win over environment variables, which win over
+// the defaults, as for the OTLP exporters; New, Open and NewTxWriter read:
+//
+//	OTELAUDIT_POSTGRES_DSN                     Open's dsn when the argument is ""
+//	OTELAUDIT_POSTGRES_SCHEMA                  WithSchema: Schema (default public)
+//	OTELAUDIT_POSTGRES_TABLE                   WithSchema: Table (default audit_logs)
+//	OTELAUDIT_POSTGRES_MAX_COPY_BYTES          WithMaxCopyBytes (bytes; "8MiB")
+//	OTELAUDIT_POSTGRES_RETRY_ENABLED           WithRetry: Enabled ("true" or "false"; default true)
+//	OTELAUDIT_POSTGRES_RETRY_INITIAL_INTERVAL  WithRetry: InitialInterval (milliseconds, or a Go duration: "50ms")
+//	OTELAUDIT_POSTGRES_RETRY_MAX_INTERVAL      WithRetry: MaxInterval
+//	OTELAUDIT_POSTGRES_RETRY_MAX_ELAPSED_TIME  WithRetry: MaxElapsedTime
+//
+// An unset or empty variable means the default; a value that cannot be
+// used makes the constructor fail, naming the variable. The module's
+// README lists the variables of every package in one table.
 //
 // # What happens to each record
 //
@@ -119,7 +141,7 @@
 // # Retries
 //
 // Transient errors are retried with capped exponential backoff and jitter
-// (WithRetry; by default from 50ms up to 5s between attempts, for at most a
+// ([WithRetry]; by default from 50ms up to 5s between attempts, for at most a
 // minute), within the deadline of the context given to Export: connection
 // errors (resets, EOF, timeouts that are not the context's), SQLSTATE class
 // 08, 53 (insufficient resources), 40001 (serialization failure), 40P01
@@ -127,7 +149,10 @@
 // pg_terminate_backend). A retry after an error that may have come after
 // the server had the rows goes through the staging table. Other errors (a
 // missing table or function, a missing privilege, a closed pool) are not
-// retried: Export returns them at once.
+// retried: Export returns them at once. WithRetry(RetryConfig{}) turns
+// retries off: a transient error fails the records of its COPY at once,
+// for a caller that retries on its own (the journal does); exporting them
+// again is safe.
 //
 // # Partitions
 //
@@ -135,7 +160,7 @@
 // partitions it knows exist (read from the partition registry at its first
 // Export). Rows of a range it does not know are held back from the batch's
 // COPY; after it, the exporter calls the table's partition function
-// (postgres.EnsurePartitions: the partition and the one after it, created
+// (pgschema.EnsurePartitions: the partition and the one after it, created
 // unless they exist, under an advisory lock, as the table's owner) and then
 // writes them. When retention has dropped a partition the exporter still
 // believed in, the insert fails, the exporter forgets what it knew,
@@ -144,14 +169,14 @@
 //
 // # Append-only, the writer role, retention
 //
-// The table refuses UPDATE, DELETE and TRUNCATE (schema/postgres). The
-// exporter needs only what the writer role of postgres.Options.WriterRole
+// The table refuses UPDATE, DELETE and TRUNCATE (schema/pgschema). The
+// exporter needs only what the writer role of pgschema.Options.WriterRole
 // has: INSERT on the table (COPY and INSERT ... ON CONFLICT DO NOTHING
 // without a conflict target need nothing more), EXECUTE on the partition
 // function, SELECT on the partition registry, and TEMPORARY on the database
 // for the staging table. Run the exporter as that role and the services
 // can add audit rows but never change or remove one. Retention
-// (postgres.DropPartitionsBefore) drops whole partitions, as the table's
+// (pgschema.DropPartitionsBefore) drops whole partitions, as the table's
 // owner, never through the exporter.
 //
 // # In the caller's transaction

@@ -27,7 +27,7 @@ var copyHeader = []byte("PGCOPY\n\xff\r\n\x00" + "\x00\x00\x00\x00" + "\x00\x00\
 var copyTrailer = []byte{0xff, 0xff}
 
 // numColumns is the number of fields of each tuple: the length of
-// postgres.Columns(), in its order (checked by a test).
+// pgschema.Columns(), in its order (checked by a test).
 const numColumns = 22
 
 // Time range of created_at. Times outside it are refused (reason
@@ -72,7 +72,7 @@ const (
 )
 
 // appendTuple appends r as one tuple, created_at being created (in
-// pgMicros). The column order is postgres.Columns().
+// pgMicros). The column order is pgschema.Columns().
 func appendTuple(b []byte, r *auditrow.Row, created int64) []byte {
 	b = binary.BigEndian.AppendUint16(b, numColumns)
 	b = appendInt64Field(b, created)                      // created_at

@@ -6,11 +6,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 func TestTupleMatchesColumns(t *testing.T) {
-	require.Len(t, postgres.Columns(), numColumns, "appendTuple writes one field per column of postgres.Columns()")
+	require.Len(t, pgschema.Columns(), numColumns, "appendTuple writes one field per column of pgschema.Columns()")
 }
 
 func TestPgMicros(t *testing.T) {

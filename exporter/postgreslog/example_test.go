@@ -16,7 +16,7 @@ import (
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // The whole setup of a service: migrate, export through a BatchProcessor,
@@ -29,7 +29,7 @@ func Example() {
 		return
 	}
 	defer pool.Close()
-	if _, err := postgres.Migrate(ctx, pool, postgres.Options{}); err != nil {
+	if _, err := pgschema.Migrate(ctx, pool, pgschema.Options{}); err != nil {
 		fmt.Println(err)
 		return
 	}

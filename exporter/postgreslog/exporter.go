@@ -10,12 +10,13 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/internal/envconfig"
 	"github.com/otelaudit/otelaudit/exporter/internal/exportstats"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // Exporter writes audit log records into the Postgres audit table created
-// by schema/postgres, with COPY, exactly once per event. See the package
+// by schema/pgschema, with COPY, exactly once per event. See the package
 // documentation for the whole contract.
 //
 // It follows the sdk/log Exporter contract:
@@ -39,7 +40,7 @@ type Exporter struct {
 	pool     *pgxpool.Pool
 	ownsPool bool
 	cfg      config
-	stmts    postgres.WriterStatements
+	stmts    pgschema.WriterStatements
 	parts    partitionCache
 	batches  sync.Pool // *batch, with their mapper and buffers
 
@@ -56,19 +57,24 @@ type Exporter struct {
 
 var _ sdklog.Exporter = (*Exporter)(nil)
 
-// ErrNilPool is returned by [New] for a nil pool.
-var ErrNilPool = errors.New("postgreslog: nil pool")
+// ErrNilConn is returned by [New] and [NewTxWriter] for a nil pool.
+var ErrNilConn = errors.New("postgreslog: nil connection pool")
 
 // New returns an Exporter that writes through pool. The pool stays the
 // caller's: Shutdown does not close it. The table must have been created
-// with schema/postgres.Migrate (WithTable names it when it is not
-// public.audit_logs); New itself does not touch the database.
+// with pgschema.Migrate ([WithSchema] names it when it is not
+// public.audit_logs); New itself does not touch the database. Settings
+// not given as options are read from the environment (see [Open]); a
+// variable whose value cannot be used makes New fail.
 func New(pool *pgxpool.Pool, opts ...Option) (*Exporter, error) {
 	if pool == nil {
-		return nil, ErrNilPool
+		return nil, ErrNilConn
 	}
-	cfg := newConfig(opts)
-	stmts, err := postgres.Writer(cfg.table)
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("postgreslog: %w", err)
+	}
+	stmts, err := pgschema.Writer(cfg.schema)
 	if err != nil {
 		return nil, fmt.Errorf("postgreslog: %w", err)
 	}
@@ -84,9 +90,20 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Exporter, error) {
 }
 
 // Open returns an Exporter with a pool of its own on the database of dsn (a
-// pgx connection string or URL). Shutdown closes that pool. Connections
-// are made when needed: Open does not check that the database answers.
+// pgx connection string or URL; "" means the value of
+// OTELAUDIT_POSTGRES_DSN). Shutdown closes that pool. Connections are made
+// when needed: Open does not check that the database answers.
+//
+// Like [New], Open reads the settings not given as options from the
+// environment; see the package documentation, "Configuration".
 func Open(ctx context.Context, dsn string, opts ...Option) (*Exporter, error) {
+	if dsn == "" {
+		var env envconfig.Reader
+		var ok bool
+		if dsn, ok = env.String(envconfig.PostgresDSN); !ok {
+			return nil, fmt.Errorf("postgreslog: no DSN: give Open one or set %s", envconfig.PostgresDSN)
+		}
+	}
 	pcfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgreslog: %w", err)

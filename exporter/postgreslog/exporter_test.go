@@ -16,19 +16,19 @@ import (
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 func TestNew(t *testing.T) {
 	_, err := postgreslog.New(nil)
-	require.ErrorIs(t, err, postgreslog.ErrNilPool)
+	require.ErrorIs(t, err, postgreslog.ErrNilConn)
 
 	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none")
 	require.NoError(t, err) // lazy: no connection yet
 	defer pool.Close()
-	_, err = postgreslog.New(pool, postgreslog.WithTable("audit", `x"; DROP TABLE y`))
-	require.ErrorIs(t, err, postgres.ErrInvalidOptions)
-	e, err := postgreslog.New(pool, nil, postgreslog.WithTable("audit", "events"))
+	_, err = postgreslog.New(pool, postgreslog.WithSchema(pgschema.Options{Schema: "audit", Table: `x"; DROP TABLE y`}))
+	require.ErrorIs(t, err, pgschema.ErrInvalidOptions)
+	e, err := postgreslog.New(pool, nil, postgreslog.WithSchema(pgschema.Options{Schema: "audit", Table: "events"}))
 	require.NoError(t, err, "nil options are ignored")
 	require.NoError(t, e.Shutdown(context.Background()))
 
@@ -38,7 +38,7 @@ func TestNew(t *testing.T) {
 
 func TestShutdown(t *testing.T) {
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	e, err := postgreslog.New(pool)
 	require.NoError(t, err)
 	require.NoError(t, e.Export(ctx, logins(3, batchTime)))
@@ -70,7 +70,7 @@ func TestOpenOwnsItsPool(t *testing.T) {
 	admin, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
 	defer admin.Close()
-	_, err = postgres.Migrate(ctx, admin, postgres.Options{})
+	_, err = pgschema.Migrate(ctx, admin, pgschema.Options{})
 	require.NoError(t, err)
 
 	e, err := postgreslog.Open(ctx, dsn)
@@ -97,7 +97,7 @@ func lockTable(t *testing.T, pool *pgxpool.Pool) (release func()) {
 }
 
 func TestExportHonoursDeadline(t *testing.T) {
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	e, _ := newExporter(t, pool)
 	require.NoError(t, e.Export(testCtx(t), logins(1, batchTime))) // warm the partition cache
 	release := lockTable(t, pool)
@@ -133,7 +133,7 @@ func TestExportHonoursDeadline(t *testing.T) {
 }
 
 func TestShutdownEndsExportsInFlight(t *testing.T) {
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	e, err := postgreslog.New(pool, postgreslog.WithErrorHandler(func(error) {}))
 	require.NoError(t, err)
 	require.NoError(t, e.Export(testCtx(t), logins(1, batchTime)))
@@ -174,7 +174,7 @@ func TestMissingTableFailsFast(t *testing.T) {
 
 func TestExportConcurrentSafe(t *testing.T) {
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	shared := logins(2000, batchTime.Add(-time.Minute)) // every goroutine exports these too
 
 	const goroutines, batches, perBatch = 6, 4, 500
@@ -242,7 +242,7 @@ func TestWriterRoleExports(t *testing.T) {
 func TestThroughBatchProcessor(t *testing.T) {
 	// The whole path: Auditor -> SDK BatchProcessor -> Exporter -> rows.
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	e, err := postgreslog.New(pool)
 	require.NoError(t, err)
 	const goroutines, perGoroutine = 4, 5000

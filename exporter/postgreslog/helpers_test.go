@@ -26,7 +26,7 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/internal/metricstest"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 func TestMain(m *testing.M) {
@@ -45,10 +45,10 @@ func testCtx(t testing.TB) context.Context {
 
 // migrated returns a pool on a fresh database with the audit table
 // migrated with o.
-func migrated(t testing.TB, o postgres.Options) *pgxpool.Pool {
+func migrated(t testing.TB, o pgschema.Options) *pgxpool.Pool {
 	t.Helper()
 	pool := testenv.Postgres(t)
-	_, err := postgres.Migrate(testCtx(t), pool, o)
+	_, err := pgschema.Migrate(testCtx(t), pool, o)
 	require.NoError(t, err)
 	return pool
 }
@@ -68,7 +68,7 @@ func writerLogin(t testing.TB) (admin, writer *pgxpool.Pool) {
 		_, err := admin.Exec(context.Background(), "DROP OWNED BY "+role+"; DROP ROLE IF EXISTS "+role)
 		require.NoError(t, err)
 	})
-	_, err = postgres.Migrate(ctx, admin, postgres.Options{WriterRole: role, Ahead: -1})
+	_, err = pgschema.Migrate(ctx, admin, pgschema.Options{WriterRole: role, Ahead: -1})
 	require.NoError(t, err)
 	_, err = admin.Exec(ctx, "ALTER ROLE "+role+" LOGIN")
 	require.NoError(t, err)
@@ -91,7 +91,7 @@ func newExporter(t testing.TB, pool *pgxpool.Pool, opts ...postgreslog.Option) (
 	m := metricstest.New(t)
 	base := []postgreslog.Option{
 		postgreslog.WithErrorHandler(h.Handle),
-		postgreslog.WithRetry(5*time.Millisecond, 100*time.Millisecond, 20*time.Second),
+		postgreslog.WithRetry(postgreslog.RetryConfig{Enabled: true, InitialInterval: 5 * time.Millisecond, MaxInterval: 100 * time.Millisecond, MaxElapsedTime: 20 * time.Second}),
 		postgreslog.WithMeterProvider(m.Provider),
 	}
 	e, err := postgreslog.New(pool, append(base, opts...)...)

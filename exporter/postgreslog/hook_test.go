@@ -17,7 +17,7 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // rejection is what a test expects of one *RejectError.
@@ -73,7 +73,7 @@ func year10000(id uuid.UUID) sdklog.Record {
 // get the non-audit records), while every good row is written.
 func TestRejectHook(t *testing.T) {
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	e, h := newExporter(t, pool, postgreslog.WithMapping(auditrow.Options{MaxFieldBytes: 64 << 10}))
 
 	const n = 200
@@ -170,7 +170,7 @@ func TestRejectHook(t *testing.T) {
 // outcomes as Stats, under the documented names and attributes.
 func TestOutcomesAndMetrics(t *testing.T) {
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	e, _ := newExporter(t, pool)
 
 	refused, wantRefused := mappingRefusals()

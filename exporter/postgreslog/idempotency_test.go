@@ -15,14 +15,14 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
 
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 var batchTime = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
 func TestIdempotentSameBatchTwice(t *testing.T) {
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	e, h := newExporter(t, pool)
 	const n = 3000
 	records := logins(n, batchTime)
@@ -59,7 +59,7 @@ func TestIdempotentSameBatchTwice(t *testing.T) {
 
 func TestIdempotentDuplicatesInOneBatch(t *testing.T) {
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	e, _ := newExporter(t, pool)
 	records := logins(200, batchTime)
 	batch := append(append([]sdklog.Record{}, records...), records[50:60]...) // ten records twice
@@ -79,7 +79,7 @@ func TestIdempotentDuplicatesInOneBatch(t *testing.T) {
 // the same record given twice is one.
 func TestIdempotentDerivedIDs(t *testing.T) {
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	e, _ := newExporter(t, pool)
 
 	records := corpus.Capture(func(lp log.LoggerProvider) {
@@ -147,7 +147,7 @@ func TestRetryAfterKilledConnection(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testCtx(t)
-			pool := migrated(t, postgres.Options{})
+			pool := migrated(t, pgschema.Options{})
 			p := newProxy(t, pool.Config().ConnConfig.Host+":"+fmt.Sprint(pool.Config().ConnConfig.Port))
 			through := poolThrough(t, pool, p)
 			e, h := newExporter(t, through)
@@ -184,7 +184,7 @@ func TestTerminatedBackend(t *testing.T) {
 	// dead connection (FATAL 57P01, or EOF) and retries on a new one.
 	ctx := testCtx(t)
 	admin := testenv.Postgres(t)
-	_, err := postgres.Migrate(ctx, admin, postgres.Options{})
+	_, err := pgschema.Migrate(ctx, admin, pgschema.Options{})
 	require.NoError(t, err)
 	pool := poolThrough(t, admin, newProxy(t, admin.Config().ConnConfig.Host+":"+fmt.Sprint(admin.Config().ConnConfig.Port)))
 	e, _ := newExporter(t, pool)

@@ -7,8 +7,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/internal/envconfig"
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // Defaults of the options.
@@ -18,11 +19,11 @@ const (
 	// COPY statements, each its own transaction.
 	DefaultMaxCopyBytes = 8 << 20
 	// DefaultRetryInitialInterval, DefaultRetryMaxInterval and
-	// DefaultRetryMaxElapsed bound the retries of transient errors; the
-	// context given to Export bounds them too.
+	// DefaultRetryMaxElapsedTime bound the retries of transient errors
+	// (see [RetryConfig]); the context given to Export bounds them too.
 	DefaultRetryInitialInterval = retry.DefaultInitialInterval
 	DefaultRetryMaxInterval     = retry.DefaultMaxInterval
-	DefaultRetryMaxElapsed      = retry.DefaultMaxElapsed
+	DefaultRetryMaxElapsedTime  = retry.DefaultMaxElapsedTime
 )
 
 // minCopyBytes is the smallest MaxCopyBytes accepted.
@@ -39,17 +40,24 @@ type optionFunc func(config) config
 func (f optionFunc) apply(c config) config { return f(c) }
 
 type config struct {
-	table        postgres.Options
+	schema       pgschema.Options
 	mapping      auditrow.Options
 	onError      func(error)
 	meters       metric.MeterProvider
 	maxCopyBytes int
-	retry        retry.Policy
+	retry        retry.Config
 	serviceName  string
 }
 
-func newConfig(opts []Option) config {
-	var c config
+// newConfig returns the defaults, overridden by the environment (see
+// env.go), overridden by opts.
+func newConfig(opts []Option) (config, error) {
+	c := config{retry: retry.DefaultConfig()}
+	var env envconfig.Reader
+	c = c.fromEnv(&env)
+	if err := env.Err(); err != nil {
+		return c, err
+	}
 	for _, o := range opts {
 		if o != nil {
 			c = o.apply(c)
@@ -65,15 +73,18 @@ func newConfig(opts []Option) config {
 		c.maxCopyBytes = DefaultMaxCopyBytes
 	}
 	c.maxCopyBytes = max(c.maxCopyBytes, minCopyBytes)
-	return c
+	return c, nil
 }
 
-// WithTable sets the schema and table written to; they must be those given
-// to postgres.Migrate. Default: public.audit_logs. Empty strings mean the
-// defaults. Names are validated by [New] and [NewTxWriter].
-func WithTable(schema, table string) Option {
+// WithSchema names the table written to: the schema and table of o,
+// which must be those given to pgschema.Migrate (the other fields are
+// ignored, so the Options given to Migrate can be passed as they are).
+// Default: public.audit_logs, or OTELAUDIT_POSTGRES_SCHEMA and
+// OTELAUDIT_POSTGRES_TABLE. Names are validated by [New] and
+// [NewTxWriter].
+func WithSchema(o pgschema.Options) Option {
 	return optionFunc(func(c config) config {
-		c.table.Schema, c.table.Table = schema, table
+		c.schema.Schema, c.schema.Table = o.Schema, o.Table
 		return c
 	})
 }
@@ -109,20 +120,47 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 }
 
 // WithMaxCopyBytes bounds the encoded size of the rows sent in one COPY
-// statement. Default: [DefaultMaxCopyBytes]; values below 64 KiB are
-// raised to 64 KiB. Exporter only.
+// statement. Default: [DefaultMaxCopyBytes], or
+// OTELAUDIT_POSTGRES_MAX_COPY_BYTES; values below 64 KiB are raised to
+// 64 KiB. Exporter only.
 func WithMaxCopyBytes(n int) Option {
 	return optionFunc(func(c config) config { c.maxCopyBytes = n; return c })
 }
 
-// WithRetry bounds the retries of transient errors: the first wait, the
-// longest wait, and the total time after which Export gives up. Zero values
-// mean the defaults. The context given to Export bounds them as well. A
+// RetryConfig says whether and how long transient errors are retried,
+// as the OTLP exporters' RetryConfig does: between attempts the exporter
+// waits a random time up to a backoff that starts at InitialInterval and
+// doubles up to MaxInterval, and it gives up MaxElapsedTime after the
+// first attempt, or when the context given to Export ends, whichever
+// comes first. Its zero value disables retries: one attempt, whose error
+// Export returns. With Enabled, zero durations mean the defaults
+// (DefaultRetry*).
+type RetryConfig struct {
+	// Enabled turns retries on.
+	Enabled bool
+	// InitialInterval is the first backoff.
+	InitialInterval time.Duration
+	// MaxInterval caps the backoff.
+	MaxInterval time.Duration
+	// MaxElapsedTime is how long after the first attempt the exporter
+	// stops retrying.
+	MaxElapsedTime time.Duration
+}
+
+// WithRetry configures the retries of transient errors. Default: enabled,
+// with [DefaultRetryInitialInterval], [DefaultRetryMaxInterval] and
+// [DefaultRetryMaxElapsedTime], each of which the OTELAUDIT_POSTGRES_RETRY_*
+// variables override. Retries disabled, an Export makes one attempt per
+// COPY: a failure that retrying could fix (a connection reset, a deadlock)
+// fails the records of that COPY (Stats().Failed), for the caller (a
+// processor, the journal) to export again. The fallbacks that are part of
+// writing (the staging table after a unique violation, creating a missing
+// partition, bisecting a refused batch) are not retries and always run. A
 // [TxWriter] retries only the creation of partitions, which runs outside
 // the caller's transaction; never the insert, which runs inside it.
-func WithRetry(initialInterval, maxInterval, maxElapsed time.Duration) Option {
+func WithRetry(rc RetryConfig) Option {
 	return optionFunc(func(c config) config {
-		c.retry = retry.Policy{InitialInterval: initialInterval, MaxInterval: maxInterval, MaxElapsed: maxElapsed}
+		c.retry = retry.Config(rc)
 		return c
 	})
 }

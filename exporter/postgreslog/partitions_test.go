@@ -10,7 +10,7 @@ import (
 
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/bridge"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // at returns one login record at t.
@@ -22,7 +22,7 @@ func at(t time.Time, user string) sdklog.Record {
 
 func TestPartitionsAcrossMonthBoundary(t *testing.T) {
 	ctx := testCtx(t)
-	o := postgres.Options{Ahead: -1} // only this month's partition exists
+	o := pgschema.Options{Ahead: -1} // only this month's partition exists
 	pool := migrated(t, o)
 	e, h := newExporter(t, pool)
 
@@ -49,7 +49,7 @@ func TestPartitionsAcrossMonthBoundary(t *testing.T) {
 		"now": thisMonth,
 	}, got)
 
-	ps, err := postgres.ListPartitions(ctx, pool, o)
+	ps, err := pgschema.ListPartitions(ctx, pool, o)
 	require.NoError(t, err)
 	var names []string
 	for _, p := range ps {
@@ -59,7 +59,7 @@ func TestPartitionsAcrossMonthBoundary(t *testing.T) {
 	require.Subset(t, names, []string{"audit_logs_p201912", "audit_logs_p202001", "audit_logs_p202002", "audit_logs_p202003"})
 
 	t.Run("a cached partition dropped by retention is created again", func(t *testing.T) {
-		dropped, err := postgres.DropPartitionsBefore(ctx, pool, o, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
+		dropped, err := pgschema.DropPartitionsBefore(ctx, pool, o, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
 		require.NoError(t, err)
 		require.Len(t, dropped, 1)
 		// The exporter still believes December exists.
@@ -80,7 +80,7 @@ func TestPartitionsAcrossMonthBoundary(t *testing.T) {
 
 func TestPartitionsDaily(t *testing.T) {
 	ctx := testCtx(t)
-	o := postgres.Options{Interval: postgres.Daily, Ahead: -1}
+	o := pgschema.Options{Interval: pgschema.Daily, Ahead: -1}
 	pool := migrated(t, o)
 	e, _ := newExporter(t, pool)
 	midnight := time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC)

@@ -14,12 +14,12 @@ import (
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 func TestRoundTrip(t *testing.T) {
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	e, h := newExporter(t, pool)
 
 	at := time.Date(2026, 11, 25, 9, 30, 0, 123456789, time.UTC)
@@ -103,7 +103,7 @@ func TestRoundTrip(t *testing.T) {
 
 func TestRoundTripMinimal(t *testing.T) {
 	// A login with nothing but the action: every optional column is NULL.
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	e, _ := newExporter(t, pool)
 	records := auditRecords(func(a *bridge.Auditor) {
 		a.Record(context.Background(), otelaudit.Event{Action: otelaudit.ActionLogout})

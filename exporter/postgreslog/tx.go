@@ -21,7 +21,7 @@ import (
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // TxWriter writes audit events inside a transaction of the caller's, so
@@ -38,7 +38,7 @@ import (
 type TxWriter struct {
 	pool    *pgxpool.Pool
 	cfg     config
-	stmts   postgres.WriterStatements
+	stmts   pgschema.WriterStatements
 	service string
 	parts   partitionCache
 	mappers sync.Pool // *auditrow.Mapper
@@ -63,7 +63,7 @@ type TxResult struct {
 // ErrNilTx is returned by [TxWriter.Write] for a nil transaction.
 var ErrNilTx = errors.New("postgreslog: nil transaction")
 
-// NewTxWriter returns a TxWriter for the table of [WithTable], mapping
+// NewTxWriter returns a TxWriter for the table of [WithSchema], mapping
 // with the options of [WithMapping] and writing the service name of
 // [WithServiceName]; [WithRetry] bounds the retries of partition creation.
 // pool serves only to create missing partitions outside the caller's
@@ -71,10 +71,13 @@ var ErrNilTx = errors.New("postgreslog: nil transaction")
 // NewTxWriter does not touch the database.
 func NewTxWriter(pool *pgxpool.Pool, opts ...Option) (*TxWriter, error) {
 	if pool == nil {
-		return nil, ErrNilPool
+		return nil, ErrNilConn
 	}
-	cfg := newConfig(opts)
-	stmts, err := postgres.Writer(cfg.table)
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("postgreslog: %w", err)
+	}
+	stmts, err := pgschema.Writer(cfg.schema)
 	if err != nil {
 		return nil, fmt.Errorf("postgreslog: %w", err)
 	}

@@ -26,7 +26,7 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // newTxWriter returns a TxWriter over pool with fast retries and the
@@ -36,7 +36,7 @@ func newTxWriter(t testing.TB, pool *pgxpool.Pool, opts ...postgreslog.Option) *
 	t.Helper()
 	base := []postgreslog.Option{
 		postgreslog.WithServiceName(corpus.ServiceName),
-		postgreslog.WithRetry(5*time.Millisecond, 100*time.Millisecond, 20*time.Second),
+		postgreslog.WithRetry(postgreslog.RetryConfig{Enabled: true, InitialInterval: 5 * time.Millisecond, MaxInterval: 100 * time.Millisecond, MaxElapsedTime: 20 * time.Second}),
 	}
 	w, err := postgreslog.NewTxWriter(pool, append(base, opts...)...)
 	require.NoError(t, err)
@@ -187,7 +187,7 @@ func TestTxWriterRowEqualsExporterRow(t *testing.T) {
 	events := richEvents()
 
 	// The exporter's rows: the same events through the bridge and the SDK.
-	viaExporter := migrated(t, postgres.Options{})
+	viaExporter := migrated(t, pgschema.Options{})
 	e, h := newExporter(t, viaExporter)
 	records := auditRecords(func(a *bridge.Auditor) {
 		for _, ev := range events {
@@ -223,7 +223,7 @@ func TestTxWriterRowEqualsExporterRow(t *testing.T) {
 			pool, err := pgxpool.NewWithConfig(testCtx(t), cfg)
 			require.NoError(t, err)
 			t.Cleanup(pool.Close)
-			_, err = postgres.Migrate(testCtx(t), pool, postgres.Options{})
+			_, err = pgschema.Migrate(testCtx(t), pool, pgschema.Options{})
 			require.NoError(t, err)
 
 			w := newTxWriter(t, pool)
@@ -250,7 +250,7 @@ func TestTxWriterRowEqualsExporterRow(t *testing.T) {
 func TestTxWriterFillsEvent(t *testing.T) {
 	// What the Auditor fills in: a UUIDv7, the time of the call, the
 	// client from ctx (fields the event sets win), trace and span ids.
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	w := newTxWriter(t, pool)
 	ctx := spanCtx()
 	tx := begin(t, pool)
@@ -280,7 +280,7 @@ func TestTxWriterFillsEvent(t *testing.T) {
 }
 
 func TestTxWriterServiceName(t *testing.T) {
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	def, err := postgreslog.NewTxWriter(pool)
 	require.NoError(t, err)
 	named, err := postgreslog.NewTxWriter(pool, postgreslog.WithServiceName("billing"))
@@ -300,7 +300,7 @@ func TestTxWriterServiceName(t *testing.T) {
 
 func TestTxWriterRollback(t *testing.T) {
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	w := newTxWriter(t, pool)
 	tx := begin(t, pool)
 	res, err := w.Write(ctx, tx, login(batchTime, "a"), login(batchTime, "b"))
@@ -322,7 +322,7 @@ func TestTxWriterDuplicates(t *testing.T) {
 
 	t.Run("in two transactions", func(t *testing.T) {
 		ctx := testCtx(t)
-		pool := migrated(t, postgres.Options{})
+		pool := migrated(t, pgschema.Options{})
 		w := newTxWriter(t, pool)
 		first := commitWrite(t, w, pool, ev)
 		require.True(t, first[0].Written)
@@ -343,7 +343,7 @@ func TestTxWriterDuplicates(t *testing.T) {
 
 	t.Run("twice in one transaction", func(t *testing.T) {
 		ctx := testCtx(t)
-		pool := migrated(t, postgres.Options{})
+		pool := migrated(t, pgschema.Options{})
 		w := newTxWriter(t, pool)
 		tx := begin(t, pool)
 		res, err := w.Write(ctx, tx, ev, ev)
@@ -360,7 +360,7 @@ func TestTxWriterDuplicates(t *testing.T) {
 
 	t.Run("exporter first", func(t *testing.T) {
 		ctx := testCtx(t)
-		pool := migrated(t, postgres.Options{})
+		pool := migrated(t, pgschema.Options{})
 		e, _ := newExporter(t, pool)
 		require.NoError(t, e.Export(ctx, auditRecords(func(a *bridge.Auditor) { a.Record(ctx, ev) })))
 		w := newTxWriter(t, pool)
@@ -376,7 +376,7 @@ func TestTxWriterDuplicates(t *testing.T) {
 
 	t.Run("transaction first", func(t *testing.T) {
 		ctx := testCtx(t)
-		pool := migrated(t, postgres.Options{})
+		pool := migrated(t, pgschema.Options{})
 		w := newTxWriter(t, pool)
 		commitWrite(t, w, pool, ev)
 		e, _ := newExporter(t, pool)
@@ -394,7 +394,7 @@ func TestTxWriterDuplicates(t *testing.T) {
 		for _, commit := range []bool{true, false} {
 			t.Run(fmt.Sprintf("commit=%v", commit), func(t *testing.T) {
 				ctx := testCtx(t)
-				pool := migrated(t, postgres.Options{})
+				pool := migrated(t, pgschema.Options{})
 				w := newTxWriter(t, pool)
 				tx1 := begin(t, pool)
 				_, err := w.Record(ctx, tx1, ev)
@@ -434,7 +434,7 @@ func TestTxWriterRepeatableReadConcurrentDuplicate(t *testing.T) {
 	// Under REPEATABLE READ, a duplicate committed after the transaction's
 	// snapshot is a serialization failure, as documented: roll back, retry.
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	w := newTxWriter(t, pool)
 	ev := login(batchTime, "rr")
 
@@ -473,7 +473,7 @@ func TestTxWriterRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testCtx(t)
-			pool := migrated(t, postgres.Options{})
+			pool := migrated(t, pgschema.Options{})
 			w := newTxWriter(t, pool)
 			tx := begin(t, pool)
 			good := login(batchTime, "good")
@@ -502,12 +502,12 @@ func TestTxWriterRefused(t *testing.T) {
 
 func TestTxWriterErrors(t *testing.T) {
 	_, err := postgreslog.NewTxWriter(nil)
-	require.ErrorIs(t, err, postgreslog.ErrNilPool)
+	require.ErrorIs(t, err, postgreslog.ErrNilConn)
 
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
-	_, err = postgreslog.NewTxWriter(pool, postgreslog.WithTable("audit", "Bad-Name"))
-	require.ErrorIs(t, err, postgres.ErrInvalidOptions)
+	pool := migrated(t, pgschema.Options{})
+	_, err = postgreslog.NewTxWriter(pool, postgreslog.WithSchema(pgschema.Options{Schema: "audit", Table: "Bad-Name"}))
+	require.ErrorIs(t, err, pgschema.ErrInvalidOptions)
 
 	w := newTxWriter(t, pool)
 	_, err = w.Record(ctx, nil, login(batchTime, "x"))
@@ -522,7 +522,7 @@ func TestTxWriterErrors(t *testing.T) {
 	require.ErrorIs(t, err, pgx.ErrTxClosed, "a committed transaction is not written to")
 
 	t.Run("wrong table", func(t *testing.T) {
-		other := newTxWriter(t, pool, postgreslog.WithTable("", "no_such_table"))
+		other := newTxWriter(t, pool, postgreslog.WithSchema(pgschema.Options{Table: "no_such_table"}))
 		tx := begin(t, pool)
 		_, err := other.Record(ctx, tx, login(batchTime, "x"))
 		var pgErr *pgconn.PgError
@@ -541,7 +541,7 @@ func TestTxWriterTransactionKinds(t *testing.T) {
 	pool, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	_, err = postgres.Migrate(ctx, pool, postgres.Options{})
+	_, err = pgschema.Migrate(ctx, pool, pgschema.Options{})
 	require.NoError(t, err)
 	w := newTxWriter(t, pool)
 
@@ -575,7 +575,7 @@ func TestTxWriterTransactionKinds(t *testing.T) {
 		// usable once the savepoint is rolled back.
 		sp, err = tx.Begin(ctx)
 		require.NoError(t, err)
-		_, err = newTxWriter(t, pool, postgreslog.WithTable("", "no_such_table")).Record(ctx, sp, login(batchTime, "x"))
+		_, err = newTxWriter(t, pool, postgreslog.WithSchema(pgschema.Options{Table: "no_such_table"})).Record(ctx, sp, login(batchTime, "x"))
 		require.Error(t, err)
 		require.NoError(t, sp.Rollback(ctx))
 		// A released savepoint keeps it.
@@ -599,7 +599,7 @@ func TestTxWriterNewPartition(t *testing.T) {
 	// outside the transaction, which then holds no lock it did not take
 	// itself.
 	ctx := testCtx(t)
-	o := postgres.Options{Ahead: -1}
+	o := pgschema.Options{Ahead: -1}
 	pool := migrated(t, o)
 	w := newTxWriter(t, pool)
 	march := time.Date(2019, 3, 15, 12, 0, 0, 0, time.UTC)
@@ -635,7 +635,7 @@ func TestTxWriterNewPartitionAfterInsert(t *testing.T) {
 	for _, commit := range []bool{true, false} {
 		t.Run(fmt.Sprintf("commit=%v", commit), func(t *testing.T) {
 			ctx := testCtx(t)
-			o := postgres.Options{Ahead: -1}
+			o := pgschema.Options{Ahead: -1}
 			pool := migrated(t, o)
 			w := newTxWriter(t, pool)
 			july := time.Date(2018, 7, 4, 0, 0, 0, 0, time.UTC)
@@ -677,12 +677,12 @@ func TestTxWriterPartitionDroppedByRetention(t *testing.T) {
 	// (the transaction is aborted), the writer forgets its cache, and the
 	// retried transaction creates the partition again.
 	ctx := testCtx(t)
-	o := postgres.Options{Ahead: -1}
+	o := pgschema.Options{Ahead: -1}
 	pool := migrated(t, o)
 	w := newTxWriter(t, pool)
 	jan := time.Date(2017, 1, 10, 0, 0, 0, 0, time.UTC)
 	commitWrite(t, w, pool, login(jan, "first"))
-	dropped, err := postgres.DropPartitionsBefore(ctx, pool, o, time.Date(2017, 3, 1, 0, 0, 0, 0, time.UTC))
+	dropped, err := pgschema.DropPartitionsBefore(ctx, pool, o, time.Date(2017, 3, 1, 0, 0, 0, 0, time.UTC))
 	require.NoError(t, err)
 	require.Len(t, dropped, 2, "January and February")
 
@@ -752,7 +752,7 @@ func TestTxWriterConcurrentSafe(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	_, err = postgres.Migrate(ctx, pool, postgres.Options{Ahead: -1})
+	_, err = pgschema.Migrate(ctx, pool, pgschema.Options{Ahead: -1})
 	require.NoError(t, err)
 	w := newTxWriter(t, pool)
 
@@ -849,7 +849,7 @@ func TestTxWriterKeyOrderConcurrentSafe(t *testing.T) {
 	// other waits for (a deadlock, 40P01); in key order, the second waits
 	// for the first.
 	ctx := testCtx(t)
-	pool := migrated(t, postgres.Options{})
+	pool := migrated(t, pgschema.Options{})
 	_, err := pool.Exec(ctx, `
 		CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN PERFORM pg_sleep(0.05); RETURN NEW; END $$;

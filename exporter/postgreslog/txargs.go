@@ -7,7 +7,7 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 )
 
-// The TxWriter sends each row as the parameters of postgres.Insert, whose
+// The TxWriter sends each row as the parameters of pgschema.Insert, whose
 // placeholders are cast to the columns' types ($1::timestamptz, ...). Every
 // value is a string (or nil for NULL): pgx sends strings in text format in
 // every query execution mode, the simple protocol included (which
@@ -22,7 +22,7 @@ import (
 const timeText = "2006-01-02 15:04:05.000000Z07:00"
 
 // appendTextArgs appends the values of r, created_at being created (in
-// pgMicros), in the order of postgres.Columns().
+// pgMicros), in the order of pgschema.Columns().
 func appendTextArgs(args []any, r *auditrow.Row, created int64) []any {
 	observed, outOfRange := observedAt(r)
 	var ip any

@@ -12,7 +12,7 @@ import (
 )
 
 func TestTextArgsMatchColumns(t *testing.T) {
-	require.Len(t, appendTextArgs(nil, &auditrow.Row{}, 0), numColumns, "one value per column of postgres.Columns()")
+	require.Len(t, appendTextArgs(nil, &auditrow.Row{}, 0), numColumns, "one value per column of pgschema.Columns()")
 }
 
 func TestTextArrayLiteral(t *testing.T) {

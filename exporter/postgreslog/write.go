@@ -240,6 +240,11 @@ func (b *batch) write(ctx context.Context, c *chunk, lo, hi int, prev error) err
 		case classDuplicate:
 			slow = true
 		case classTransient:
+			if !b.e.cfg.retry.Enabled {
+				// The first attempt was the only one.
+				b.failed += hi - lo
+				return prev
+			}
 			slow = !pgconn.SafeToRetry(prev)
 			b.e.stats.Retried(prev)
 		case classRecord:

@@ -1,5 +1,7 @@
 // Package retry runs an operation again with capped exponential backoff and
-// full jitter while its error is transient, within the caller's context.
+// full jitter while its error is transient, within the caller's context,
+// as configured by a [Config] (the shape of the OTLP exporters'
+// RetryConfig: Enabled, InitialInterval, MaxInterval, MaxElapsedTime).
 package retry
 
 import (
@@ -9,42 +11,56 @@ import (
 	"time"
 )
 
-// Default policy values.
+// Default values of a Config's fields.
 const (
 	DefaultInitialInterval = 50 * time.Millisecond
 	DefaultMaxInterval     = 5 * time.Second
-	DefaultMaxElapsed      = time.Minute
+	DefaultMaxElapsedTime  = time.Minute
 )
 
-// Policy bounds the retries. The zero value means the defaults.
-type Policy struct {
+// Config says whether and how long an operation is retried after a
+// transient error; the exporters' RetryConfig types convert to it. Its
+// zero value disables retries: one attempt. With Enabled, zero durations
+// mean the defaults.
+type Config struct {
+	// Enabled turns retries on; off, op runs once.
+	Enabled bool
 	// InitialInterval is the first backoff; it doubles up to MaxInterval.
 	InitialInterval time.Duration
 	MaxInterval     time.Duration
-	// MaxElapsed stops retrying once this much time has passed since the
-	// first attempt (the context's deadline stops it earlier).
-	MaxElapsed time.Duration
+	// MaxElapsedTime stops retrying once this much time has passed since
+	// the first attempt (the context's deadline stops it earlier).
+	MaxElapsedTime time.Duration
 }
 
-func (p Policy) withDefaults() Policy {
-	if p.InitialInterval <= 0 {
-		p.InitialInterval = DefaultInitialInterval
+// DefaultConfig returns retries on, with the default durations.
+func DefaultConfig() Config {
+	return Config{Enabled: true, InitialInterval: DefaultInitialInterval, MaxInterval: DefaultMaxInterval, MaxElapsedTime: DefaultMaxElapsedTime}
+}
+
+func (c Config) withDefaults() Config {
+	if c.InitialInterval <= 0 {
+		c.InitialInterval = DefaultInitialInterval
 	}
-	if p.MaxInterval <= 0 {
-		p.MaxInterval = DefaultMaxInterval
+	if c.MaxInterval <= 0 {
+		c.MaxInterval = DefaultMaxInterval
 	}
-	if p.MaxElapsed <= 0 {
-		p.MaxElapsed = DefaultMaxElapsed
+	if c.MaxElapsedTime <= 0 {
+		c.MaxElapsedTime = DefaultMaxElapsedTime
 	}
-	return p
+	return c
 }
 
 // Do calls op until it succeeds, returns an error that transient reports as
-// permanent, the policy's time runs out, or ctx is done. onRetry, when not
-// nil, is called before each new attempt. The returned error is op's last
-// error, wrapped with the attempt count when there was more than one.
-func Do(ctx context.Context, p Policy, transient func(error) bool, onRetry func(error), op func(context.Context) error) error {
-	p = p.withDefaults()
+// permanent, the configuration's time runs out, or ctx is done; once when
+// retries are not enabled. onRetry, when not nil, is called before each new
+// attempt. The returned error is op's last error, wrapped with the attempt
+// count when there was more than one.
+func Do(ctx context.Context, c Config, transient func(error) bool, onRetry func(error), op func(context.Context) error) error {
+	if !c.Enabled {
+		return op(ctx)
+	}
+	p := c.withDefaults()
 	start := time.Now()
 	backoff := p.InitialInterval
 	for attempt := 1; ; attempt++ {
@@ -52,7 +68,7 @@ func Do(ctx context.Context, p Policy, transient func(error) bool, onRetry func(
 		if err == nil || !transient(err) {
 			return wrap(err, attempt)
 		}
-		if ctx.Err() != nil || time.Since(start) >= p.MaxElapsed {
+		if ctx.Err() != nil || time.Since(start) >= p.MaxElapsedTime {
 			return wrap(err, attempt)
 		}
 		sleep := rand.N(backoff) + 1 // full jitter
