@@ -18,7 +18,7 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/journal"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 	"github.com/otelaudit/otelaudit/internal/testenv"
-	"github.com/otelaudit/otelaudit/schema/postgres"
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // Delivery benchmark settings (see BenchmarkDelivery).
@@ -314,7 +314,7 @@ func benchOutagePostgres(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(pool.Close)
-	if _, err := postgres.Migrate(ctx, pool, postgres.Options{}); err != nil {
+	if _, err := pgschema.Migrate(ctx, pool, pgschema.Options{}); err != nil {
 		b.Fatal(err)
 	}
 	// Errors are expected while the server is down; they are counted only.
@@ -497,7 +497,7 @@ func fullSpeedPostgres(tb testing.TB, cfg childConfig) (childResult, float64) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(pool.Close)
-	if _, err := postgres.Migrate(ctx, pool, postgres.Options{}); err != nil {
+	if _, err := pgschema.Migrate(ctx, pool, pgschema.Options{}); err != nil {
 		tb.Fatal(err)
 	}
 	if b, ok := tb.(*testing.B); ok {
