@@ -29,12 +29,14 @@
 // the stores skip), and across a process crash, within the sync policy:
 //
 //   - [SyncInterval] (the default, every [DefaultSyncInterval]): OnEmit
-//     does not wait for the disk. Appended records reach the operating
-//     system within a millisecond, so a process crash (kill -9, a panic, an
-//     OOM kill) loses at most the records of that last millisecond (more
-//     when the machine is too busy to run the writer at once: on two busy
-//     cores, up to some 20 ms of records); a machine crash (power loss,
-//     kernel panic) loses at most the records of the last interval.
+//     does not wait for the disk. Appended records wait in memory until
+//     the writer hands them to the operating system, within about a
+//     millisecond, so a process crash (kill -9, a panic, an OOM kill) loses
+//     the records still waiting: at most 4096, those of the last
+//     millisecond at a steady rate, up to the last 10 to 20 ms when the
+//     emitters run flat out or the writer is starved of CPU (measured on
+//     two busy cores). A machine crash (power loss, kernel panic) loses at
+//     most the records of the last interval as well.
 //   - [SyncEach]: OnEmit returns once its record is fsynced (concurrent
 //     emits share one fsync). Nothing whose emit returned is lost.
 //   - [SyncNone]: fsyncs are left to the operating system; a machine crash

@@ -13,9 +13,9 @@ import (
 const (
 	// DefaultSyncInterval is the group-commit interval: the journal is
 	// fsynced at most this long after a record was appended. A process
-	// crash (kill -9, a panic) loses only the records appended in the last
-	// millisecond or so, which had not reached the operating system yet
-	// (see the package documentation); a crash of the machine itself
+	// crash (kill -9, a panic) loses only the records still waiting for
+	// the writer, at most 4096 and usually the last millisecond's (see the
+	// package documentation); a crash of the machine itself
 	// (power loss, kernel panic) can lose the records of the last
 	// interval. 50 ms keeps that window below a typical request's latency
 	// while costing 20 fsyncs a second at most, whatever the rate.
@@ -71,8 +71,8 @@ func SyncEach() SyncPolicy { return SyncPolicy{each: true} }
 
 // SyncInterval fsyncs the journal every d while records are appended (group
 // commit). Emits do not wait. A machine crash loses at most the last d of
-// records; a process crash only those of the last millisecond or so, not
-// yet handed to the operating system. d <= 0 means [DefaultSyncInterval].
+// records; a process crash only those still waiting for the writer (see
+// the package documentation). d <= 0 means [DefaultSyncInterval].
 func SyncInterval(d time.Duration) SyncPolicy {
 	if d <= 0 {
 		d = DefaultSyncInterval
