@@ -28,19 +28,48 @@ type emitter struct {
 	check func() error
 }
 
-// scenarios are the three ways of emitting the fixture event, in the order
-// they run.
+// scenarios are the ways of emitting the fixture event, in the order they
+// run.
 var scenarios = []struct {
 	name string
 	new  func(lp log.LoggerProvider) emitter
 }{
 	{"bridge", newBridge},
+	{"bridge_any", newBridgeAny},
+	{"bridge_struct", newBridgeStruct},
 	{ceiling, newDirect},
 	{"otelslog", newOtelslog},
 }
 
-// newBridge emits through the Auditor.
+// newBridge emits through the Auditor, the structured values given as
+// attribute values.
 func newBridge(lp log.LoggerProvider) emitter {
+	return bridgeEmitter(lp, func() (details, previous, next attribute.Value) {
+		return fixture.details, fixture.previous, fixture.next
+	})
+}
+
+// newBridgeAny emits through the Auditor, the structured values given as
+// Go maps and converted per event with otelaudit.Value, as the typed calls
+// do with their any arguments.
+func newBridgeAny(lp log.LoggerProvider) emitter {
+	return bridgeEmitter(lp, func() (details, previous, next attribute.Value) {
+		return otelaudit.Value(fixtureGo.details), otelaudit.Value(fixtureGo.previous), otelaudit.Value(fixtureGo.next)
+	})
+}
+
+// newBridgeStruct is newBridgeAny with the previous and new values given as
+// a struct with json tags, which otelaudit.Value converts through
+// encoding/json.
+func newBridgeStruct(lp log.LoggerProvider) emitter {
+	return bridgeEmitter(lp, func() (details, previous, next attribute.Value) {
+		return otelaudit.Value(fixtureGo.details), otelaudit.Value(fixtureGo.prevStruct), otelaudit.Value(fixtureGo.nextStruct)
+	})
+}
+
+// bridgeEmitter emits the fixture through the Auditor's Record, with the
+// structured values values returns, called once per event.
+func bridgeEmitter(lp log.LoggerProvider, values func() (details, previous, next attribute.Value)) emitter {
 	var errs atomic.Int64
 	a := bridge.New(
 		bridge.WithLoggerProvider(lp),
@@ -48,6 +77,7 @@ func newBridge(lp log.LoggerProvider) emitter {
 	)
 	return emitter{
 		emit: func(ctx context.Context) {
+			details, previous, next := values()
 			a.Record(ctx, otelaudit.Event{
 				Action: fixture.action,
 				Actor:  otelaudit.Actor{UserID: fixture.userID, WorkspaceID: fixture.workspaceID},
@@ -56,9 +86,9 @@ func newBridge(lp log.LoggerProvider) emitter {
 					Type: fixture.resType,
 					ID:   fixture.resID,
 				},
-				Details:  fixture.details,
-				Previous: fixture.previous,
-				New:      fixture.next,
+				Details:  details,
+				Previous: previous,
+				New:      next,
 			})
 		},
 		check: func() error {
