@@ -811,6 +811,9 @@ func TestRejectError(t *testing.T) {
 
 func TestAuditorConcurrentSafe(t *testing.T) {
 	h := newHarness(t)
+	// One slice of extra attributes shared by every goroutine, with a
+	// dropped one: the Auditor only reads it.
+	sharedExtras := []attribute.KeyValue{attribute.String("request.id", "r"), attribute.String(otelaudit.KeyUserID, "x")}
 	const goroutines, perG = 16, 100
 	var wg sync.WaitGroup
 	for g := range goroutines {
@@ -827,18 +830,20 @@ func TestAuditorConcurrentSafe(t *testing.T) {
 					h.auditor.Record(ctx, otelaudit.Event{Action: "Invalid Action"})
 				case 3:
 					_ = h.auditor.Stats()
-					h.auditor.Record(ctx, otelaudit.Event{Action: "invoice.refunded", Details: otelaudit.Value(map[string]any{"i": i})})
+					h.auditor.Record(ctx, otelaudit.Event{Action: "invoice.refunded", Details: otelaudit.Value(map[string]any{"i": i}),
+						Attributes: sharedExtras})
 				}
 			}
 		})
 	}
 	wg.Wait()
 
-	const valid, invalid = goroutines * perG * 3 / 4, goroutines * perG / 4
+	const valid, invalid, withExtras = goroutines * perG * 3 / 4, goroutines * perG / 4, goroutines * perG / 4
 	s := h.auditor.Stats()
 	require.Equal(t, uint64(valid), s.Emitted)
 	require.Equal(t, uint64(invalid), s.Rejected["invalid_action"])
-	require.Len(t, h.Errors(), invalid)
+	require.Equal(t, uint64(withExtras), s.DroppedAttributes)
+	require.Len(t, h.Errors(), invalid+withExtras)
 	rs := h.exp.Records()
 	require.Len(t, rs, valid)
 	ids := make(map[string]bool, len(rs))

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -579,4 +580,42 @@ func TestMiddlewareInRouterChain(t *testing.T) {
 		otelaudit.KeyNew:           str("fr"),
 		"request.id":               str("req-2"),
 	}))
+}
+
+func TestMiddlewareConcurrentSafe(t *testing.T) {
+	mw, err := NewMiddleware(WithTrustedProxies("10.0.0.0/8"), WithSessionID(func(r *http.Request) string { return r.Header.Get("X-Session") }))
+	require.NoError(t, err)
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := ClientFromContext(r.Context())
+		if c.IP != r.Header.Get("X-Want-IP") || c.SessionID != r.Header.Get("X-Session") {
+			w.WriteHeader(http.StatusConflict)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	const goroutines, perG = 8, 200
+	var wg sync.WaitGroup
+	codes := make([][]int, goroutines)
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range perG {
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.RemoteAddr = fmt.Sprintf("10.0.%d.%d:1", g, i%250)
+				client := fmt.Sprintf("198.51.%d.%d", g, i%250)
+				r.Header.Set("X-Forwarded-For", client)
+				r.Header.Set("X-Want-IP", client)
+				r.Header.Set("X-Session", fmt.Sprintf("s-%d-%d", g, i))
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				codes[g] = append(codes[g], w.Code)
+			}
+		})
+	}
+	wg.Wait()
+	for g := range goroutines {
+		require.Len(t, codes[g], perG)
+		for _, c := range codes[g] {
+			require.Equal(t, http.StatusNoContent, c)
+		}
+	}
 }
