@@ -18,9 +18,16 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/otelaudit/otelaudit/internal/testenv"
 )
+
+// TestMain checks that closing the app stops everything it started: the
+// journal's loops, the database connections.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // session runs the README's requests against a, as a browser with a cookie
 // jar: a failed login, a login, two settings changes, a refused one, a
