@@ -35,6 +35,13 @@ const (
 	ActionAdminAction           Action = "admin_action"
 )
 
+// ActionLog is the generic action of a free-form log line recorded as an
+// audit event, a message such as "user logged in" that names no action. It
+// is not a seed action: the bridge's slog handler records such messages
+// under it in its lax mode, with the message kept in the details, so that
+// they can be found (action = 'log') and replaced by typed actions over time.
+const ActionLog Action = "log"
+
 // Actions returns the seed action set, in a stable order.
 func Actions() []Action {
 	return []Action{
@@ -145,13 +152,13 @@ func (a Action) EventName() string {
 	return EventNamePrefix + string(a)
 }
 
-// seedEventNames holds the EventName of each seed action that passes the
-// naming rule (all of them; a test checks it), so that Validate and
-// EventName, called for every event emitted and every row exported, are a
-// map lookup for them.
+// seedEventNames holds the EventName of each seed action, and of
+// [ActionLog], that passes the naming rule (all of them; a test checks it),
+// so that Validate and EventName, called for every event emitted and every
+// row exported, are a map lookup for them.
 var seedEventNames = func() map[Action]string {
 	m := make(map[Action]string)
-	for _, a := range Actions() {
+	for _, a := range append(Actions(), ActionLog) {
 		if validateName(string(a)) == nil {
 			m[a] = EventNamePrefix + string(a)
 		}

@@ -84,6 +84,12 @@ func TestSeedEventNamesDoNotAllocate(t *testing.T) {
 		})
 		assert.Zero(t, allocs, a)
 	}
+	assert.Equal(t, "audit.log", otelaudit.ActionLog.EventName())
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		_ = otelaudit.ActionLog.Validate()
+		_ = otelaudit.ActionLog.EventName()
+	}), otelaudit.ActionLog)
+	assert.NotContains(t, otelaudit.Actions(), otelaudit.ActionLog, "log is not a seed action")
 	custom := otelaudit.Action("invoice.refunded")
 	assert.Equal(t, "audit.invoice.refunded", custom.EventName())
 }

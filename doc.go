@@ -35,11 +35,16 @@
 //	New                   audit.new                       any (map kept)  New (JSON)
 //	(from ctx at Emit)    TraceID, SpanID                 bytes           TraceID, SpanID
 //	(resource)            service.name                    string          ServiceName
-//	(other attributes)    any other key                   any             Attrs, AttributesJSON
+//	Attributes            any other key                   any             Attrs, AttributesJSON
 //
 // Details, Previous and New keep their structure: they are attribute values
 // of any kind (maps, slices, scalars), written as JSON by the exporters, never
-// flattened to strings on the way.
+// flattened to strings on the way. [Value] converts Go values (maps, slices,
+// structs with json tags...) into such values.
+//
+// Attributes are the event's extra attributes, outside the contract: the
+// exporters store them in the attributes column as they are. The contract
+// reserves its own keys and the whole "audit." namespace ([IsReservedKey]).
 //
 // # Actions
 //
@@ -48,7 +53,10 @@
 // subscription_created, subscription_cancelled, settings_changed,
 // oauth_connected, oauth_disconnected and admin_action. Custom actions follow
 // the naming rule of [Action]: lower-case dot-separated segments such as
-// "invoice.refunded" or "api_key.rotated", and no dynamic values.
+// "invoice.refunded" or "api_key.rotated", and no dynamic values. A failed
+// attempt is recorded under the same action with a failure [Outcome] (a
+// refused login is "login" with outcome "failure"), never under an action of
+// its own. [ActionLog] ("log") is the generic action of free-form log lines.
 //
 // # Records that are not audit records
 //

@@ -34,6 +34,13 @@ type Event struct {
 	// Previous and New hold the value before and after a change.
 	Previous attribute.Value
 	New      attribute.Value
+	// Attributes holds extra attributes outside the record contract (a
+	// request id, a feature flag, an HTTP route). They are emitted as record
+	// attributes as they are, and the exporters store them in the table's
+	// attributes column. Keys the contract reserves ([IsReservedKey]) and
+	// empty keys are left out; of a key given twice, the last value is
+	// kept. The bridge reports what it leaves out.
+	Attributes []attribute.KeyValue
 }
 
 // Actor is who performed the action.

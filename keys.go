@@ -1,5 +1,7 @@
 package otelaudit
 
+import "strings"
+
 // Attribute keys of the record contract. Keys that OpenTelemetry semantic
 // conventions define are reused as they are; the rest live under "audit.".
 // The package documentation has the full mapping table.
@@ -37,3 +39,22 @@ const (
 	// KeyServiceName is the resource attribute naming the emitting service.
 	KeyServiceName = "service.name"
 )
+
+// ReservedKeyPrefix starts every key of the record contract's own namespace.
+// Keys under it that the contract does not define yet are reserved for it.
+const ReservedKeyPrefix = "audit."
+
+// IsReservedKey reports whether key belongs to the record contract: one of
+// the Key constants of a record attribute (all but [KeyServiceName], a
+// resource attribute) or any key under [ReservedKeyPrefix]. Extra attributes
+// of an [Event] must not use such keys.
+func IsReservedKey(key string) bool {
+	if strings.HasPrefix(key, ReservedKeyPrefix) {
+		return true
+	}
+	switch key {
+	case KeyEventID, KeyUserID, KeyUserName, KeyClientAddress, KeyUserAgent, KeySessionID, KeyErrorType:
+		return true
+	}
+	return false
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"slices"
 	"strconv"
 	"time"
 
@@ -86,15 +85,16 @@ func valueOf(v any, depth int) attribute.Value {
 	case time.Duration:
 		return attribute.StringValue(x.String())
 	case map[string]any:
+		// attribute.MapValue sorts the entries by key.
 		kvs := make([]attribute.KeyValue, 0, len(x))
-		for _, k := range sortedKeys(x) {
-			kvs = append(kvs, attribute.KeyValue{Key: attribute.Key(k), Value: valueOf(x[k], depth+1)})
+		for k, e := range x {
+			kvs = append(kvs, attribute.KeyValue{Key: attribute.Key(k), Value: valueOf(e, depth+1)})
 		}
 		return attribute.MapValue(kvs...)
 	case map[string]string:
 		kvs := make([]attribute.KeyValue, 0, len(x))
-		for _, k := range sortedKeys(x) {
-			kvs = append(kvs, attribute.String(k, x[k]))
+		for k, e := range x {
+			kvs = append(kvs, attribute.String(k, e))
 		}
 		return attribute.MapValue(kvs...)
 	case []any:
@@ -128,15 +128,6 @@ func uintValue(u uint64) attribute.Value {
 	return attribute.Int64Value(int64(u))
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // safeString calls f, turning a panic (a nil pointer behind an interface,
 // say) into a marker instead of crashing the caller.
 func safeString(f func() string) (s string) {
@@ -165,21 +156,11 @@ func reflectValue(v any, depth int) attribute.Value {
 			if rv.IsNil() {
 				return attribute.Value{}
 			}
-			keys := rv.MapKeys()
-			slices.SortFunc(keys, func(a, b reflect.Value) int {
-				switch {
-				case a.String() < b.String():
-					return -1
-				case a.String() > b.String():
-					return 1
-				}
-				return 0
-			})
-			kvs := make([]attribute.KeyValue, len(keys))
-			for i, k := range keys {
-				kvs[i] = attribute.KeyValue{Key: attribute.Key(k.String()), Value: valueOf(rv.MapIndex(k).Interface(), depth+1)}
+			kvs := make([]attribute.KeyValue, 0, rv.Len())
+			for it := rv.MapRange(); it.Next(); {
+				kvs = append(kvs, attribute.KeyValue{Key: attribute.Key(it.Key().String()), Value: valueOf(it.Value().Interface(), depth+1)})
 			}
-			return attribute.MapValue(kvs...)
+			return attribute.MapValue(kvs...) // sorted by key
 		}
 	case reflect.Pointer, reflect.Interface:
 		if rv.IsNil() {

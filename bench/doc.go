@@ -13,11 +13,18 @@
 // user id, workspace id, client IP, user agent, resource type and id, a
 // details map of three entries, and previous and new values (maps of two
 // entries). That is eleven attributes, with the event id and the outcome.
-// The three scenarios emit the same attributes with the same values:
+// The scenarios emit the same attributes with the same values:
 //
 //   - bridge: [bridge.Auditor.Record], which validates the action, assigns a
 //     UUIDv7 id and the time, merges the client from the context and builds
-//     the record.
+//     the record. The structured values are attribute values.
+//   - bridge_any: the same, with the structured values given as Go maps
+//     (map[string]any) and converted with otelaudit.Value for every event,
+//     as the typed calls (Auditor.SettingsChanged and the others) convert
+//     their any arguments: what passing Go values costs.
+//   - bridge_struct: bridge_any with the previous and new values given as
+//     a Go struct with json tags, which otelaudit.Value converts through
+//     encoding/json.
 //   - direct: the ceiling. The record a careful hand-written emitter would
 //     build: the same EventName, timestamp, severity and attributes,
 //     including a fresh UUIDv7 id in text form, passed to log.Logger.Emit.
@@ -27,9 +34,10 @@
 //     (slog has no event name; the action becomes the body).
 //
 // The structured values (details, previous, new) are built once, outside the
-// timed loop, in all three scenarios: they are the caller's data, not part of
+// timed loop, in every scenario: they are the caller's data, not part of
 // the emit path, and building them per call would add the same cost to every
-// scenario and hide the differences. For otelslog they are wrapped once in
+// scenario and hide the differences (bridge_any and bridge_struct build
+// their Go values once too, and convert them per event). For otelslog they are wrapped once in
 // slog values holding the attribute.Value, which the handler passes through
 // unchanged.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,7 +58,7 @@ func TestEmitEquivalent(t *testing.T) {
 	if len(want) != 11 {
 		t.Errorf("direct: %d attributes, want 11: %v", len(want), slices.Sorted(maps.Keys(want)))
 	}
-	for _, name := range []string{"bridge", "otelslog"} {
+	for _, name := range []string{"bridge", "bridge_any", "bridge_struct", "otelslog"} {
 		have := attrs(t, name, got[name])
 		if k1, k2 := slices.Sorted(maps.Keys(have)), slices.Sorted(maps.Keys(want)); !slices.Equal(k1, k2) {
 			t.Errorf("%s: attribute keys\n%v\nwant (direct)\n%v", name, k1, k2)
@@ -67,6 +68,12 @@ func TestEmitEquivalent(t *testing.T) {
 			if have[k] != v {
 				t.Errorf("%s: %s = %s, want (direct) %s", name, k, have[k], v)
 			}
+		}
+	}
+
+	for _, name := range []string{"bridge_any", "bridge_struct"} {
+		if r := got[name]; r.EventName() != fixture.eventName || r.Severity() != log.SeverityInfo || r.Body().Type() != attribute.EMPTY {
+			t.Errorf("%s: EventName %q, severity %v, body %v", name, r.EventName(), r.Severity(), r.Body())
 		}
 	}
 
@@ -88,7 +95,9 @@ func TestEmitEquivalent(t *testing.T) {
 
 // attrs returns r's attributes as key -> "TYPE:value", with the event id
 // checked (a UUIDv7) and replaced by a placeholder, since every record gets
-// its own.
+// its own. Map entries are sorted by key: the order of a map's entries
+// means nothing to the stores (JSON objects), and Go maps converted with
+// otelaudit.Value come sorted.
 func attrs(t *testing.T, name string, r sdklog.Record) map[string]string {
 	t.Helper()
 	m := make(map[string]string, r.AttributesLen())
@@ -97,7 +106,7 @@ func attrs(t *testing.T, name string, r sdklog.Record) map[string]string {
 		if _, dup := m[k]; dup {
 			t.Errorf("%s: duplicate attribute %s", name, k)
 		}
-		v := kv.Value.Type().String() + ":" + kv.Value.String()
+		v := kv.Value.Type().String() + ":" + sortedMaps(kv.Value).String()
 		if k == otelaudit.KeyEventID {
 			id, err := uuid.Parse(kv.Value.AsString())
 			if err != nil || id.Version() != 7 {
@@ -109,4 +118,24 @@ func attrs(t *testing.T, name string, r sdklog.Record) map[string]string {
 		return true
 	})
 	return m
+}
+
+// sortedMaps returns v with the entries of every map it holds sorted by key.
+func sortedMaps(v attribute.Value) attribute.Value {
+	switch v.Type() {
+	case attribute.MAP:
+		kvs := slices.Clone(v.AsMap())
+		for i := range kvs {
+			kvs[i].Value = sortedMaps(kvs[i].Value)
+		}
+		slices.SortStableFunc(kvs, func(a, b attribute.KeyValue) int { return strings.Compare(string(a.Key), string(b.Key)) })
+		return attribute.MapValue(kvs...)
+	case attribute.SLICE:
+		vals := slices.Clone(v.AsSlice())
+		for i := range vals {
+			vals[i] = sortedMaps(vals[i])
+		}
+		return attribute.SliceValue(vals...)
+	}
+	return v
 }

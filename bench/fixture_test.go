@@ -51,6 +51,30 @@ var fixture = struct {
 	),
 }
 
+// securitySettings is the fixture's previous and new value as a Go struct,
+// for the bridge_struct scenario: the json tags give the fixture's keys.
+type securitySettings struct {
+	MFARequired     bool `json:"mfa_required"`
+	SessionTTLHours int  `json:"session_ttl_hours"`
+}
+
+// fixtureGo holds the fixture's structured values as Go values, for the
+// scenarios that pass them as such: the same keys and values, of the Go
+// types that convert to the fixture's attribute types (bool, int64,
+// string).
+var fixtureGo = struct {
+	details        map[string]any
+	previous, next map[string]any
+	prevStruct     securitySettings
+	nextStruct     securitySettings
+}{
+	details:    map[string]any{"reason": "quarterly access review", "ticket": "SEC-1423", "notify_members": true},
+	previous:   map[string]any{"mfa_required": false, "session_ttl_hours": 24},
+	next:       map[string]any{"mfa_required": true, "session_ttl_hours": 8},
+	prevStruct: securitySettings{MFARequired: false, SessionTTLHours: 24},
+	nextStruct: securitySettings{MFARequired: true, SessionTTLHours: 8},
+}
+
 // BatchProcessor settings of every scenario: the SDK defaults but a queue 8
 // times larger (see the package documentation), written out so that
 // OTEL_BLRP_* environment variables cannot change them.

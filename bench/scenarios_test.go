@@ -28,8 +28,9 @@ type emitter struct {
 	check func() error
 }
 
-// scenarios are the three ways of emitting the fixture event, in the order
-// they run.
+// scenarios are the ways of emitting the fixture event, in the order they
+// run. The ones that convert Go values run last, so that their garbage is
+// not collected during the others.
 var scenarios = []struct {
 	name string
 	new  func(lp log.LoggerProvider) emitter
@@ -37,9 +38,12 @@ var scenarios = []struct {
 	{"bridge", newBridge},
 	{ceiling, newDirect},
 	{"otelslog", newOtelslog},
+	{"bridge_any", newBridgeAny},
+	{"bridge_struct", newBridgeStruct},
 }
 
-// newBridge emits through the Auditor.
+// newBridge emits through the Auditor, the structured values given as
+// attribute values.
 func newBridge(lp log.LoggerProvider) emitter {
 	var errs atomic.Int64
 	a := bridge.New(
@@ -61,12 +65,65 @@ func newBridge(lp log.LoggerProvider) emitter {
 				New:      fixture.next,
 			})
 		},
-		check: func() error {
-			if n := errs.Load(); n > 0 {
-				return fmt.Errorf("the Auditor rejected %d events (stats %+v)", n, a.Stats())
-			}
-			return nil
+		check: rejections(a, &errs),
+	}
+}
+
+// newBridgeAny emits through the Auditor, the structured values given as
+// Go maps and converted per event with otelaudit.Value, as the typed calls
+// do with their any arguments.
+func newBridgeAny(lp log.LoggerProvider) emitter {
+	return bridgeEmitter(lp, func() (details, previous, next attribute.Value) {
+		return otelaudit.Value(fixtureGo.details), otelaudit.Value(fixtureGo.previous), otelaudit.Value(fixtureGo.next)
+	})
+}
+
+// newBridgeStruct is newBridgeAny with the previous and new values given as
+// a struct with json tags, which otelaudit.Value converts through
+// encoding/json.
+func newBridgeStruct(lp log.LoggerProvider) emitter {
+	return bridgeEmitter(lp, func() (details, previous, next attribute.Value) {
+		return otelaudit.Value(fixtureGo.details), otelaudit.Value(fixtureGo.prevStruct), otelaudit.Value(fixtureGo.nextStruct)
+	})
+}
+
+// bridgeEmitter emits the fixture through the Auditor's Record, with the
+// structured values values returns, called once per event (newBridge does
+// without the call, which it does not need).
+func bridgeEmitter(lp log.LoggerProvider, values func() (details, previous, next attribute.Value)) emitter {
+	var errs atomic.Int64
+	a := bridge.New(
+		bridge.WithLoggerProvider(lp),
+		bridge.WithErrorHandler(func(error) { errs.Add(1) }),
+	)
+	return emitter{
+		emit: func(ctx context.Context) {
+			details, previous, next := values()
+			a.Record(ctx, otelaudit.Event{
+				Action: fixture.action,
+				Actor:  otelaudit.Actor{UserID: fixture.userID, WorkspaceID: fixture.workspaceID},
+				Client: otelaudit.Client{IP: fixture.clientIP, UserAgent: fixture.userAgent},
+				Resource: otelaudit.Resource{
+					Type: fixture.resType,
+					ID:   fixture.resID,
+				},
+				Details:  details,
+				Previous: previous,
+				New:      next,
+			})
 		},
+		check: rejections(a, &errs),
+	}
+}
+
+// rejections returns the check of an Auditor's scenario: errs counts what
+// its error handler received.
+func rejections(a *bridge.Auditor, errs *atomic.Int64) func() error {
+	return func() error {
+		if n := errs.Load(); n > 0 {
+			return fmt.Errorf("the Auditor rejected %d events (stats %+v)", n, a.Stats())
+		}
+		return nil
 	}
 }
 

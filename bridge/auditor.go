@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -21,7 +22,9 @@ import (
 //
 // An event the Auditor refuses (see [Reason]) is not emitted; it is counted
 // in [Auditor.Stats] and reported to the error handler as a [*RejectError].
-// The other events are unaffected.
+// The other events are unaffected. An extra attribute it leaves out (see
+// [otelaudit.Event.Attributes]) is counted and reported too, and its event
+// is emitted without it.
 //
 // An Auditor is safe for concurrent use. The zero value is not usable; call
 // [New].
@@ -32,6 +35,7 @@ type Auditor struct {
 
 	emitted  atomic.Uint64
 	rejected [numReasons]atomic.Uint64
+	dropped  atomic.Uint64 // extra attributes left out
 }
 
 // New returns an Auditor that emits through the configured LoggerProvider.
@@ -108,12 +112,22 @@ var ErrRejected = otelaudit.ErrRejected
 // Is reports whether target is [ErrRejected] (otelaudit.ErrRejected).
 func (e *RejectError) Is(target error) bool { return target == ErrRejected }
 
+// ErrAttributeDropped is matched (errors.Is) by the error the handler
+// receives for each extra attribute ([otelaudit.Event.Attributes]) the
+// Auditor leaves out of a record: an empty key, a key the record contract
+// reserves ([otelaudit.IsReservedKey]), or a key given again later in the
+// same event (the last value is kept).
+var ErrAttributeDropped = errors.New("otelaudit: extra attribute dropped")
+
 // Stats counts what an Auditor did since it was created.
 type Stats struct {
 	// Emitted counts events handed to the logger.
 	Emitted uint64
 	// Rejected counts refused events by reason name.
 	Rejected map[string]uint64
+	// DroppedAttributes counts extra attributes left out of emitted
+	// records (see [ErrAttributeDropped]).
+	DroppedAttributes uint64
 }
 
 // Stats returns the Auditor's counters. A nil Auditor reports zeros.
@@ -121,6 +135,7 @@ func (a *Auditor) Stats() Stats {
 	s := Stats{Rejected: make(map[string]uint64, numReasons)}
 	if a != nil {
 		s.Emitted = a.emitted.Load()
+		s.DroppedAttributes = a.dropped.Load()
 	}
 	for i, r := range reasons {
 		var n uint64
@@ -150,8 +165,13 @@ func (a *Auditor) handle(err error) {
 // Record emits e. Fields the event leaves empty are filled in: the id (a new
 // UUIDv7), the time (now) and the client fields (from ctx, see
 // [ContextWithClient]). A nil ctx is treated as context.Background().
+//
+// Record is the one call that allocates nothing of its own for the event's
+// values: Details, Previous and New are attribute values, emitted as they
+// are. Build them with attribute constructors, or from Go values with
+// [otelaudit.Value]; the typed calls take Go values and convert them.
 func (a *Auditor) Record(ctx context.Context, e otelaudit.Event) {
-	_ = a.record(ctx, e)
+	_ = a.record(ctx, e, "")
 }
 
 // RecordSync emits e like [Auditor.Record], then waits until the event is
@@ -174,14 +194,15 @@ func (a *Auditor) RecordSync(ctx context.Context, e otelaudit.Event) error {
 		ctx = context.Background()
 	}
 	rc := otelaudit.NewReceipt()
-	if err := a.record(otelaudit.ContextWithReceipt(ctx, rc), e); err != nil {
+	if err := a.record(otelaudit.ContextWithReceipt(ctx, rc), e, ""); err != nil {
 		return err
 	}
 	return rc.Wait(ctx)
 }
 
-// record emits e and returns the rejection, if any.
-func (a *Auditor) record(ctx context.Context, e otelaudit.Event) (err error) {
+// record emits e, with body as the record's body when not empty, and
+// returns the rejection, if any.
+func (a *Auditor) record(ctx context.Context, e otelaudit.Event, body string) (err error) {
 	if a == nil {
 		return nil
 	}
@@ -210,10 +231,38 @@ func (a *Auditor) record(ctx context.Context, e otelaudit.Event) (err error) {
 		e.Client = mergeClient(e.Client, c)
 	}
 	var r log.Record
-	BuildRecord(&r, &e)
+	if dropped := buildRecord(&r, &e); dropped > 0 {
+		a.dropAttributes(e.Action, e.Attributes)
+	}
+	if body != "" {
+		r.SetBody(attribute.StringValue(body))
+	}
 	a.logger.Emit(ctx, r)
 	a.emitted.Add(1)
 	return nil
+}
+
+// dropAttributes counts and reports the extra attributes buildRecord left
+// out.
+func (a *Auditor) dropAttributes(action otelaudit.Action, extras []attribute.KeyValue) {
+	later := laterKeys(extras)
+	for i, kv := range extras {
+		why := extraProblem(extras, i, later)
+		if why == "" {
+			continue
+		}
+		a.dropped.Add(1)
+		a.handle(fmt.Errorf("%w: %q of audit event %q: %s", ErrAttributeDropped,
+			clip(string(kv.Key)), clip(string(action)), why))
+	}
+}
+
+// clip shortens s for an error message.
+func clip(s string) string {
+	if len(s) > maxActionInError {
+		return s[:maxActionInError] + "..."
+	}
+	return s
 }
 
 func mergeClient(e, fromCtx otelaudit.Client) otelaudit.Client {
@@ -232,8 +281,17 @@ func mergeClient(e, fromCtx otelaudit.Client) otelaudit.Client {
 // BuildRecord writes e into r following the record contract (see the
 // otelaudit package documentation). It sets exactly what e holds: it assigns
 // no id or time and reads no context; trace and span ids are added by the
-// SDK from the context passed to Emit. Empty fields are omitted.
+// SDK from the context passed to Emit. Empty fields are omitted. The extra
+// attributes of e follow the contract's; those with an empty or reserved
+// key, and all but the last of a key given more than once, are left out
+// (silently here; the [Auditor] reports them). No key is written twice.
 func BuildRecord(r *log.Record, e *otelaudit.Event) {
+	buildRecord(r, e)
+}
+
+// buildRecord is BuildRecord, returning how many extra attributes it left
+// out.
+func buildRecord(r *log.Record, e *otelaudit.Event) (dropped int) {
 	r.SetEventName(e.Action.EventName())
 	r.SetTimestamp(e.Time)
 	if e.Outcome.Failed {
@@ -269,6 +327,77 @@ func BuildRecord(r *log.Record, e *otelaudit.Event) {
 		kvs = append(kvs, attribute.KeyValue{Key: otelaudit.KeyNew, Value: e.New})
 	}
 	r.AddAttributes(kvs...)
+	if len(e.Attributes) > 0 {
+		dropped = addExtras(r, e.Attributes)
+	}
+	return dropped
+}
+
+// addExtras adds the extra attributes to r, leaving out those extraProblem
+// finds fault with, and returns how many it left out. When all are fine, as
+// they normally are, they are added as they are, without a copy.
+func addExtras(r *log.Record, extras []attribute.KeyValue) (dropped int) {
+	later := laterKeys(extras)
+	ok := true
+	for i := range extras {
+		if extraProblem(extras, i, later) != "" {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		r.AddAttributes(extras...)
+		return 0
+	}
+	keep := make([]attribute.KeyValue, 0, len(extras))
+	for i, kv := range extras {
+		if extraProblem(extras, i, later) == "" {
+			keep = append(keep, kv)
+		}
+	}
+	r.AddAttributes(keep...)
+	return len(extras) - len(keep)
+}
+
+// maxScanExtras is how many extra attributes are checked for duplicate keys
+// pairwise; more get a map (laterKeys).
+const maxScanExtras = 16
+
+// laterKeys returns, for more than maxScanExtras extras, the index of the
+// last attribute of each key; nil otherwise.
+func laterKeys(extras []attribute.KeyValue) map[attribute.Key]int {
+	if len(extras) <= maxScanExtras {
+		return nil
+	}
+	last := make(map[attribute.Key]int, len(extras))
+	for i, kv := range extras {
+		last[kv.Key] = i
+	}
+	return last
+}
+
+// extraProblem says why extras[i] is left out of the record, or "" when it
+// is kept. last is laterKeys(extras).
+func extraProblem(extras []attribute.KeyValue, i int, last map[attribute.Key]int) string {
+	k := extras[i].Key
+	switch {
+	case k == "":
+		return "empty key"
+	case otelaudit.IsReservedKey(string(k)):
+		return "key reserved by the record contract"
+	}
+	if last != nil {
+		if last[k] != i {
+			return "key given again later in the event, whose value is kept"
+		}
+		return ""
+	}
+	for _, other := range extras[i+1:] {
+		if other.Key == k {
+			return "key given again later in the event, whose value is kept"
+		}
+	}
+	return ""
 }
 
 func appendString(kvs []attribute.KeyValue, k, v string) []attribute.KeyValue {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,8 +101,8 @@ func TestAuditorTypedCalls(t *testing.T) {
 			}),
 		},
 		{
-			name:      "DataDeletionRequested",
-			call:      func(ctx context.Context, a *Auditor) { a.DataDeletionRequested(ctx, testActor, "del-1", details) },
+			name:      "DataDeleteRequested",
+			call:      func(ctx context.Context, a *Auditor) { a.DataDeleteRequested(ctx, testActor, "del-1", details) },
 			eventName: "audit.data_delete_requested",
 			severity:  log.SeverityInfo,
 			attrs: merge(success, map[string]attribute.Value{
@@ -111,9 +112,9 @@ func TestAuditorTypedCalls(t *testing.T) {
 			}),
 		},
 		{
-			name: "DataDeletionCompleted",
+			name: "DataDeleteCompleted",
 			call: func(ctx context.Context, a *Auditor) {
-				a.DataDeletionCompleted(ctx, testActor, "del-1", attribute.Value{})
+				a.DataDeleteCompleted(ctx, testActor, "del-1", attribute.Value{})
 			},
 			eventName: "audit.data_delete_completed",
 			severity:  log.SeverityInfo,
@@ -123,9 +124,9 @@ func TestAuditorTypedCalls(t *testing.T) {
 			}),
 		},
 		{
-			name: "SettingsChange",
+			name: "SettingsChanged",
 			call: func(ctx context.Context, a *Auditor) {
-				a.SettingsChange(ctx, testActor, setting, attribute.BoolValue(false), otelaudit.Value(map[string]any{"enabled": true, "methods": []string{"totp"}}))
+				a.SettingsChanged(ctx, testActor, setting, attribute.BoolValue(false), otelaudit.Value(map[string]any{"enabled": true, "methods": []string{"totp"}}))
 			},
 			eventName: "audit.settings_changed",
 			severity:  log.SeverityInfo,
@@ -141,7 +142,7 @@ func TestAuditorTypedCalls(t *testing.T) {
 		},
 		{
 			name:      "OAuthConnected",
-			call:      func(ctx context.Context, a *Auditor) { a.OAuthConnected(ctx, testActor, "github") },
+			call:      func(ctx context.Context, a *Auditor) { a.OAuthConnected(ctx, testActor, "github", nil) },
 			eventName: "audit.oauth_connected",
 			severity:  log.SeverityInfo,
 			attrs: merge(success, map[string]attribute.Value{
@@ -151,7 +152,7 @@ func TestAuditorTypedCalls(t *testing.T) {
 		},
 		{
 			name:      "OAuthDisconnected",
-			call:      func(ctx context.Context, a *Auditor) { a.OAuthDisconnected(ctx, testActor, "github") },
+			call:      func(ctx context.Context, a *Auditor) { a.OAuthDisconnected(ctx, testActor, "github", nil) },
 			eventName: "audit.oauth_disconnected",
 			severity:  log.SeverityInfo,
 			attrs: merge(success, map[string]attribute.Value{
@@ -197,6 +198,194 @@ func TestAuditorTypedCalls(t *testing.T) {
 				otelaudit.KeyResourceID:   str("u-99"),
 				otelaudit.KeyDetails:      attribute.MapValue(attribute.String("operation", "suspend")),
 			}),
+		},
+		{
+			name: "DataExportRequestFailed",
+			call: func(ctx context.Context, a *Auditor) {
+				a.DataExportRequestFailed(ctx, testActor, "", "rate_limited", map[string]any{"retry_after_s": 3600})
+			},
+			eventName: "audit.data_export_requested",
+			severity:  log.SeverityWarn,
+			attrs: map[string]attribute.Value{
+				otelaudit.KeyOutcome:      str(otelaudit.OutcomeFailure),
+				otelaudit.KeyErrorType:    str("rate_limited"),
+				otelaudit.KeyResourceType: str(ResourceTypeDataExport),
+				otelaudit.KeyDetails:      attribute.MapValue(attribute.Int("retry_after_s", 3600)),
+			},
+		},
+		{
+			name: "DataExportFailed",
+			call: func(ctx context.Context, a *Auditor) {
+				a.DataExportFailed(ctx, testActor, "exp-1", "storage_unavailable", nil)
+			},
+			eventName: "audit.data_export_completed",
+			severity:  log.SeverityWarn,
+			attrs: map[string]attribute.Value{
+				otelaudit.KeyOutcome:      str(otelaudit.OutcomeFailure),
+				otelaudit.KeyErrorType:    str("storage_unavailable"),
+				otelaudit.KeyResourceType: str(ResourceTypeDataExport),
+				otelaudit.KeyResourceID:   str("exp-1"),
+			},
+		},
+		{
+			name: "DataDeleteRequestFailed",
+			call: func(ctx context.Context, a *Auditor) {
+				a.DataDeleteRequestFailed(ctx, testActor, "del-1", "legal_hold", "case 7")
+			},
+			eventName: "audit.data_delete_requested",
+			severity:  log.SeverityWarn,
+			attrs: map[string]attribute.Value{
+				otelaudit.KeyOutcome:      str(otelaudit.OutcomeFailure),
+				otelaudit.KeyErrorType:    str("legal_hold"),
+				otelaudit.KeyResourceType: str(ResourceTypeDataDeletion),
+				otelaudit.KeyResourceID:   str("del-1"),
+				otelaudit.KeyDetails:      str("case 7"),
+			},
+		},
+		{
+			name: "DataDeleteFailed",
+			call: func(ctx context.Context, a *Auditor) {
+				a.DataDeleteFailed(ctx, testActor, "del-1", "partial", []string{"backups"})
+			},
+			eventName: "audit.data_delete_completed",
+			severity:  log.SeverityWarn,
+			attrs: map[string]attribute.Value{
+				otelaudit.KeyOutcome:      str(otelaudit.OutcomeFailure),
+				otelaudit.KeyErrorType:    str("partial"),
+				otelaudit.KeyResourceType: str(ResourceTypeDataDeletion),
+				otelaudit.KeyResourceID:   str("del-1"),
+				otelaudit.KeyDetails:      attribute.StringSliceValue([]string{"backups"}),
+			},
+		},
+		{
+			name: "SettingsChanged with strings",
+			call: func(ctx context.Context, a *Auditor) {
+				a.SettingsChanged(ctx, testActor, setting, "light", "dark")
+			},
+			eventName: "audit.settings_changed",
+			severity:  log.SeverityInfo,
+			attrs: merge(success, map[string]attribute.Value{
+				otelaudit.KeyResourceType: str("setting"),
+				otelaudit.KeyResourceID:   str("mfa.required"),
+				otelaudit.KeyPrevious:     str("light"),
+				otelaudit.KeyNew:          str("dark"),
+			}),
+		},
+		{
+			name: "SettingsChanged from no value",
+			call: func(ctx context.Context, a *Auditor) {
+				a.SettingsChanged(ctx, testActor, setting, nil, 8)
+			},
+			eventName: "audit.settings_changed",
+			severity:  log.SeverityInfo,
+			attrs: merge(success, map[string]attribute.Value{
+				otelaudit.KeyResourceType: str("setting"),
+				otelaudit.KeyResourceID:   str("mfa.required"),
+				otelaudit.KeyNew:          attribute.IntValue(8),
+			}),
+		},
+		{
+			name: "SettingsChangeFailed",
+			call: func(ctx context.Context, a *Auditor) {
+				a.SettingsChangeFailed(ctx, testActor, setting, "permission_denied", true, struct {
+					Required bool `json:"required"`
+				}{})
+			},
+			eventName: "audit.settings_changed",
+			severity:  log.SeverityWarn,
+			attrs: map[string]attribute.Value{
+				otelaudit.KeyOutcome:      str(otelaudit.OutcomeFailure),
+				otelaudit.KeyErrorType:    str("permission_denied"),
+				otelaudit.KeyResourceType: str("setting"),
+				otelaudit.KeyResourceID:   str("mfa.required"),
+				otelaudit.KeyPrevious:     attribute.BoolValue(true),
+				otelaudit.KeyNew:          attribute.MapValue(attribute.Bool("required", false)),
+			},
+		},
+		{
+			name: "OAuthConnected with details",
+			call: func(ctx context.Context, a *Auditor) {
+				a.OAuthConnected(ctx, testActor, "github", map[string][]string{"scopes": {"repo", "read:org"}})
+			},
+			eventName: "audit.oauth_connected",
+			severity:  log.SeverityInfo,
+			attrs: merge(success, map[string]attribute.Value{
+				otelaudit.KeyResourceType: str(ResourceTypeOAuthProvider),
+				otelaudit.KeyResourceID:   str("github"),
+				otelaudit.KeyDetails:      attribute.MapValue(attribute.StringSlice("scopes", []string{"repo", "read:org"})),
+			}),
+		},
+		{
+			name: "OAuthConnectFailed",
+			call: func(ctx context.Context, a *Auditor) {
+				a.OAuthConnectFailed(ctx, testActor, "github", "consent_denied", nil)
+			},
+			eventName: "audit.oauth_connected",
+			severity:  log.SeverityWarn,
+			attrs: map[string]attribute.Value{
+				otelaudit.KeyOutcome:      str(otelaudit.OutcomeFailure),
+				otelaudit.KeyErrorType:    str("consent_denied"),
+				otelaudit.KeyResourceType: str(ResourceTypeOAuthProvider),
+				otelaudit.KeyResourceID:   str("github"),
+			},
+		},
+		{
+			name: "OAuthDisconnectFailed",
+			call: func(ctx context.Context, a *Auditor) {
+				a.OAuthDisconnectFailed(ctx, testActor, "github", "revoke_failed", map[string]any{"status": 502})
+			},
+			eventName: "audit.oauth_disconnected",
+			severity:  log.SeverityWarn,
+			attrs: map[string]attribute.Value{
+				otelaudit.KeyOutcome:      str(otelaudit.OutcomeFailure),
+				otelaudit.KeyErrorType:    str("revoke_failed"),
+				otelaudit.KeyResourceType: str(ResourceTypeOAuthProvider),
+				otelaudit.KeyResourceID:   str("github"),
+				otelaudit.KeyDetails:      attribute.MapValue(attribute.Int("status", 502)),
+			},
+		},
+		{
+			name: "SubscriptionCreateFailed",
+			call: func(ctx context.Context, a *Auditor) {
+				a.SubscriptionCreateFailed(ctx, testActor, "", "card_declined", map[string]string{"plan": "pro"})
+			},
+			eventName: "audit.subscription_created",
+			severity:  log.SeverityWarn,
+			attrs: map[string]attribute.Value{
+				otelaudit.KeyOutcome:      str(otelaudit.OutcomeFailure),
+				otelaudit.KeyErrorType:    str("card_declined"),
+				otelaudit.KeyResourceType: str(ResourceTypeSubscription),
+				otelaudit.KeyDetails:      attribute.MapValue(attribute.String("plan", "pro")),
+			},
+		},
+		{
+			name: "SubscriptionCancelFailed",
+			call: func(ctx context.Context, a *Auditor) {
+				a.SubscriptionCancelFailed(ctx, testActor, "sub-1", "already_cancelled", nil)
+			},
+			eventName: "audit.subscription_cancelled",
+			severity:  log.SeverityWarn,
+			attrs: map[string]attribute.Value{
+				otelaudit.KeyOutcome:      str(otelaudit.OutcomeFailure),
+				otelaudit.KeyErrorType:    str("already_cancelled"),
+				otelaudit.KeyResourceType: str(ResourceTypeSubscription),
+				otelaudit.KeyResourceID:   str("sub-1"),
+			},
+		},
+		{
+			name: "AdminActionFailed",
+			call: func(ctx context.Context, a *Auditor) {
+				a.AdminActionFailed(ctx, testActor, target, "permission_denied", map[string]any{"operation": "delete"})
+			},
+			eventName: "audit.admin_action",
+			severity:  log.SeverityWarn,
+			attrs: map[string]attribute.Value{
+				otelaudit.KeyOutcome:      str(otelaudit.OutcomeFailure),
+				otelaudit.KeyErrorType:    str("permission_denied"),
+				otelaudit.KeyResourceType: str("user"),
+				otelaudit.KeyResourceID:   str("u-99"),
+				otelaudit.KeyDetails:      attribute.MapValue(attribute.String("operation", "delete")),
+			},
 		},
 		{
 			name: "Record custom action",
@@ -584,15 +773,25 @@ func TestAuditorNil(t *testing.T) {
 		a.LoginFailed(ctx, testActor, "invalid_password")
 		a.Logout(ctx, testActor)
 		a.DataExportRequested(ctx, testActor, "e", v)
+		a.DataExportRequestFailed(ctx, testActor, "e", "x", v)
 		a.DataExportCompleted(ctx, testActor, "e", v)
-		a.DataDeletionRequested(ctx, testActor, "d", v)
-		a.DataDeletionCompleted(ctx, testActor, "d", v)
-		a.SettingsChange(ctx, testActor, otelaudit.Resource{}, v, v)
-		a.OAuthConnected(ctx, testActor, "github")
-		a.OAuthDisconnected(ctx, testActor, "github")
+		a.DataExportFailed(ctx, testActor, "e", "x", v)
+		a.DataDeleteRequested(ctx, testActor, "d", v)
+		a.DataDeleteRequestFailed(ctx, testActor, "d", "x", v)
+		a.DataDeleteCompleted(ctx, testActor, "d", v)
+		a.DataDeleteFailed(ctx, testActor, "d", "x", v)
+		a.SettingsChanged(ctx, testActor, otelaudit.Resource{}, v, v)
+		a.SettingsChangeFailed(ctx, testActor, otelaudit.Resource{}, "x", v, v)
+		a.OAuthConnected(ctx, testActor, "github", nil)
+		a.OAuthConnectFailed(ctx, testActor, "github", "x", nil)
+		a.OAuthDisconnected(ctx, testActor, "github", nil)
+		a.OAuthDisconnectFailed(ctx, testActor, "github", "x", nil)
 		a.SubscriptionCreated(ctx, testActor, "s", v)
+		a.SubscriptionCreateFailed(ctx, testActor, "s", "x", v)
 		a.SubscriptionCancelled(ctx, testActor, "s", v)
+		a.SubscriptionCancelFailed(ctx, testActor, "s", "x", v)
 		a.AdminAction(ctx, testActor, otelaudit.Resource{}, v)
+		a.AdminActionFailed(ctx, testActor, otelaudit.Resource{}, "x", v)
 		require.Equal(t, Stats{Rejected: map[string]uint64{"invalid_action": 0, "id_generation": 0, "panic": 0}}, a.Stats())
 	})
 }
@@ -612,6 +811,9 @@ func TestRejectError(t *testing.T) {
 
 func TestAuditorConcurrentSafe(t *testing.T) {
 	h := newHarness(t)
+	// One slice of extra attributes shared by every goroutine, with a
+	// dropped one: the Auditor only reads it.
+	sharedExtras := []attribute.KeyValue{attribute.String("request.id", "r"), attribute.String(otelaudit.KeyUserID, "x")}
 	const goroutines, perG = 16, 100
 	var wg sync.WaitGroup
 	for g := range goroutines {
@@ -622,24 +824,26 @@ func TestAuditorConcurrentSafe(t *testing.T) {
 				case 0:
 					h.auditor.Login(ctx, testActor)
 				case 1:
-					h.auditor.SettingsChange(ctx, testActor, otelaudit.Resource{Type: "setting", ID: "theme"},
+					h.auditor.SettingsChanged(ctx, testActor, otelaudit.Resource{Type: "setting", ID: "theme"},
 						attribute.StringValue("light"), attribute.StringValue("dark"))
 				case 2:
 					h.auditor.Record(ctx, otelaudit.Event{Action: "Invalid Action"})
 				case 3:
 					_ = h.auditor.Stats()
-					h.auditor.Record(ctx, otelaudit.Event{Action: "invoice.refunded", Details: otelaudit.Value(map[string]any{"i": i})})
+					h.auditor.Record(ctx, otelaudit.Event{Action: "invoice.refunded", Details: otelaudit.Value(map[string]any{"i": i}),
+						Attributes: sharedExtras})
 				}
 			}
 		})
 	}
 	wg.Wait()
 
-	const valid, invalid = goroutines * perG * 3 / 4, goroutines * perG / 4
+	const valid, invalid, withExtras = goroutines * perG * 3 / 4, goroutines * perG / 4, goroutines * perG / 4
 	s := h.auditor.Stats()
 	require.Equal(t, uint64(valid), s.Emitted)
 	require.Equal(t, uint64(invalid), s.Rejected["invalid_action"])
-	require.Len(t, h.Errors(), invalid)
+	require.Equal(t, uint64(withExtras), s.DroppedAttributes)
+	require.Len(t, h.Errors(), invalid+withExtras)
 	rs := h.exp.Records()
 	require.Len(t, rs, valid)
 	ids := make(map[string]bool, len(rs))
@@ -688,4 +892,100 @@ func TestAuditorAllRecordsArrive(t *testing.T) {
 	}
 	require.Len(t, seen, goroutines*perG)
 	require.Equal(t, uint64(goroutines*perG), a.Stats().Emitted)
+}
+
+func TestAuditorExtraAttributes(t *testing.T) {
+	many := make([]attribute.KeyValue, 0, 40)
+	for i := range 20 {
+		many = append(many, attribute.Int(fmt.Sprintf("k%02d", i), i))
+	}
+	many = append(many, attribute.String(otelaudit.KeyUserID, "intruder"), attribute.Int("k03", 333))
+	wantMany := map[string]attribute.Value{}
+	for i := range 20 {
+		wantMany[fmt.Sprintf("k%02d", i)] = attribute.IntValue(i)
+	}
+	wantMany["k03"] = attribute.IntValue(333)
+
+	tests := []struct {
+		name    string
+		extras  []attribute.KeyValue
+		want    map[string]attribute.Value // besides the actor's and the outcome
+		dropped []string                   // keys reported, in order
+	}{
+		{
+			name: "kept as they are",
+			extras: []attribute.KeyValue{
+				attribute.String("request.id", "req-1"),
+				attribute.Int("http.status", 403),
+				attribute.StringSlice("feature_flags", []string{"a", "b"}),
+				attribute.Map("geo", attribute.String("country", "FR")),
+			},
+			want: map[string]attribute.Value{
+				"request.id":    str("req-1"),
+				"http.status":   attribute.IntValue(403),
+				"feature_flags": attribute.StringSliceValue([]string{"a", "b"}),
+				"geo":           attribute.MapValue(attribute.String("country", "FR")),
+			},
+		},
+		{
+			name: "reserved and empty keys are dropped",
+			extras: []attribute.KeyValue{
+				attribute.String(otelaudit.KeyUserID, "intruder"),
+				attribute.String("audit.outcome", "failure"),
+				attribute.String("audit.anything", "x"),
+				attribute.String("", "no key"),
+				attribute.String(otelaudit.KeyEventID, "forged"),
+				attribute.String("request.id", "req-1"),
+			},
+			want:    map[string]attribute.Value{"request.id": str("req-1")},
+			dropped: []string{otelaudit.KeyUserID, "audit.outcome", "audit.anything", "", otelaudit.KeyEventID},
+		},
+		{
+			name: "the last of a key given twice is kept",
+			extras: []attribute.KeyValue{
+				attribute.String("request.id", "first"),
+				attribute.Int("n", 1),
+				attribute.String("request.id", "last"),
+			},
+			want:    map[string]attribute.Value{"request.id": str("last"), "n": attribute.IntValue(1)},
+			dropped: []string{"request.id"},
+		},
+		{
+			name:    "many",
+			extras:  many,
+			want:    wantMany,
+			dropped: []string{"k03", otelaudit.KeyUserID},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			extras := slices.Clone(tt.extras)
+			h.auditor.Record(context.Background(), otelaudit.Event{Action: otelaudit.ActionLogin, Actor: testActor, Attributes: extras})
+			require.Equal(t, tt.extras, extras, "the caller's slice was changed")
+			requireAttrs(t, h.only(t), merge(testActorAttrs, success, tt.want))
+
+			errs := h.Errors()
+			require.Len(t, errs, len(tt.dropped), "%v", errs)
+			for i, k := range tt.dropped {
+				require.ErrorIs(t, errs[i], ErrAttributeDropped)
+				require.Contains(t, errs[i].Error(), fmt.Sprintf("%q", k))
+			}
+			require.Equal(t, uint64(len(tt.dropped)), h.auditor.Stats().DroppedAttributes)
+			require.Equal(t, uint64(1), h.auditor.Stats().Emitted)
+
+			// BuildRecord leaves out the same attributes, silently.
+			var r log.Record
+			e := otelaudit.Event{Action: otelaudit.ActionLogin, Attributes: extras}
+			BuildRecord(&r, &e)
+			got := map[string]attribute.Value{}
+			r.WalkAttributes(func(kv attribute.KeyValue) bool {
+				if !otelaudit.IsReservedKey(string(kv.Key)) {
+					got[string(kv.Key)] = kv.Value
+				}
+				return true
+			})
+			require.Equal(t, tt.want, got)
+		})
+	}
 }

@@ -9,8 +9,8 @@ import (
 type clientKey struct{}
 
 // ContextWithClient returns a copy of ctx that carries c. [Auditor] methods
-// fill the client fields an event leaves empty from it. The HTTP
-// [Middleware] calls it for every request.
+// fill the client fields an event leaves empty from it. The HTTP middleware
+// ([NewMiddleware]) calls it for every request.
 func ContextWithClient(ctx context.Context, c otelaudit.Client) context.Context {
 	if ctx == nil {
 		ctx = context.Background()

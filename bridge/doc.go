@@ -1,7 +1,14 @@
 // Package bridge writes audit events as OpenTelemetry log records, through
-// any [go.opentelemetry.io/otel/log.LoggerProvider]: the typed audit API
-// ([Auditor]), net/http middleware that fills in where requests come from
-// ([Middleware]), and a log/slog path ([SlogHandler]).
+// any [go.opentelemetry.io/otel/log.LoggerProvider]. It has three doors, all
+// writing the same records through an [Auditor]:
+//
+//   - typed calls, one per action: auditor.Login(ctx, actor),
+//     auditor.SettingsChanged(ctx, actor, setting, "light", "dark"), and
+//     [Auditor.Record] for any [otelaudit.Event];
+//   - HTTP middleware ([NewMiddleware]) that fills in where each request
+//     comes from: client IP, user agent, session, trace context;
+//   - a log/slog handler ([NewSlogHandler]) for code that logs its audit
+//     events with slog.
 //
 // The records follow the record contract documented in the otelaudit
 // package (section "The record contract" of
@@ -17,13 +24,63 @@
 // themselves; whether emitting waits is up to the provider's processors (the
 // SDK's BatchProcessor does not, its SimpleProcessor exports synchronously).
 // A nil *Auditor is a valid no-op, so a service can run without auditing
-// configured.
+// configured. [Auditor.RecordSync] is the exception that waits: it returns
+// once the event is durable, for actions that must not happen unrecorded.
 //
 // Each call fills in what the event leaves empty: a fresh UUIDv7 id (the
 // idempotency key from emitter to database), the time from the clock
 // ([WithClock]), and the client fields from the context ([ContextWithClient],
-// set by [Middleware]). Trace and span ids come from the context passed to
+// set by the middleware). Trace and span ids come from the context passed to
 // the call, so an audit record links to the trace of the request.
+//
+// # Typed calls
+//
+// Each seed action has a method named after it that records its success,
+// and, where an attempt can fail, one ending in Failed that records the
+// failure: the same action with outcome "failure" and an error type, a
+// low-cardinality class such as "permission_denied" (never a message with
+// dynamic values):
+//
+//	Action                  Success                  Failure
+//	----------------------  -----------------------  --------------------------
+//	login                   Login                    LoginFailed
+//	logout                  Logout                   (none: nothing changed)
+//	data_export_requested   DataExportRequested      DataExportRequestFailed
+//	data_export_completed   DataExportCompleted      DataExportFailed
+//	data_delete_requested   DataDeleteRequested      DataDeleteRequestFailed
+//	data_delete_completed   DataDeleteCompleted      DataDeleteFailed
+//	settings_changed        SettingsChanged          SettingsChangeFailed
+//	oauth_connected         OAuthConnected           OAuthConnectFailed
+//	oauth_disconnected      OAuthDisconnected        OAuthDisconnectFailed
+//	subscription_created    SubscriptionCreated      SubscriptionCreateFailed
+//	subscription_cancelled  SubscriptionCancelled    SubscriptionCancelFailed
+//	admin_action            AdminAction              AdminActionFailed
+//
+// The calls set the action, the outcome and the resource type for the
+// caller (the Resource constants of this package, or the setting or target
+// given). Their details, previous and new values are Go values of any type,
+// converted with [otelaudit.Value]: nil (no value), strings, numbers,
+// booleans, maps, slices, structs (through their json tags), and
+// attribute.Value, used as it is:
+//
+//	auditor.SettingsChanged(ctx, actor, otelaudit.Resource{Type: "setting", ID: "theme"}, "light", "dark")
+//	auditor.SubscriptionCreated(ctx, actor, "sub_42", map[string]any{"plan": "team", "seats": 5})
+//	auditor.AdminAction(ctx, admin, target, struct {
+//		Op     string `json:"op"`
+//		Ticket string `json:"ticket"`
+//	}{"reset_mfa", "SUP-1234"})
+//
+// Passing a Go value costs its conversion: two allocations for a small map,
+// a dozen and more for a struct, which goes through encoding/json
+// (otelaudit's BenchmarkValue, this package's BenchmarkTypedCalls and the
+// bench module's Emit/bridge_any measure it). An attribute.Value passed as
+// an any is used as it is, but Go copies it into an allocation of its own
+// to put it in the interface. [Auditor.Record] with an [otelaudit.Event]
+// whose values are attribute values allocates nothing for them; it also
+// takes custom actions ("invoice.refunded") and extra attributes
+// ([otelaudit.Event.Attributes]).
+//
+// # Rejections
 //
 // An event that cannot be recorded is rejected: it is not emitted, the
 // other events are unaffected, and the rejection is counted in
@@ -37,6 +94,12 @@
 //   - [ReasonIDGeneration]: no event id could be generated;
 //   - [ReasonPanic]: a processor or exporter panicked while the record was
 //     emitted; the panic was recovered.
+//
+// An extra attribute with an empty key, a key the record contract reserves
+// (user.id, anything under "audit."...: [otelaudit.IsReservedKey]) or a key
+// given again later in the same event is left out of the record, which is
+// emitted without it; it is counted (Stats.DroppedAttributes) and reported
+// to the error handler with an error matching [ErrAttributeDropped].
 //
 // The error handler runs on the caller's goroutine and must be fast; a
 // panic in it is recovered and ignored.
@@ -59,36 +122,32 @@
 // benchmarks in bench/ use it. Give the BatchProcessor a queue
 // (sdk/log.WithMaxQueueSize) larger than the events a burst can bring before
 // an export completes: when the queue is full, the stock BatchProcessor
-// drops the oldest records.
-//
-// # Typed calls
-//
-// The seed actions have their own methods, which set the action, the
-// resource type and the outcome for the caller: [Auditor.Login],
-// [Auditor.LoginFailed], [Auditor.Logout], [Auditor.DataExportRequested],
-// [Auditor.DataExportCompleted], [Auditor.DataDeletionRequested],
-// [Auditor.DataDeletionCompleted], [Auditor.SettingsChange],
-// [Auditor.OAuthConnected], [Auditor.OAuthDisconnected],
-// [Auditor.SubscriptionCreated], [Auditor.SubscriptionCancelled] and
-// [Auditor.AdminAction]. [Auditor.Record] records any [otelaudit.Event],
-// including custom actions ("invoice.refunded").
+// drops the oldest records. The exporter/journal processor does not drop:
+// it keeps every event on local disk until the stores have it.
 //
 // # HTTP middleware
 //
-// [Middleware] wraps an http.Handler and puts an [otelaudit.Client] (client
-// IP, user agent, session id) into each request's context, and the caller's
-// trace context when no span is active yet. The client IP is the socket
-// peer; forwarding headers (X-Forwarded-For, or RFC 7239 Forwarded) are read
-// only for requests whose peer is a trusted proxy ([WithTrustedProxies]), so
-// clients cannot spoof their address. The Middleware documentation has the
-// exact rules.
+// [NewMiddleware] returns a func(http.Handler) http.Handler, the shape
+// routers chain, that puts an [otelaudit.Client] (client IP, user agent,
+// session id) into each request's context, and the caller's trace context
+// when no span is active yet. The client IP is the socket peer; forwarding
+// headers (X-Forwarded-For, or RFC 7239 Forwarded) are read only for
+// requests whose peer is a trusted proxy, given as addresses or CIDR
+// prefixes ([WithTrustedProxies]), so clients cannot spoof their address.
+// NewMiddleware checks the trusted proxies and returns an error for an
+// invalid one. Its documentation has the exact rules.
 //
 // # log/slog
 //
 // [NewSlogHandler] returns a slog.Handler that records each slog record as
-// an audit event through an Auditor: the message is the action, attributes
-// with contract keys (otelaudit.KeyUserID and the others) fill the event,
-// and every other attribute goes into the details as structured values. It
-// is never filtered by level. The [SlogHandler] documentation has the
-// mapping.
+// an audit event through an Auditor. The message is the action; the keys
+// services habitually log (user_id, workspace_id, ip, client_ip,
+// user_agent, session_id, resource, resource_id, error_type...) and the
+// contract's own keys fill the event; every other attribute goes into the
+// details as a structured value. A value that cannot fill its field is
+// kept in the details and reported. A message that is not an action name
+// ("user logged in") is rejected in the default, strict mode, and recorded
+// under the generic action "log" with the message kept in the lax mode
+// ([WithLaxMessages]). The handler is never filtered by level. The
+// [SlogHandler] documentation has the full mapping.
 package bridge

@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -19,8 +19,8 @@ import (
 	"github.com/otelaudit/otelaudit/bridge"
 )
 
-// printExporter prints each record's EventName, severity, timestamp and
-// attributes in key order. It leaves out the event id, which is random.
+// printExporter prints each record's EventName, severity, timestamp, body
+// (if any) and attributes in key order. It leaves out the event id, which is random.
 type printExporter struct {
 	noTime bool // leave out the timestamp too
 }
@@ -39,6 +39,9 @@ func (e printExporter) Export(_ context.Context, records []sdklog.Record) error 
 			}
 			return true
 		})
+		if b := r.Body(); b.Type() != attribute.EMPTY {
+			fmt.Printf("  body=%s\n", b)
+		}
 		slices.SortFunc(kvs, func(a, b attribute.KeyValue) int { return cmp.Compare(a.Key, b.Key) })
 		for _, kv := range kvs {
 			fmt.Printf("  %s=%s\n", kv.Key, kv.Value)
@@ -69,15 +72,18 @@ func Example() {
 	ada := otelaudit.Actor{UserID: "u-42", WorkspaceID: "ws-7"}
 	auditor.Login(ctx, ada)
 	auditor.LoginFailed(ctx, ada, "invalid_password")
-	auditor.SettingsChange(ctx, ada,
+	// Previous and new values are Go values: here a bool and a map.
+	auditor.SettingsChanged(ctx, ada,
 		otelaudit.Resource{Type: "setting", ID: "mfa"},
-		attribute.BoolValue(false),
-		otelaudit.Value(map[string]any{"enabled": true, "methods": []string{"totp"}}))
+		false,
+		map[string]any{"enabled": true, "methods": []string{"totp"}})
+	// Record takes any event, custom actions and extra attributes included.
 	auditor.Record(ctx, otelaudit.Event{
-		Action:   "invoice.refunded",
-		Actor:    ada,
-		Resource: otelaudit.Resource{Type: "invoice", ID: "inv-1001"},
-		Details:  otelaudit.Value(map[string]any{"amount_cents": 1250, "currency": "EUR"}),
+		Action:     "invoice.refunded",
+		Actor:      ada,
+		Resource:   otelaudit.Resource{Type: "invoice", ID: "inv-1001"},
+		Details:    otelaudit.Value(map[string]any{"amount_cents": 1250, "currency": "EUR"}),
+		Attributes: []attribute.KeyValue{attribute.String("request.id", "req-7f3a")},
 	})
 	// Output:
 	// audit.login INFO 2026-11-25T09:30:00Z
@@ -103,6 +109,35 @@ func Example() {
 	//   audit.resource.id=inv-1001
 	//   audit.resource.type=invoice
 	//   audit.workspace.id=ws-7
+	//   request.id=req-7f3a
+	//   user.id=u-42
+}
+
+func ExampleAuditor_SettingsChangeFailed() {
+	provider := newProvider()
+	defer provider.Shutdown(context.Background())
+	auditor := bridge.New(bridge.WithLoggerProvider(provider), bridge.WithClock(fixedClock))
+
+	// A struct goes through its json tags.
+	type retention struct {
+		Days   int  `json:"days"`
+		Legal  bool `json:"legal_hold,omitempty"`
+		unused int
+	}
+	auditor.SettingsChangeFailed(context.Background(),
+		otelaudit.Actor{UserID: "u-42", WorkspaceID: "ws-7"},
+		otelaudit.Resource{Type: "setting", ID: "retention"},
+		"permission_denied",
+		retention{Days: 365, Legal: true}, retention{Days: 30})
+	// Output:
+	// audit.settings_changed WARN 2026-11-25T09:30:00Z
+	//   audit.new={"days":30}
+	//   audit.outcome=failure
+	//   audit.previous={"days":365,"legal_hold":true}
+	//   audit.resource.id=retention
+	//   audit.resource.type=setting
+	//   audit.workspace.id=ws-7
+	//   error.type=permission_denied
 	//   user.id=u-42
 }
 
@@ -134,17 +169,15 @@ func ExampleAuditor_Stats() {
 	// emitted: 1 invalid actions: 1
 }
 
-func ExampleMiddleware() {
+func ExampleNewMiddleware() {
 	provider := newProvider()
 	defer provider.Shutdown(context.Background())
 	auditor := bridge.New(bridge.WithLoggerProvider(provider), bridge.WithClock(fixedClock))
 
-	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The request context carries the client: the Auditor fills it in.
-		auditor.Login(r.Context(), otelaudit.Actor{UserID: "u-42"})
-	})
-	handler := bridge.Middleware(login,
-		bridge.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")),
+	// Trusted proxies come from configuration, as addresses or prefixes;
+	// an invalid one is an error here, not a surprise in production.
+	audit, err := bridge.NewMiddleware(
+		bridge.WithTrustedProxies(strings.Split("10.0.0.0/8,192.0.2.10", ",")...),
 		bridge.WithSessionID(func(r *http.Request) string {
 			if c, err := r.Cookie("session"); err == nil {
 				return c.Value
@@ -152,6 +185,17 @@ func ExampleMiddleware() {
 			return ""
 		}),
 	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		// The request context carries the client: the Auditor fills it in.
+		auditor.Login(r.Context(), otelaudit.Actor{UserID: "u-42"})
+	})
+	handler := audit(mux) // or router.Use(audit)
 
 	// A request through the load balancer at 10.0.0.2; the client sent a
 	// forged X-Forwarded-For entry of its own, which is ignored.
@@ -188,7 +232,7 @@ func ExampleNewSlogHandler() {
 		slog.Group("refund", "amount_cents", 1250, "currency", "EUR"),
 		"reason", "duplicate",
 	)
-	audit.Error("api_key.rotated", otelaudit.KeyErrorType, "permission_denied")
+	audit.Error("api_key.rotated", "error_type", "permission_denied")
 	// Output:
 	// audit.invoice.refunded INFO
 	//   audit.details={"reason":"duplicate","refund":{"amount_cents":1250,"currency":"EUR"}}
@@ -201,5 +245,29 @@ func ExampleNewSlogHandler() {
 	//   audit.outcome=failure
 	//   audit.workspace.id=ws-7
 	//   error.type=permission_denied
+	//   user.id=u-42
+}
+
+func ExampleWithLaxMessages() {
+	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(printExporter{noTime: true})))
+	defer provider.Shutdown(context.Background())
+	auditor := bridge.New(bridge.WithLoggerProvider(provider))
+
+	// The keys services habitually log fill the event; in lax mode, a
+	// message that is no action name is kept under the action "log".
+	audit := slog.New(bridge.NewSlogHandler(auditor, bridge.WithLaxMessages()))
+	audit.Info("user logged in", "user_id", "u-42", "client_ip", "203.0.113.7", "method", "sso")
+	audit.Info("password reset", "action", "password.reset", "user_id", "u-42")
+	// Output:
+	// audit.log INFO
+	//   body=user logged in
+	//   audit.details={"method":"sso","msg":"user logged in"}
+	//   audit.outcome=success
+	//   client.address=203.0.113.7
+	//   user.id=u-42
+	// audit.password.reset INFO
+	//   body=password reset
+	//   audit.details={"msg":"password reset"}
+	//   audit.outcome=success
 	//   user.id=u-42
 }

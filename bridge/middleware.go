@@ -1,9 +1,12 @@
 package bridge
 
 import (
+	"errors"
+	"fmt"
 	"iter"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"go.opentelemetry.io/otel"
@@ -13,12 +16,12 @@ import (
 	"github.com/otelaudit/otelaudit"
 )
 
-// DefaultClientIPHeader is the header [Middleware] reads client addresses
+// DefaultClientIPHeader is the header the middleware reads client addresses
 // from when the request comes through a trusted proxy. See
 // [WithClientIPHeader].
 const DefaultClientIPHeader = "X-Forwarded-For"
 
-// MiddlewareOption configures [Middleware].
+// MiddlewareOption configures [NewMiddleware].
 type MiddlewareOption interface {
 	applyMiddleware(middlewareConfig) middlewareConfig
 }
@@ -28,12 +31,20 @@ type middlewareOptionFunc func(middlewareConfig) middlewareConfig
 func (f middlewareOptionFunc) applyMiddleware(c middlewareConfig) middlewareConfig { return f(c) }
 
 type middlewareConfig struct {
-	trusted   []netip.Prefix
-	header    string // canonical header name
+	proxies   []string       // from WithTrustedProxies, parsed by NewMiddleware
+	prefixes  []netip.Prefix // from WithTrustedPrefixes
+	header    string         // canonical header name
 	sessionID func(*http.Request) string
+
+	trusted []netip.Prefix // all of them, checked and normalised
 }
 
-func newMiddlewareConfig(opts []MiddlewareOption) middlewareConfig {
+// ErrInvalidTrustedProxy is matched (errors.Is) by the error [NewMiddleware]
+// returns for a trusted proxy that is neither an IP address nor a CIDR
+// prefix.
+var ErrInvalidTrustedProxy = errors.New("otelaudit: invalid trusted proxy")
+
+func newMiddlewareConfig(opts []MiddlewareOption) (middlewareConfig, error) {
 	var c middlewareConfig
 	for _, o := range opts {
 		if o != nil {
@@ -43,32 +54,94 @@ func newMiddlewareConfig(opts []MiddlewareOption) middlewareConfig {
 	if c.header == "" {
 		c.header = DefaultClientIPHeader
 	}
-	return c
+	var errs []error
+	for _, s := range c.proxies {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		p, err := parseProxy(s)
+		if err == nil {
+			p, err = normalizePrefix(p)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w %q: %v", ErrInvalidTrustedProxy, s, err))
+			continue
+		}
+		c.trusted = append(c.trusted, p)
+	}
+	for _, p := range c.prefixes {
+		n, err := normalizePrefix(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w %s: %v", ErrInvalidTrustedProxy, p, err))
+			continue
+		}
+		c.trusted = append(c.trusted, n)
+	}
+	return c, errors.Join(errs...)
 }
 
-// WithTrustedProxies declares the networks of the reverse proxies and load
-// balancers in front of the service. Only a request whose direct peer is in
-// one of these prefixes has its forwarding header read; see [Middleware].
-// Calls add up. Invalid prefixes are ignored; IPv4-mapped IPv6 prefixes
-// (::ffff:10.0.0.0/104) are taken as the IPv4 prefix they map. Default: no
-// trusted proxy, so the recorded address is always the socket peer.
-func WithTrustedProxies(prefixes ...netip.Prefix) MiddlewareOption {
-	return middlewareOptionFunc(func(c middlewareConfig) middlewareConfig {
-		trusted := make([]netip.Prefix, 0, len(c.trusted)+len(prefixes))
-		trusted = append(trusted, c.trusted...)
-		for _, p := range prefixes {
-			if !p.IsValid() {
-				continue
-			}
-			if a := p.Addr(); a.Is4In6() {
-				if p.Bits() < 96 {
-					continue // covers more than the mapped IPv4 space
-				}
-				p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-			}
-			trusted = append(trusted, p.Masked())
+// parseProxy parses a trusted proxy: a CIDR prefix or an IP address.
+func parseProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, errors.New("not a CIDR prefix (like 10.0.0.0/8 or fd00::/8)")
 		}
-		c.trusted = trusted
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, errors.New("not an IP address or CIDR prefix (like 192.0.2.1 or 10.0.0.0/8)")
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, errors.New("an address with a zone cannot be matched")
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// normalizePrefix returns p with its host bits cleared, an IPv4-mapped IPv6
+// prefix turned into the IPv4 prefix it maps.
+func normalizePrefix(p netip.Prefix) (netip.Prefix, error) {
+	if !p.IsValid() {
+		return netip.Prefix{}, errors.New("not a valid prefix")
+	}
+	if a := p.Addr(); a.Is4In6() {
+		if p.Bits() < 96 {
+			return netip.Prefix{}, errors.New("an IPv4-mapped prefix shorter than /96 covers more than IPv4 addresses")
+		}
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
+
+// WithTrustedProxies declares the reverse proxies and load balancers in
+// front of the service, each an IP address ("192.0.2.10", "2001:db8::2") or
+// a CIDR prefix ("10.0.0.0/8", "fd00::/8"). Only a request whose direct peer
+// is one of them has its forwarding header read; see [NewMiddleware].
+//
+// [NewMiddleware] checks the entries and returns an error matching
+// [ErrInvalidTrustedProxy] for any that is neither (an address with a port
+// or a zone, a hostname, a prefix length out of range, an IPv4-mapped
+// prefix shorter than /96). Surrounding spaces are trimmed and empty entries
+// ignored, so that the result of strings.Split on a configuration value can
+// be passed as is. A prefix with host bits set ("10.1.2.3/8") means its
+// network; an IPv4-mapped IPv6 entry (::ffff:10.0.0.0/104) the IPv4 network
+// it maps. Calls add up, and add to [WithTrustedPrefixes]. Default: no
+// trusted proxy, so the recorded address is always the socket peer.
+func WithTrustedProxies(proxies ...string) MiddlewareOption {
+	return middlewareOptionFunc(func(c middlewareConfig) middlewareConfig {
+		c.proxies = append(slices.Clip(c.proxies), proxies...)
+		return c
+	})
+}
+
+// WithTrustedPrefixes is [WithTrustedProxies] for prefixes already parsed.
+// An invalid prefix (the zero netip.Prefix, say) makes [NewMiddleware]
+// return an error matching [ErrInvalidTrustedProxy].
+func WithTrustedPrefixes(prefixes ...netip.Prefix) MiddlewareOption {
+	return middlewareOptionFunc(func(c middlewareConfig) middlewareConfig {
+		c.prefixes = append(slices.Clip(c.prefixes), prefixes...)
 		return c
 	})
 }
@@ -99,15 +172,23 @@ func WithSessionID(f func(*http.Request) string) MiddlewareOption {
 	})
 }
 
-// Middleware returns a handler that puts the request's client into the
-// request context and then calls next, so that every [Auditor] call made
-// with that context (or one derived from it) records where the action came
-// from. With a router that takes middleware as func(http.Handler)
-// http.Handler, wrap it in a closure:
+// NewMiddleware returns HTTP middleware that puts each request's client
+// into the request context before calling the next handler, so that every
+// [Auditor] call made with that context (or one derived from it) records
+// where the action came from. It has the func(http.Handler) http.Handler
+// shape routers chain:
 //
-//	r.Use(func(h http.Handler) http.Handler { return bridge.Middleware(h, opts...) })
+//	audit, err := bridge.NewMiddleware(bridge.WithTrustedProxies("10.0.0.0/8"))
+//	if err != nil {
+//		return err // an invalid trusted proxy
+//	}
+//	handler := audit(mux)  // or r.Use(audit) with chi and the like
 //
-// For every request, Middleware calls [ContextWithClient] with:
+// The only error is an invalid trusted proxy ([ErrInvalidTrustedProxy];
+// all invalid entries are listed, joined); the middleware itself never
+// fails a request.
+//
+// For every request, the middleware calls [ContextWithClient] with:
 //
 //   - IP: the client address, in canonical text form ("203.0.113.7",
 //     "2001:db8::1"), determined as below;
@@ -124,7 +205,7 @@ func WithSessionID(f func(*http.Request) string) MiddlewareOption {
 // turned into its IPv4 form. If RemoteAddr is not an address (a Unix socket,
 // say), IP is left empty.
 //
-// Only when the peer is inside a prefix given to [WithTrustedProxies] is the
+// Only when the peer is a trusted proxy ([WithTrustedProxies]) is the
 // forwarding header read ([DefaultClientIPHeader] unless
 // [WithClientIPHeader] says otherwise). All lines of the header are taken in
 // order, as one list, and walked from right to left, that is from the hop
@@ -144,7 +225,7 @@ func WithSessionID(f func(*http.Request) string) MiddlewareOption {
 // obfuscated or "unknown" node, a Forwarded element without for=, a
 // malformed header), it stops and the socket peer is recorded: nothing to
 // the left of such an entry can be trusted. A missing header also gives the
-// socket peer. Headers never make Middleware panic.
+// socket peer. Headers never make the middleware panic.
 //
 // A request from a peer that is not a trusted proxy is recorded with the
 // peer's address whatever its headers say, so clients cannot spoof their
@@ -153,19 +234,25 @@ func WithSessionID(f func(*http.Request) string) MiddlewareOption {
 // # Trace context
 //
 // If the request context carries no valid span context (no otelhttp handler
-// or other instrumentation ran before), Middleware extracts one from the
+// or other instrumentation ran before), the middleware extracts one from the
 // request headers with the global propagator, [otel.GetTextMapPropagator],
 // looked up on every request. With the W3C Trace Context propagator
 // configured, audit records then carry the trace id of the caller and, as
-// span id, the id of the caller's span. Wrap Middleware inside otelhttp's
-// handler instead to have records carry the server span's ids.
+// span id, the id of the caller's span. Chain the middleware after
+// otelhttp's handler instead to have records carry the server span's ids.
 //
-// A nil next handler replies 404 Not Found.
-func Middleware(next http.Handler, opts ...MiddlewareOption) http.Handler {
-	if next == nil {
-		next = http.NotFoundHandler()
+// Wrapping a nil handler gives one that replies 404 Not Found.
+func NewMiddleware(opts ...MiddlewareOption) (func(http.Handler) http.Handler, error) {
+	c, err := newMiddlewareConfig(opts)
+	if err != nil {
+		return nil, err
 	}
-	return &middleware{next: next, cfg: newMiddlewareConfig(opts)}
+	return func(next http.Handler) http.Handler {
+		if next == nil {
+			next = http.NotFoundHandler()
+		}
+		return &middleware{next: next, cfg: c}
+	}, nil
 }
 
 type middleware struct {
@@ -185,7 +272,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.next.ServeHTTP(w, r.WithContext(ContextWithClient(ctx, c)))
 }
 
-// clientIP returns the client address of r as described in [Middleware].
+// clientIP returns the client address of r as described in [NewMiddleware].
 func (m *middleware) clientIP(r *http.Request) string {
 	peer, ok := parseNode(r.RemoteAddr)
 	if !ok {

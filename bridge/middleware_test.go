@@ -2,10 +2,14 @@ package bridge
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,11 +22,11 @@ import (
 )
 
 var (
-	proxyNets = WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8"))
+	proxyNets = WithTrustedProxies("10.0.0.0/8", "fd00::/8")
 	useFwd    = WithClientIPHeader("forwarded")
 )
 
-// serve runs one request through Middleware and returns the client the
+// serve runs one request through the middleware and returns the client the
 // wrapped handler found in its context.
 func serve(t testing.TB, r *http.Request, opts ...MiddlewareOption) otelaudit.Client {
 	t.Helper()
@@ -30,10 +34,12 @@ func serve(t testing.TB, r *http.Request, opts ...MiddlewareOption) otelaudit.Cl
 		got    otelaudit.Client
 		called bool
 	)
-	h := Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mw, err := NewMiddleware(opts...)
+	require.NoError(t, err)
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, called = ClientFromContext(r.Context())
 		w.WriteHeader(http.StatusNoContent)
-	}), opts...)
+	}))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	require.True(t, called, "no client in the request context")
@@ -143,54 +149,54 @@ func TestMiddlewareClientIP(t *testing.T) {
 		},
 		{
 			name: "IPv4-mapped trusted prefix", remote: "10.0.0.1:1",
-			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
+			opts:   []MiddlewareOption{WithTrustedProxies("::ffff:10.0.0.0/104")},
 			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "198.51.100.9",
 		},
 		{
 			name: "IPv4-mapped trusted prefix, last address in it", remote: "10.255.255.255:1",
-			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
+			opts:   []MiddlewareOption{WithTrustedPrefixes(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
 			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "198.51.100.9",
 		},
 		{
 			name: "IPv4-mapped trusted prefix, peer outside it", remote: "11.0.0.1:1",
-			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
+			opts:   []MiddlewareOption{WithTrustedPrefixes(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
 			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "11.0.0.1",
 		},
 		{
 			name: "IPv4-mapped trusted prefix, peer just below it", remote: "9.255.255.255:1",
-			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
+			opts:   []MiddlewareOption{WithTrustedPrefixes(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
 			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "9.255.255.255",
 		},
 		{
 			name: "IPv4-mapped trusted prefix, mapped peer outside it", remote: "[::ffff:11.0.0.1]:1",
-			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
+			opts:   []MiddlewareOption{WithTrustedPrefixes(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
 			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "11.0.0.1",
 		},
 		{
 			name: "IPv4-mapped trusted prefix, hop outside it is the client", remote: "10.0.0.1:1",
-			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
+			opts:   []MiddlewareOption{WithTrustedPrefixes(netip.MustParsePrefix("::ffff:10.0.0.0/104"))},
 			header: http.Header{"X-Forwarded-For": {"198.51.100.9, 11.0.0.2, 10.0.0.2"}}, want: "11.0.0.2",
 		},
 		{
 			name: "IPv4-mapped /128 trusts one address", remote: "192.0.2.2:1",
-			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:192.0.2.1/128"))},
+			opts:   []MiddlewareOption{WithTrustedPrefixes(netip.MustParsePrefix("::ffff:192.0.2.1/128"))},
 			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "192.0.2.2",
 		},
 		{
 			name: "IPv4-mapped prefix wider than the mapped space is ignored", remote: "10.0.0.1:1",
-			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::ffff:10.0.0.0/95"))},
+			opts:   []MiddlewareOption{WithTrustedPrefixes(netip.MustParsePrefix("::ffff:10.0.0.0/95"))},
 			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "10.0.0.1",
 		},
 		{
 			name: "IPv6 prefix does not trust IPv4 peers", remote: "10.0.0.1:1",
-			opts:   []MiddlewareOption{WithTrustedProxies(netip.MustParsePrefix("::/0"))},
+			opts:   []MiddlewareOption{WithTrustedPrefixes(netip.MustParsePrefix("::/0"))},
 			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "10.0.0.1",
 		},
 		{
 			name: "trusted proxies added up", remote: "192.168.1.1:1",
 			opts: []MiddlewareOption{
-				WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")),
-				WithTrustedProxies(netip.Prefix{}, netip.MustParsePrefix("192.168.1.1/16")),
+				WithTrustedProxies("10.0.0.0/8"),
+				WithTrustedPrefixes(netip.MustParsePrefix("192.168.1.1/16")),
 			},
 			header: http.Header{"X-Forwarded-For": {"198.51.100.9, 10.0.0.2"}}, want: "198.51.100.9",
 		},
@@ -392,8 +398,10 @@ func TestMiddlewareUserAgentAndSession(t *testing.T) {
 }
 
 func TestMiddlewareNilHandler(t *testing.T) {
+	mw, err := NewMiddleware()
+	require.NoError(t, err)
 	w := httptest.NewRecorder()
-	Middleware(nil).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	mw(nil).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
 	require.Equal(t, http.StatusNotFound, w.Code)
 }
 
@@ -430,7 +438,9 @@ func TestMiddlewareTraceContext(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			handler := Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mw, err := NewMiddleware()
+			require.NoError(t, err)
+			handler := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				h.auditor.Login(r.Context(), testActor)
 			}))
 			r := httptest.NewRequestWithContext(tt.ctx, http.MethodPost, "/login", nil)
@@ -504,7 +514,7 @@ func FuzzMiddlewareClientIP(f *testing.F) {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.RemoteAddr = remote
 		r.Header = http.Header{"X-Forwarded-For": {xffValue, fwdValue}, "Forwarded": {fwdValue, xffValue}}
-		opts := []MiddlewareOption{WithTrustedProxies(fuzzTrusted...)}
+		opts := []MiddlewareOption{WithTrustedPrefixes(fuzzTrusted...)}
 		if forwarded {
 			opts = append(opts, useFwd)
 		}
@@ -540,4 +550,191 @@ func FuzzMiddlewareClientIP(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestMiddlewareTrustedProxiesFromStrings(t *testing.T) {
+	valid := []struct {
+		name    string
+		proxies []string
+		trusted []string // peers whose X-Forwarded-For is read
+		not     []string // peers whose X-Forwarded-For is ignored
+	}{
+		{name: "IPv4 prefix", proxies: []string{"10.0.0.0/8"}, trusted: []string{"10.0.0.1", "10.255.255.255"}, not: []string{"11.0.0.1"}},
+		{name: "IPv4 address", proxies: []string{"192.0.2.10"}, trusted: []string{"192.0.2.10"}, not: []string{"192.0.2.11"}},
+		{name: "IPv6 address", proxies: []string{"2001:db8::2"}, trusted: []string{"2001:db8::2"}, not: []string{"2001:db8::3"}},
+		{name: "IPv6 prefix", proxies: []string{"fd00::/8"}, trusted: []string{"fd12::1"}, not: []string{"fe80::1"}},
+		{name: "host bits set", proxies: []string{"10.1.2.3/8"}, trusted: []string{"10.9.9.9"}, not: []string{"11.0.0.1"}},
+		{name: "IPv4-mapped prefix", proxies: []string{"::ffff:10.0.0.0/104"}, trusted: []string{"10.0.0.7"}, not: []string{"11.0.0.1"}},
+		{name: "IPv4-mapped address", proxies: []string{"::ffff:192.0.2.10"}, trusted: []string{"192.0.2.10"}, not: []string{"192.0.2.11"}},
+		{name: "spaces and empty entries", proxies: strings.Split(" 10.0.0.1 ,, 192.0.2.0/24 ,", ","), trusted: []string{"10.0.0.1", "192.0.2.99"}, not: []string{"10.0.0.2"}},
+		{name: "none", proxies: nil, not: []string{"10.0.0.1", "127.0.0.1"}},
+		{name: "only empty", proxies: []string{""}, not: []string{"10.0.0.1"}},
+	}
+	for _, tt := range valid {
+		t.Run(tt.name, func(t *testing.T) {
+			opt := WithTrustedProxies(tt.proxies...)
+			for _, peer := range append(tt.trusted, tt.not...) {
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.RemoteAddr = net.JoinHostPort(peer, "4711")
+				r.Header.Set("X-Forwarded-For", "198.51.100.9")
+				want := peer
+				if slices.Contains(tt.trusted, peer) {
+					want = "198.51.100.9"
+				}
+				require.Equal(t, want, serve(t, r, opt).IP, "peer %s", peer)
+			}
+		})
+	}
+
+	invalid := []struct {
+		name    string
+		proxies []string
+		bad     []string // the entries the error names
+	}{
+		{name: "hostname", proxies: []string{"proxy.internal"}, bad: []string{"proxy.internal"}},
+		{name: "address with port", proxies: []string{"10.0.0.1:8080"}, bad: []string{"10.0.0.1:8080"}},
+		{name: "prefix length too long", proxies: []string{"10.0.0.0/33"}, bad: []string{"10.0.0.0/33"}},
+		{name: "IPv6 prefix length too long", proxies: []string{"fd00::/129"}, bad: []string{"fd00::/129"}},
+		{name: "zone", proxies: []string{"fe80::1%eth0"}, bad: []string{"fe80::1%eth0"}},
+		{name: "mapped prefix too short", proxies: []string{"::ffff:0.0.0.0/80"}, bad: []string{"::ffff:0.0.0.0/80"}},
+		{name: "garbage", proxies: []string{"10.0.0.0/8", "not a proxy", "192.0.2.1", "1.2.3"}, bad: []string{"not a proxy", "1.2.3"}},
+	}
+	for _, tt := range invalid {
+		t.Run(tt.name, func(t *testing.T) {
+			mw, err := NewMiddleware(WithTrustedProxies(tt.proxies...))
+			require.ErrorIs(t, err, ErrInvalidTrustedProxy)
+			require.Nil(t, mw)
+			for _, b := range tt.bad {
+				require.Contains(t, err.Error(), fmt.Sprintf("%q", b))
+			}
+		})
+	}
+
+	t.Run("invalid netip.Prefix", func(t *testing.T) {
+		_, err := NewMiddleware(WithTrustedPrefixes(netip.MustParsePrefix("10.0.0.0/8"), netip.Prefix{}))
+		require.ErrorIs(t, err, ErrInvalidTrustedProxy)
+	})
+}
+
+// TestMiddlewareInRouterChain runs the middleware as one link of a chain of
+// two func(http.Handler) http.Handler in front of a net/http ServeMux, the
+// way routers chain middleware, and checks that the audit records of the
+// routed handler carry the client from the trusted proxy's header and the
+// values the other link put in the context.
+func TestMiddlewareInRouterChain(t *testing.T) {
+	h := newHarness(t)
+	audit, err := NewMiddleware(WithTrustedProxies("10.0.0.0/8", "192.0.2.10"),
+		WithSessionID(func(r *http.Request) string { return r.Header.Get("X-Session") }))
+	require.NoError(t, err)
+
+	type requestIDKey struct{}
+	requestID := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := r.Header.Get("X-Request-Id")
+			w.Header().Set("X-Request-Id", id)
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		})
+	}
+	chain := func(h http.Handler, mws ...func(http.Handler) http.Handler) http.Handler {
+		for i := len(mws) - 1; i >= 0; i-- {
+			h = mws[i](h)
+		}
+		return h
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /settings/{name}", func(w http.ResponseWriter, r *http.Request) {
+		id, _ := r.Context().Value(requestIDKey{}).(string)
+		h.auditor.Record(r.Context(), otelaudit.Event{
+			Action:     otelaudit.ActionSettingsChanged,
+			Actor:      testActor,
+			Resource:   otelaudit.Resource{Type: "setting", ID: r.PathValue("name")},
+			New:        otelaudit.Value(r.FormValue("value")),
+			Attributes: []attribute.KeyValue{attribute.String("request.id", id)},
+		})
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := httptest.NewServer(chain(mux, requestID, audit))
+	defer srv.Close()
+
+	// The test server's peer is 127.0.0.1, not a trusted proxy: the header is
+	// not read. Then the same handler chain behind a trusted proxy.
+	req, err := http.NewRequest(http.MethodPut, srv.URL+"/settings/theme?value=dark", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Forwarded-For", "198.51.100.9")
+	req.Header.Set("X-Request-Id", "req-1")
+	req.Header.Set("X-Session", "sess-1")
+	req.Header.Set("User-Agent", "chain-test/1.0")
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	require.Equal(t, "req-1", resp.Header.Get("X-Request-Id"))
+
+	r := httptest.NewRequest(http.MethodPut, "/settings/lang?value=fr", nil)
+	r.RemoteAddr = "192.0.2.10:5555"
+	r.Header.Set("X-Forwarded-For", "203.0.113.7, 10.1.2.3")
+	r.Header.Set("X-Request-Id", "req-2")
+	r.Header.Set("User-Agent", "chain-test/1.0")
+	w := httptest.NewRecorder()
+	chain(mux, requestID, audit).ServeHTTP(w, r)
+	require.Equal(t, http.StatusNoContent, w.Code)
+
+	rs := h.exp.Records()
+	require.Len(t, rs, 2)
+	base := merge(testActorAttrs, success, map[string]attribute.Value{
+		otelaudit.KeyResourceType: str("setting"),
+		otelaudit.KeyUserAgent:    str("chain-test/1.0"),
+	})
+	requireAttrs(t, rs[0], merge(base, map[string]attribute.Value{
+		otelaudit.KeyClientAddress: str("127.0.0.1"),
+		otelaudit.KeySessionID:     str("sess-1"),
+		otelaudit.KeyResourceID:    str("theme"),
+		otelaudit.KeyNew:           str("dark"),
+		"request.id":               str("req-1"),
+	}))
+	requireAttrs(t, rs[1], merge(base, map[string]attribute.Value{
+		otelaudit.KeyClientAddress: str("203.0.113.7"),
+		otelaudit.KeyResourceID:    str("lang"),
+		otelaudit.KeyNew:           str("fr"),
+		"request.id":               str("req-2"),
+	}))
+}
+
+func TestMiddlewareConcurrentSafe(t *testing.T) {
+	mw, err := NewMiddleware(WithTrustedProxies("10.0.0.0/8"), WithSessionID(func(r *http.Request) string { return r.Header.Get("X-Session") }))
+	require.NoError(t, err)
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := ClientFromContext(r.Context())
+		if c.IP != r.Header.Get("X-Want-IP") || c.SessionID != r.Header.Get("X-Session") {
+			w.WriteHeader(http.StatusConflict)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	const goroutines, perG = 8, 200
+	var wg sync.WaitGroup
+	codes := make([][]int, goroutines)
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range perG {
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.RemoteAddr = fmt.Sprintf("10.0.%d.%d:1", g, i%250)
+				client := fmt.Sprintf("198.51.%d.%d", g, i%250)
+				r.Header.Set("X-Forwarded-For", client)
+				r.Header.Set("X-Want-IP", client)
+				r.Header.Set("X-Session", fmt.Sprintf("s-%d-%d", g, i))
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				codes[g] = append(codes[g], w.Code)
+			}
+		})
+	}
+	wg.Wait()
+	for g := range goroutines {
+		require.Len(t, codes[g], perG)
+		for _, c := range codes[g] {
+			require.Equal(t, http.StatusNoContent, c)
+		}
+	}
 }

@@ -52,8 +52,11 @@ func WithLoggerProvider(p log.LoggerProvider) Option {
 	return optionFunc(func(c config) config { c.provider = p; return c })
 }
 
-// WithErrorHandler sets the function that receives every event the Auditor
-// rejects, with the reason. It is called synchronously on the caller's
+// WithErrorHandler sets the function that receives what the Auditor
+// refuses: every event it rejects (a [*RejectError], with the reason), every
+// extra attribute it leaves out ([ErrAttributeDropped]) and, from a
+// [SlogHandler] on it, every slog attribute that could not fill its field
+// ([ErrSlogAttribute]). It is called synchronously on the caller's
 // goroutine, so it must be fast and must not block. Default: [otel.Handle].
 // A nil handler means the default.
 func WithErrorHandler(f func(error)) Option {

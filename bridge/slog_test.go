@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"strings"
@@ -46,6 +47,7 @@ func TestSlogHandlerMapping(t *testing.T) {
 		severity log.Severity
 		want     map[string]attribute.Value // besides the event id
 		wantID   uuid.UUID
+		refused  []string // keys reported as not applied
 	}{
 		{
 			name: "contract keys",
@@ -123,6 +125,7 @@ func TestSlogHandlerMapping(t *testing.T) {
 					attribute.String(otelaudit.KeyOutcome, "maybe"),
 				),
 			}),
+			refused: []string{otelaudit.KeyOutcome, otelaudit.KeyEventID},
 		},
 		{
 			name: "empty event id clears one set before",
@@ -146,7 +149,7 @@ func TestSlogHandlerMapping(t *testing.T) {
 				slog.Time("at", at),
 				slog.Any("plan", plan{Name: "pro", Cents: 1900}),
 				slog.Any("tags", []string{"a", "b"}),
-				slog.Any("err", errors.New("boom")),
+				slog.Any("cause", errors.New("boom")),
 				slog.Any("password", redacted("hunter2")),
 				slog.Any("nil", nil),
 				slog.Group("billing", slog.String("country", "FR"), slog.Group("card", slog.String("brand", "visa"))),
@@ -162,7 +165,7 @@ func TestSlogHandlerMapping(t *testing.T) {
 					attribute.String("at", "2026-03-04T05:06:07.000000008Z"),
 					attribute.Map("plan", attribute.Int("cents", 1900), attribute.String("name", "pro")),
 					attribute.StringSlice("tags", []string{"a", "b"}),
-					attribute.String("err", "boom"),
+					attribute.String("cause", "boom"),
 					attribute.String("password", "[redacted]"),
 					attribute.KeyValue{Key: "nil", Value: attribute.Value{}},
 					attribute.Map("billing", attribute.String("country", "FR"), attribute.Map("card", attribute.String("brand", "visa"))),
@@ -300,8 +303,20 @@ func TestSlogHandlerMapping(t *testing.T) {
 			} else {
 				require.NotEqual(t, eventID, id)
 			}
-			require.Empty(t, h.Errors())
+			requireRefused(t, h, tt.refused...)
 		})
+	}
+}
+
+// requireRefused checks that the errors h's Auditor reported are one
+// ErrSlogAttribute per key, in order, and nothing else.
+func requireRefused(t testing.TB, h *harness, keys ...string) {
+	t.Helper()
+	errs := h.Errors()
+	require.Len(t, errs, len(keys), "%v", errs)
+	for i, k := range keys {
+		require.ErrorIs(t, errs[i], ErrSlogAttribute)
+		require.Contains(t, errs[i].Error(), fmt.Sprintf("%q", k))
 	}
 }
 
@@ -487,5 +502,303 @@ func TestSlogHandlerConcurrentSafe(t *testing.T) {
 			want := attribute.MapValue(attribute.Int("g", g), attribute.Int("i", i))
 			require.True(t, seen[want], "missing: %v", want.Emit())
 		}
+	}
+}
+
+// TestSlogHandlerHabitualKeys checks the key table of SlogHandler: every
+// spelling fills its field, values that cannot are kept in details and
+// reported, and keys outside the table go into details untouched.
+func TestSlogHandlerHabitualKeys(t *testing.T) {
+	eventID := uuid.Must(uuid.NewV7())
+	fills := []struct {
+		keys []string
+		want string // the contract key the value lands under
+	}{
+		{[]string{"user_id", "userId", "UserID", "user-id", "USER_ID", otelaudit.KeyUserID}, otelaudit.KeyUserID},
+		{[]string{"workspace_id", "workspaceId", "tenant_id", "tenantID", "org_id", "organization_id", otelaudit.KeyWorkspaceID}, otelaudit.KeyWorkspaceID},
+		{[]string{otelaudit.KeyUserName, "user_full_name"}, otelaudit.KeyUserName},
+		{[]string{"ip", "IP", "client_ip", "clientIp", "ip_address", "remote_ip", "remote_addr", "remoteAddr", otelaudit.KeyClientAddress}, otelaudit.KeyClientAddress},
+		{[]string{"user_agent", "userAgent", "http.user_agent", otelaudit.KeyUserAgent}, otelaudit.KeyUserAgent},
+		{[]string{"session_id", "sessionId", otelaudit.KeySessionID}, otelaudit.KeySessionID},
+		{[]string{"resource", "resource_type", "resourceType", otelaudit.KeyResourceType}, otelaudit.KeyResourceType},
+		{[]string{"resource_id", "resourceId", otelaudit.KeyResourceID}, otelaudit.KeyResourceID},
+	}
+	for _, f := range fills {
+		for _, k := range f.keys {
+			t.Run(k, func(t *testing.T) {
+				h := newHarness(t)
+				slog.New(NewSlogHandler(h.auditor)).Info("login", k, "v-1", "other", 1)
+				requireAttrs(t, h.only(t), merge(success, map[string]attribute.Value{
+					f.want:               str("v-1"),
+					otelaudit.KeyDetails: attribute.MapValue(attribute.Int("other", 1)),
+				}))
+				requireRefused(t, h)
+			})
+		}
+	}
+
+	tests := []struct {
+		name     string
+		attrs    []any
+		severity log.Severity
+		want     map[string]attribute.Value // besides the event id
+		wantID   uuid.UUID
+		refused  []string
+	}{
+		{
+			name:     "numbers and booleans in text fields",
+			attrs:    []any{"user_id", 42, "resource_id", uint64(7), "session_id", true, "workspace_id", 1.5},
+			severity: log.SeverityInfo,
+			want: merge(success, map[string]attribute.Value{
+				otelaudit.KeyUserID:      str("42"),
+				otelaudit.KeyResourceID:  str("7"),
+				otelaudit.KeySessionID:   str("true"),
+				otelaudit.KeyWorkspaceID: str("1.5"),
+			}),
+		},
+		{
+			name:     "error_type means failure",
+			attrs:    []any{"error_type", "invalid_password"},
+			severity: log.SeverityWarn,
+			want: map[string]attribute.Value{
+				otelaudit.KeyOutcome:   str(otelaudit.OutcomeFailure),
+				otelaudit.KeyErrorType: str("invalid_password"),
+			},
+		},
+		{
+			name:     "outcome, any case",
+			attrs:    []any{"outcome", "FAILURE"},
+			severity: log.SeverityWarn,
+			want:     map[string]attribute.Value{otelaudit.KeyOutcome: str(otelaudit.OutcomeFailure)},
+		},
+		{
+			name:     "err means failure and stays in details",
+			attrs:    []any{"err", errors.New("connection reset"), "user_id", "u-42"},
+			severity: log.SeverityWarn,
+			want: map[string]attribute.Value{
+				otelaudit.KeyUserID:  str("u-42"),
+				otelaudit.KeyOutcome: str(otelaudit.OutcomeFailure),
+				otelaudit.KeyDetails: attribute.MapValue(attribute.String("err", "connection reset")),
+			},
+		},
+		{
+			name:     "a nil error is no failure",
+			attrs:    []any{"error", error(nil)},
+			severity: log.SeverityInfo,
+			want: merge(success, map[string]attribute.Value{
+				otelaudit.KeyDetails: attribute.MapValue(attribute.KeyValue{Key: "error", Value: attribute.Value{}}),
+			}),
+		},
+		{
+			name:     "event_id",
+			attrs:    []any{"event_id", eventID.String()},
+			severity: log.SeverityInfo,
+			want:     success,
+			wantID:   eventID,
+		},
+		{
+			name: "details, previous and new spellings",
+			attrs: []any{
+				"details", map[string]any{"reason": "review"},
+				"previous_value", map[string]any{"ttl": 24},
+				"new_value", plan{Name: "pro", Cents: 1900},
+			},
+			severity: log.SeverityInfo,
+			want: merge(success, map[string]attribute.Value{
+				otelaudit.KeyDetails:  attribute.MapValue(attribute.String("reason", "review")),
+				otelaudit.KeyPrevious: attribute.MapValue(attribute.Int("ttl", 24)),
+				otelaudit.KeyNew:      attribute.MapValue(attribute.Int("cents", 1900), attribute.String("name", "pro")),
+			}),
+		},
+		{
+			name:     "old_value and new",
+			attrs:    []any{"old_value", "light", "new", "dark"},
+			severity: log.SeverityInfo,
+			want: merge(success, map[string]attribute.Value{
+				otelaudit.KeyPrevious: str("light"),
+				otelaudit.KeyNew:      str("dark"),
+			}),
+		},
+		{
+			name:     "the last spelling wins",
+			attrs:    []any{otelaudit.KeyUserID, "u-1", "user_id", "u-2", "userId", "u-3"},
+			severity: log.SeverityInfo,
+			want:     merge(success, map[string]attribute.Value{otelaudit.KeyUserID: str("u-3")}),
+		},
+		{
+			name:     "an empty value clears the field",
+			attrs:    []any{"user_id", "u-1", "user_id", ""},
+			severity: log.SeverityInfo,
+			want:     success,
+		},
+		{
+			name: "values that cannot fill their field are refused and kept",
+			attrs: []any{
+				slog.Group("user_id", "id", "u-1"),
+				"ip", []string{"203.0.113.7", "10.0.0.1"},
+				"session_id", []byte("s-1"),
+				"outcome", "partial",
+				"event_id", "evt-1",
+				"user_agent", "curl/8.5.0",
+			},
+			severity: log.SeverityInfo,
+			want: merge(success, map[string]attribute.Value{
+				otelaudit.KeyUserAgent: str("curl/8.5.0"),
+				otelaudit.KeyDetails: attribute.MapValue(
+					attribute.String("event_id", "evt-1"),
+					attribute.StringSlice("ip", []string{"203.0.113.7", "10.0.0.1"}),
+					attribute.String("outcome", "partial"),
+					attribute.KeyValue{Key: "session_id", Value: attribute.ByteSliceValue([]byte("s-1"))},
+					attribute.Map("user_id", attribute.String("id", "u-1")),
+				),
+			}),
+			refused: []string{"user_id", "ip", "session_id", "outcome", "event_id"},
+		},
+		{
+			name:     "keys outside the table go into details",
+			attrs:    []any{"user", "ada", "username", "ada", "email", "ada@example.com", "request_id", "r-1", "name", "Ada", "userid_hash", "x"},
+			severity: log.SeverityInfo,
+			want: merge(success, map[string]attribute.Value{
+				otelaudit.KeyDetails: attribute.MapValue(
+					attribute.String("email", "ada@example.com"),
+					attribute.String("name", "Ada"),
+					attribute.String("request_id", "r-1"),
+					attribute.String("user", "ada"),
+					attribute.String("userid_hash", "x"),
+					attribute.String("username", "ada"),
+				),
+			}),
+		},
+		{
+			name:     "keys inside groups are details",
+			attrs:    []any{slog.Group("http", "client_ip", "203.0.113.7", "user_agent", "curl/8.5.0")},
+			severity: log.SeverityInfo,
+			want: merge(success, map[string]attribute.Value{
+				otelaudit.KeyDetails: attribute.MapValue(attribute.Map("http",
+					attribute.String("client_ip", "203.0.113.7"), attribute.String("user_agent", "curl/8.5.0"))),
+			}),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			slog.New(NewSlogHandler(h.auditor)).Info("login", tt.attrs...)
+			r := h.only(t)
+			require.Equal(t, "audit.login", r.EventName())
+			require.Equal(t, tt.severity, r.Severity())
+			require.Equal(t, attribute.EMPTY, r.Body().Type())
+			id := requireAttrs(t, r, tt.want)
+			if tt.wantID != uuid.Nil {
+				require.Equal(t, tt.wantID, id)
+			}
+			requireRefused(t, h, tt.refused...)
+		})
+	}
+
+	t.Run("refusals from WithAttrs are reported with each record", func(t *testing.T) {
+		h := newHarness(t)
+		l := slog.New(NewSlogHandler(h.auditor)).With("user_id", []string{"a", "b"})
+		l.Info("login")
+		l.Info("logout")
+		require.Len(t, h.exp.Records(), 2)
+		requireRefused(t, h, "user_id", "user_id")
+	})
+
+	t.Run("key lookup does not allocate", func(t *testing.T) {
+		allocs := testing.AllocsPerRun(100, func() {
+			_ = slogFieldOf("Client_IP")
+			_ = slogFieldOf("a.key.longer.than.any.of.the.table")
+		})
+		require.Zero(t, allocs)
+		require.Equal(t, fieldClientIP, slogFieldOf("Client_IP"))
+		require.Equal(t, fieldNone, slogFieldOf("a.key.longer.than.any.of.the.table"))
+	})
+}
+
+// TestSlogHandlerActionAndModes checks the action attribute and what
+// happens, in strict and lax mode, to messages that are not action names.
+func TestSlogHandlerActionAndModes(t *testing.T) {
+	tests := []struct {
+		name      string
+		lax       bool
+		msg       string
+		attrs     []any
+		eventName string // "" when rejected
+		body      string
+		details   attribute.Value
+	}{
+		{name: "strict: the message is the action", msg: "login", eventName: "audit.login"},
+		{name: "strict: a sentence is rejected", msg: "user logged in"},
+		{name: "strict: a dynamic action is rejected", msg: "user.12345"},
+		{
+			name: "strict: the action attribute wins, the message is kept",
+			msg:  "user logged in", attrs: []any{"action", "login", "method", "sso"},
+			eventName: "audit.login", body: "user logged in",
+			details: attribute.MapValue(attribute.String("method", "sso"), attribute.String("msg", "user logged in")),
+		},
+		{
+			name: "strict: a message equal to the action attribute is not repeated",
+			msg:  "login", attrs: []any{"action", "login"},
+			eventName: "audit.login",
+		},
+		{
+			name: "strict: an invalid action attribute is rejected",
+			msg:  "login", attrs: []any{"action", "User Login"},
+		},
+		{name: "lax: a valid message is the action", lax: true, msg: "invoice.refunded", eventName: "audit.invoice.refunded"},
+		{
+			name: "lax: a sentence is kept under log",
+			lax:  true, msg: "user logged in", attrs: []any{"user_id", "u-42", "method", "sso"},
+			eventName: "audit.log", body: "user logged in",
+			details: attribute.MapValue(attribute.String("method", "sso"), attribute.String("msg", "user logged in")),
+		},
+		{
+			name: "lax: the message replaces a msg attribute",
+			lax:  true, msg: "Export started", attrs: []any{"msg", "shadowed", "format", "csv"},
+			eventName: "audit.log", body: "Export started",
+			details: attribute.MapValue(attribute.String("format", "csv"), attribute.String("msg", "Export started")),
+		},
+		{
+			name: "lax: an invalid action attribute is kept in details",
+			lax:  true, msg: "user logged in", attrs: []any{"action", "User Login"},
+			eventName: "audit.log", body: "user logged in",
+			details: attribute.MapValue(attribute.String("action", "User Login"), attribute.String("msg", "user logged in")),
+		},
+		{name: "lax: an empty message", lax: true, msg: "", eventName: "audit.log"},
+		{
+			name: "lax: merged with details",
+			lax:  true, msg: "note", attrs: []any{"details", map[string]any{"a": 1}},
+			eventName: "audit.note",
+			details:   attribute.MapValue(attribute.Int("a", 1)),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			var opts []SlogOption
+			if tt.lax {
+				opts = append(opts, WithLaxMessages(), nil)
+			}
+			slog.New(NewSlogHandler(h.auditor, opts...)).Info(tt.msg, tt.attrs...)
+			rs := h.exp.Records()
+			if tt.eventName == "" {
+				require.Empty(t, rs)
+				require.Equal(t, uint64(1), h.auditor.Stats().Rejected[ReasonInvalidAction])
+				errs := h.Errors()
+				require.Len(t, errs, 1)
+				require.ErrorIs(t, errs[0], ErrRejected)
+				return
+			}
+			require.Len(t, rs, 1)
+			r := rs[0]
+			require.Equal(t, tt.eventName, r.EventName())
+			if tt.body == "" {
+				require.Equal(t, attribute.EMPTY, r.Body().Type())
+			} else {
+				require.Equal(t, str(tt.body), r.Body())
+			}
+			require.Equal(t, tt.details, attrsOf(t, r)[otelaudit.KeyDetails])
+			require.Empty(t, h.Errors())
+		})
 	}
 }

@@ -115,13 +115,12 @@ func run(ctx context.Context) error {
 	audit.LoginFailed(fromBot, bob, "invalid_password")
 	audit.LoginFailed(fromBot, bob, "invalid_password")
 	audit.Login(fromOffice, ada)
-	audit.SettingsChange(fromOffice, ada, otelaudit.Resource{Type: "setting", ID: "mfa.required"},
-		attribute.BoolValue(false), attribute.BoolValue(true))
-	audit.OAuthConnected(fromOffice, ada, "github")
-	audit.SubscriptionCreated(fromOffice, ada, "sub_42", otelaudit.Value(map[string]any{"plan": "team", "seats": 5}))
-	audit.DataExportRequested(fromOffice, ada, "exp_1", otelaudit.Value(map[string]any{"format": "json"}))
+	audit.SettingsChanged(fromOffice, ada, otelaudit.Resource{Type: "setting", ID: "mfa.required"}, false, true)
+	audit.OAuthConnected(fromOffice, ada, "github", map[string]any{"scopes": []string{"repo", "read:org"}})
+	audit.SubscriptionCreated(fromOffice, ada, "sub_42", map[string]any{"plan": "team", "seats": 5})
+	audit.DataExportRequested(fromOffice, ada, "exp_1", map[string]any{"format": "json"})
 	audit.AdminAction(fromOffice, ada, otelaudit.Resource{Type: "user", ID: "u_bob"},
-		otelaudit.Value(map[string]any{"op": "reset_mfa", "ticket": "SUP-1234"}))
+		map[string]any{"op": "reset_mfa", "ticket": "SUP-1234"})
 	audit.Logout(fromOffice, ada)
 
 	// Shutdown delivers the journal to both stores: every event is now stored.

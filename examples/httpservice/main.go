@@ -1,207 +1,139 @@
 // Command httpservice is a small net/http service that records audit events:
-// logins (successful and failed), logouts and settings changes. The
-// bridge.Middleware fills in each event's client address, user agent,
-// session and trace context; the records go through an OpenTelemetry SDK
-// LoggerProvider to the stdout exporter, which prints them as JSON, one
-// record a line.
+// logins (successful and failed), logouts and settings changes. The bridge's
+// HTTP middleware fills in each event's client address, user agent, session
+// and trace context.
 //
-// Run it and call it:
+// By default it prints one line per audit event on standard output:
 //
-//	go run ./examples/httpservice | jq .
+//	go run ./examples/httpservice
 //	curl -i -c jar -d user=ada -d password=lovelace localhost:8080/login
 //	curl -b jar -X PUT -d value=dark localhost:8080/settings/theme
 //	curl -b jar -X POST localhost:8080/logout
 //	curl -d user=ada -d password=guess localhost:8080/login
 //
-// Behind a reverse proxy, pass its network with -trusted-proxies so that the
-// client address comes from X-Forwarded-For. A W3C traceparent header on a
-// request ends up as the trace id of its audit records.
+// With a Postgres or ClickHouse DSN (flags or environment variables), it
+// also migrates those stores and writes every event to them through the
+// durable journal (exporter/journal):
+//
+//	OTELAUDIT_POSTGRES_DSN=postgres://... OTELAUDIT_CLICKHOUSE_DSN=clickhouse://... \
+//		go run ./examples/httpservice
+//
+// Behind a reverse proxy, pass its addresses or networks with
+// -trusted-proxies so that the client address comes from X-Forwarded-For. A
+// W3C traceparent header on a request ends up as the trace id of its audit
+// records. README.md shows the output.
 package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"log"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/stdout/stdoutlog"
 	"go.opentelemetry.io/otel/propagation"
-	sdklog "go.opentelemetry.io/otel/sdk/log"
-	"go.opentelemetry.io/otel/sdk/resource"
 
-	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/bridge"
 )
 
+// config is what the flags and environment variables set.
+type config struct {
+	addr           string
+	trustedProxies string // comma-separated addresses or CIDR prefixes
+	postgresDSN    string
+	clickhouseDSN  string
+	journalDir     string
+	json           bool // stdoutlog JSON instead of one line per event
+
+	out io.Writer        // where events are printed
+	now func() time.Time // the Auditor's clock; nil: time.Now
+}
+
 func main() {
-	addr := flag.String("addr", "localhost:8080", "address to listen on")
-	proxies := flag.String("trusted-proxies", "", "comma-separated CIDR prefixes of trusted reverse proxies")
+	cfg := config{out: os.Stdout}
+	flag.StringVar(&cfg.addr, "addr", "localhost:8080", "address to listen on")
+	flag.StringVar(&cfg.trustedProxies, "trusted-proxies", os.Getenv("OTELAUDIT_TRUSTED_PROXIES"),
+		"comma-separated addresses or CIDR prefixes of trusted reverse proxies (env OTELAUDIT_TRUSTED_PROXIES)")
+	flag.StringVar(&cfg.postgresDSN, "postgres", os.Getenv("OTELAUDIT_POSTGRES_DSN"),
+		"Postgres DSN to store events in (env OTELAUDIT_POSTGRES_DSN)")
+	flag.StringVar(&cfg.clickhouseDSN, "clickhouse", os.Getenv("OTELAUDIT_CLICKHOUSE_DSN"),
+		"ClickHouse DSN to store events in (env OTELAUDIT_CLICKHOUSE_DSN)")
+	flag.StringVar(&cfg.journalDir, "journal", envOr("OTELAUDIT_JOURNAL", filepath.Join(os.TempDir(), "httpservice-audit")),
+		"journal directory, used with a DSN (env OTELAUDIT_JOURNAL)")
+	flag.BoolVar(&cfg.json, "json", false, "print whole records as JSON (the stdoutlog exporter) instead of one line each")
 	flag.Parse()
-	if err := run(*addr, *proxies); err != nil {
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, proxies string) error {
-	var trusted []netip.Prefix
-	for p := range strings.SplitSeq(proxies, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			prefix, err := netip.ParsePrefix(p)
-			if err != nil {
-				return err
-			}
-			trusted = append(trusted, prefix)
-		}
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
 	}
+	return def
+}
 
-	// The OpenTelemetry pipeline: audit records are log records.
-	exporter, err := stdoutlog.New()
+// run serves until ctx ends, then delivers the events still in flight.
+func run(ctx context.Context, cfg config) (err error) {
+	app, err := newApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	provider := sdklog.NewLoggerProvider(
-		sdklog.WithResource(resource.NewSchemaless(attribute.String(otelaudit.KeyServiceName, "httpservice"))),
-		sdklog.WithProcessor(sdklog.NewBatchProcessor(exporter)),
-	)
-	defer func() {
-		// Flushes the records still queued.
-		if err := provider.Shutdown(context.Background()); err != nil {
-			log.Print(err)
-		}
-	}()
-	otel.SetTextMapPropagator(propagation.TraceContext{})
+	defer func() { err = errors.Join(err, app.close(context.WithoutCancel(ctx))) }()
 
-	svc := &service{
-		audit:    bridge.New(bridge.WithLoggerProvider(provider)),
-		sessions: map[string]string{},
-		settings: map[string]string{},
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login", svc.login)
-	mux.HandleFunc("POST /logout", svc.logout)
-	mux.HandleFunc("PUT /settings/{name}", svc.changeSetting)
-
-	srv := &http.Server{
-		Addr: addr,
-		Handler: bridge.Middleware(mux,
-			bridge.WithTrustedProxies(trusted...),
-			bridge.WithSessionID(sessionID),
-		),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	srv := &http.Server{Addr: cfg.addr, Handler: app.handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdownCtx)
 	}()
-	log.Printf("listening on http://%s", addr)
+	log.Printf("listening on http://%s", cfg.addr) // on stderr: stdout has the events
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
 
-// service is a toy application: one user, sessions and settings in memory.
-type service struct {
-	audit *bridge.Auditor
-
-	mu       sync.Mutex
-	sessions map[string]string // session id -> user id
-	settings map[string]string // setting name -> value
+// app is the service with its audit pipeline.
+type app struct {
+	handler http.Handler
+	// close flushes the pipeline (the journal delivers what it holds) and
+	// closes the connections.
+	close func(context.Context) error
 }
 
-var passwords = map[string]string{"ada": "lovelace"}
-
-const workspace = "ws-1"
-
-func sessionID(r *http.Request) string {
-	if c, err := r.Cookie("session"); err == nil {
-		return c.Value
+func newApp(ctx context.Context, cfg config) (*app, error) {
+	p, err := newPipeline(ctx, cfg)
+	if err != nil {
+		return nil, err
 	}
-	return ""
-}
+	otel.SetTextMapPropagator(propagation.TraceContext{})
 
-func (s *service) login(w http.ResponseWriter, r *http.Request) {
-	user, password := r.FormValue("user"), r.FormValue("password")
-	actor := otelaudit.Actor{UserID: user, WorkspaceID: workspace}
-	want, known := passwords[user]
-	switch {
-	case !known:
-		s.audit.LoginFailed(r.Context(), actor, "unknown_user")
-		http.Error(w, "invalid credentials", http.StatusUnauthorized)
-		return
-	case password != want:
-		s.audit.LoginFailed(r.Context(), actor, "invalid_password")
-		http.Error(w, "invalid credentials", http.StatusUnauthorized)
-		return
+	opts := []bridge.Option{bridge.WithLoggerProvider(p.provider)}
+	if cfg.now != nil {
+		opts = append(opts, bridge.WithClock(cfg.now))
 	}
-	sid := rand.Text()
-	s.mu.Lock()
-	s.sessions[sid] = user
-	s.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: "session", Value: sid, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	// The new session is not in the request context yet: record it here.
-	s.audit.Record(r.Context(), otelaudit.Event{
-		Action: otelaudit.ActionLogin,
-		Actor:  actor,
-		Client: otelaudit.Client{SessionID: sid},
-	})
-	w.WriteHeader(http.StatusNoContent)
-}
+	svc := newService(bridge.New(opts...))
 
-func (s *service) logout(w http.ResponseWriter, r *http.Request) {
-	user, ok := s.user(r)
-	if !ok {
-		http.Error(w, "not logged in", http.StatusUnauthorized)
-		return
+	audit, err := bridge.NewMiddleware(
+		bridge.WithTrustedProxies(strings.Split(cfg.trustedProxies, ",")...),
+		bridge.WithSessionID(sessionID),
+	)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("-trusted-proxies: %w", err), p.close(ctx))
 	}
-	s.mu.Lock()
-	delete(s.sessions, sessionID(r))
-	s.mu.Unlock()
-	s.audit.Logout(r.Context(), otelaudit.Actor{UserID: user, WorkspaceID: workspace})
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *service) changeSetting(w http.ResponseWriter, r *http.Request) {
-	user, ok := s.user(r)
-	if !ok {
-		http.Error(w, "not logged in", http.StatusUnauthorized)
-		return
-	}
-	name, value := r.PathValue("name"), r.FormValue("value")
-	s.mu.Lock()
-	previous, existed := s.settings[name]
-	s.settings[name] = value
-	s.mu.Unlock()
-
-	var prev attribute.Value // empty: the setting had no value
-	if existed {
-		prev = attribute.StringValue(previous)
-	}
-	s.audit.SettingsChange(r.Context(),
-		otelaudit.Actor{UserID: user, WorkspaceID: workspace},
-		otelaudit.Resource{Type: "setting", ID: name},
-		prev, attribute.StringValue(value))
-	w.WriteHeader(http.StatusNoContent)
-}
-
-// user returns the user of the request's session.
-func (s *service) user(r *http.Request) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	user, ok := s.sessions[sessionID(r)]
-	return user, ok
+	return &app{handler: audit(svc.routes()), close: p.close}, nil
 }

@@ -75,8 +75,7 @@ func run(ctx context.Context, ownerDSN, writerDSN, journalDir string) (err error
 
 	ada := otelaudit.Actor{UserID: "u_42", WorkspaceID: "ws_7"}
 	audit.Login(ctx, ada) // never blocks on the database, never fails the request
-	audit.SettingsChange(ctx, ada, otelaudit.Resource{Type: "setting", ID: "mfa.required"},
-		attribute.BoolValue(false), attribute.BoolValue(true))
+	audit.SettingsChanged(ctx, ada, otelaudit.Resource{Type: "setting", ID: "mfa.required"}, false, true)
 
 	// Where acting unrecorded is worse than failing: wait until the event is durable.
 	deletion := otelaudit.Event{Action: otelaudit.ActionDataDeleteRequested, Actor: ada,

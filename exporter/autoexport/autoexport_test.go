@@ -106,7 +106,7 @@ func emit(t *testing.T, n int) {
 	for i := range n {
 		audit.Login(ctx, otelaudit.Actor{UserID: "u_" + string(rune('a'+i%26)), WorkspaceID: "ws_1"})
 	}
-	audit.SettingsChange(ctx, otelaudit.Actor{UserID: "u_a"}, otelaudit.Resource{Type: "setting", ID: "theme"},
+	audit.SettingsChanged(ctx, otelaudit.Actor{UserID: "u_a"}, otelaudit.Resource{Type: "setting", ID: "theme"},
 		attribute.StringValue("light"), attribute.StringValue("dark"))
 	require.NoError(t, lp.Shutdown(ctx))
 }

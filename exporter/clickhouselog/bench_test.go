@@ -22,7 +22,7 @@ func BenchmarkColumns(b *testing.B) {
 	recs := corpus.Capture(func(lp log.LoggerProvider) {
 		a := bridge.New(bridge.WithLoggerProvider(lp))
 		for i := range 512 {
-			a.SettingsChange(context.Background(),
+			a.SettingsChanged(context.Background(),
 				otelaudit.Actor{UserID: "usr_2f8c1a9e", WorkspaceID: "ws_acme"},
 				otelaudit.Resource{Type: "workspace_settings", ID: "ws_acme/security"},
 				attribute.MapValue(attribute.Bool("mfa_required", i%2 == 0)),

@@ -127,7 +127,7 @@ func TestSetupEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	ada := otelaudit.Actor{UserID: "u_42", WorkspaceID: "ws_7"}
 	audit.Login(ctx, ada)
-	audit.SettingsChange(ctx, ada, otelaudit.Resource{Type: "setting", ID: "mfa.required"},
+	audit.SettingsChanged(ctx, ada, otelaudit.Resource{Type: "setting", ID: "mfa.required"},
 		attribute.BoolValue(false), attribute.BoolValue(true))
 	require.NoError(t, audit.RecordSync(ctx, otelaudit.Event{Action: otelaudit.ActionDataDeleteRequested, Actor: ada}))
 	require.NoError(t, shutdown(ctx))
