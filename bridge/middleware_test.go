@@ -183,11 +183,6 @@ func TestMiddlewareClientIP(t *testing.T) {
 			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "192.0.2.2",
 		},
 		{
-			name: "IPv4-mapped prefix wider than the mapped space is ignored", remote: "10.0.0.1:1",
-			opts:   []MiddlewareOption{WithTrustedPrefixes(netip.MustParsePrefix("::ffff:10.0.0.0/95"))},
-			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "10.0.0.1",
-		},
-		{
 			name: "IPv6 prefix does not trust IPv4 peers", remote: "10.0.0.1:1",
 			opts:   []MiddlewareOption{WithTrustedPrefixes(netip.MustParsePrefix("::/0"))},
 			header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}, want: "10.0.0.1",
@@ -464,15 +459,26 @@ func TestMiddlewareTraceContext(t *testing.T) {
 }
 
 // fuzzTrusted are the trusted prefixes of FuzzMiddlewareClientIP: plain
-// ones, IPv4-mapped ones (::ffff:192.168.0.0/112 trusts 192.168.0.0/16
-// and nothing else), and a mapped prefix wider than the mapped space
-// (ignored).
+// ones and IPv4-mapped ones (::ffff:192.168.0.0/112 trusts 192.168.0.0/16
+// and nothing else). A mapped prefix wider than the mapped space is
+// refused by NewMiddleware (TestMappedPrefixWiderThanIPv4IsRefused).
 var fuzzTrusted = []netip.Prefix{
 	netip.MustParsePrefix("10.0.0.0/8"),
 	netip.MustParsePrefix("fd00::/8"),
 	netip.MustParsePrefix("::ffff:192.168.0.0/112"),
 	netip.MustParsePrefix("::ffff:203.0.113.5/128"),
-	netip.MustParsePrefix("::ffff:0.0.0.0/90"),
+}
+
+// TestMappedPrefixWiderThanIPv4IsRefused: an IPv4-mapped prefix shorter
+// than /96 would cover more than the IPv4 addresses it maps; NewMiddleware
+// refuses it rather than guess.
+func TestMappedPrefixWiderThanIPv4IsRefused(t *testing.T) {
+	for _, p := range []string{"::ffff:10.0.0.0/95", "::ffff:0.0.0.0/90"} {
+		_, err := NewMiddleware(WithTrustedPrefixes(netip.MustParsePrefix(p)))
+		require.ErrorIs(t, err, ErrInvalidTrustedProxy, p)
+		_, err = NewMiddleware(WithTrustedProxies(p))
+		require.ErrorIs(t, err, ErrInvalidTrustedProxy, p)
+	}
 }
 
 // trustedBy is what WithTrustedProxies documents, written independently:
