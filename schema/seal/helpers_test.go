@@ -325,3 +325,62 @@ func describe(res *seal.Result) string {
 	}
 	return b.String()
 }
+
+// eventWithID returns one login record with the given id and time.
+func eventWithID(id uuid.UUID, at time.Time) []sdklog.Record {
+	return capture(func(lp log.LoggerProvider) {
+		a := bridge.New(bridge.WithLoggerProvider(lp), bridge.WithErrorHandler(func(error) {}))
+		a.Record(context.Background(), otelaudit.Event{
+			ID: id, Time: at, Action: otelaudit.ActionLogin,
+			Actor:  otelaudit.Actor{UserID: "usr_late", WorkspaceID: "ws_0", Name: "Late Comer"},
+			Client: otelaudit.Client{IP: "192.0.2.9", UserAgent: "late/1.0"},
+		})
+	})
+}
+
+// idWhere returns the id of the first Postgres row (by time) matching cond.
+func (f *fixture) idWhere(cond string) uuid.UUID {
+	f.t.Helper()
+	var id uuid.UUID
+	require.NoError(f.t, f.pg.QueryRow(f.ctx, "SELECT event_id FROM audit_logs WHERE "+cond+" ORDER BY created_at, event_id LIMIT 1").Scan(&id))
+	return id
+}
+
+// pgTime returns the time of a Postgres row.
+func (f *fixture) pgTime(id uuid.UUID) time.Time {
+	f.t.Helper()
+	var t time.Time
+	require.NoError(f.t, f.pg.QueryRow(f.ctx, "SELECT created_at FROM audit_logs WHERE event_id = $1", id).Scan(&t))
+	return t
+}
+
+// partitionOf returns the partition that holds a Postgres row.
+func (f *fixture) partitionOf(id uuid.UUID) string {
+	f.t.Helper()
+	var part string
+	require.NoError(f.t, f.pg.QueryRow(f.ctx, "SELECT tableoid::regclass::text FROM audit_logs WHERE event_id = $1", id).Scan(&part))
+	return part
+}
+
+// pgExec runs a statement as the superuser, triggers in force.
+func (f *fixture) pgExec(sql string, args ...any) {
+	f.t.Helper()
+	_, err := f.pg.Exec(f.ctx, sql, args...)
+	require.NoError(f.t, err)
+}
+
+// chCopy returns an INSERT ... SELECT that copies the ClickHouse row of id
+// with column col set to expr.
+func (f *fixture) chCopy(id uuid.UUID, col, expr string) string {
+	cols := chschema.Columns(chschema.LayoutCompat)
+	sel := make([]string, len(cols))
+	for i, c := range cols {
+		sel[i] = c
+		if c == col {
+			sel[i] = expr + " AS " + c
+		}
+	}
+	table := "`" + f.chOpts.Database + "`.audit_logs"
+	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(sel, ", ") +
+		" FROM " + table + " WHERE event_id = toUUID('" + id.String() + "')"
+}
