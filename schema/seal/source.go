@@ -88,7 +88,7 @@ func scanPostgresRows(rows pgx.Rows, fn func(*Row) error) error {
 			return err
 		}
 		r := &Row{
-			Time:         created,
+			Time:         created.UTC(),
 			EventID:      uuid.UUID(id.Bytes),
 			Action:       action,
 			Outcome:      outcome,
@@ -107,7 +107,7 @@ func scanPostgresRows(rows pgx.Rows, fn func(*Row) error) error {
 				UserID: user.String, UserName: userName.String, ClientIP: ip.String,
 				UserAgent: ua.String, SessionID: sess.String,
 			},
-			IngestedAt: ingested,
+			IngestedAt: ingested.UTC(),
 		}
 		r.Attributes = jsonbAttributes(attrs)
 		if err := fn(r); err != nil {
