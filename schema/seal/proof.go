@@ -149,7 +149,7 @@ func VerifyInclusion(p *Proof, canonical []byte, d *Digest, pub ed25519.PublicKe
 	for i, x := range p.Path {
 		path[i] = x
 	}
-	if err := tlog.CheckRecord(path, p.Index, d.Root, d.Count, LeafHash(canonical)); err != nil {
+	if err := tlog.CheckRecord(path, d.Count, d.Root, p.Index, LeafHash(canonical)); err != nil {
 		return fmt.Errorf("%w: event %s in digest %d: %w", ErrProofInvalid, p.EventID, d.Seq, err)
 	}
 	return nil

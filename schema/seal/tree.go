@@ -51,7 +51,7 @@ func (t *tree) root() ([32]byte, error) {
 
 // prove returns the inclusion proof of leaf i.
 func (t *tree) prove(i int64) (tlog.RecordProof, error) {
-	p, err := tlog.ProveRecord(i, t.n, t)
+	p, err := tlog.ProveRecord(t.n, i, t)
 	if err != nil {
 		return nil, fmt.Errorf("seal: inclusion proof of leaf %d of %d: %w", i, t.n, err)
 	}
