@@ -54,8 +54,8 @@ func sampleRow() Row {
 		Action:  "settings_changed", Outcome: "success", ErrorType: "", WorkspaceID: "ws_1",
 		ResourceType: "settings", ResourceID: "set_1",
 		Details: []byte(`{"a":1}`), Previous: []byte(`{"t":"dark"}`), New: []byte(`{"t":"light"}`),
-		Attributes:  []Attr{{"tenant.region", "eu"}, {"invoice.lines", "12"}},
-		TraceID:     "0af7651916cd43dd8448eb211c80319c", SpanID: "b7ad6b7169203331", ServiceName: "billing",
+		Attributes: []Attr{{"tenant.region", "eu"}, {"invoice.lines", "12"}},
+		TraceID:    "0af7651916cd43dd8448eb211c80319c", SpanID: "b7ad6b7169203331", ServiceName: "billing",
 		Sanitized: []string{"user.id:truncated"},
 		Personal:  Personal{UserID: "usr_1", UserName: "Ada", ClientIP: "2001:db8::1", UserAgent: "ua", SessionID: "s1"},
 	}
