@@ -243,13 +243,10 @@ func appendAttrValue(b []byte, s string) []byte {
 // value, as jsonb does) and numbers normalised (normNumber). Text that is
 // not JSON is appended raw, tagged tagInvalidJSON.
 func appendJSON(b, js []byte) []byte {
-	if !json.Valid(js) {
-		return appendStr(append(b, tagInvalidJSON), string(js))
-	}
 	d := json.NewDecoder(bytes.NewReader(js))
 	d.UseNumber()
 	var v any
-	if err := d.Decode(&v); err != nil {
+	if err := d.Decode(&v); err != nil || len(bytes.TrimLeft(js[d.InputOffset():], " \t\r\n")) != 0 {
 		return appendStr(append(b, tagInvalidJSON), string(js))
 	}
 	return appendValue(b, v)

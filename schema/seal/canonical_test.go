@@ -167,8 +167,10 @@ func FuzzCanonicalJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, js []byte) {
 		c := appendJSON(nil, js)
 		if !json.Valid(js) {
+			require.Equal(t, byte(tagInvalidJSON), c[0], "%q", js)
 			return
 		}
+		require.NotEqual(t, byte(tagInvalidJSON), c[0], "%q", js)
 		d := json.NewDecoder(bytes.NewReader(js))
 		d.UseNumber()
 		var v any
