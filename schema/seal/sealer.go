@@ -168,6 +168,9 @@ func (s *Sealer) sealLate(ctx context.Context, tx pgx.Tx, ds []Digest, cs *chain
 		}
 		parts[d.Start.UnixMicro()] = max(parts[d.Start.UnixMicro()], d.Part)
 	}
+	if len(mains) == 0 {
+		return nil
+	}
 	sort.Slice(mains, func(i, j int) bool { return mains[i].Start.Before(mains[j].Start) })
 	lo := cs.mainEnd.Add(-s.c.lateHorizon)
 	if first := mains[0].Start; lo.Before(first) {
