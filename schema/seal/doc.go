@@ -153,9 +153,9 @@
 // is after the range's SealedAt less [WithLateGrace] (default one minute:
 // ingested_at is its writer's transaction start, which can precede the
 // seal although the row was not yet visible to it). The next Seal run
-// seals late rows of the ranges that ended within [WithLateHorizon] of
-// the newest range (default 24 hours), those ingested since the previous
-// run, in a new digest of the range (Part 1, 2, ...); from then on they
+// seals the late rows whose time is within [WithLateHorizon] (default 24
+// hours) before the end of the newest sealed range and that were ingested
+// since the previous run, in a new digest of their range (Part 1, 2, ...); from then on they
 // are checked like any sealed row and still reported as Late, with that
 // digest. ClickHouse has no ingestion time: a ClickHouse row that no digest
 // covers is late when the Postgres row of the same event, verified in the

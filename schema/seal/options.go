@@ -28,8 +28,9 @@ const (
 	// the length of that transaction although the row was not yet visible.
 	DefaultLateGrace = time.Minute
 	// DefaultLateHorizon bounds how far back a seal run looks for late
-	// rows to seal: windows that ended more than this before the newest
-	// sealed window's end are not searched again.
+	// rows to seal: rows whose time is more than this before the end of
+	// the newest sealed range are not searched (Verify still reports
+	// them).
 	DefaultLateHorizon = 24 * time.Hour
 )
 

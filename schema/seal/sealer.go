@@ -182,12 +182,13 @@ func (s *Sealer) sealLate(ctx context.Context, tx pgx.Tx, ds []Digest, cs *chain
 		return fmt.Errorf("seal: read late rows [%v, %v): %w", lo, cs.mainEnd, err)
 	}
 	byRange := map[*Digest][]leaf{}
+	buf := make([]byte, 0, 1024)
 	err = scanPostgresRows(rows, func(r *Row) error {
 		i := sort.Search(len(mains), func(i int) bool { return mains[i].End.After(r.Time) })
 		if i == len(mains) || r.Time.Before(mains[i].Start) {
 			return nil // outside every range: not possible with contiguous ranges
 		}
-		l, err := newLeaf(r)
+		l, err := newLeaf(r, &buf)
 		if err != nil {
 			return err
 		}
@@ -242,16 +243,23 @@ func (s *Sealer) sealWindows(ctx context.Context, tx pgx.Tx, cs *chainState, now
 		}
 		end := s.align(cursor).Add(s.c.window)
 		var leaves []leaf
-		rows, err := tx.Query(ctx, s.st.rows, cursor, end)
-		if err != nil {
-			return fmt.Errorf("seal: read rows [%v, %v): %w", cursor, end, err)
-		}
-		err = scanPostgresRows(rows, func(r *Row) error {
-			l, err := newLeaf(r)
-			leaves = append(leaves, l)
-			return err
+		var saltErr error
+		err = pipeline(func(emit func(*Row) error) error {
+			rows, err := tx.Query(ctx, s.st.rows, cursor, end)
+			if err != nil {
+				return err
+			}
+			return scanPostgresRows(rows, emit)
+		}, func(r *Row, buf *[]byte) leafResult {
+			l, err := newLeaf(r, buf)
+			return leafResult{l, err}
+		}, func(x leafResult) {
+			if x.err != nil && saltErr == nil {
+				saltErr = x.err
+			}
+			leaves = append(leaves, x.l)
 		})
-		if err != nil {
+		if err = errors.Join(err, saltErr); err != nil {
 			return fmt.Errorf("seal: read rows [%v, %v): %w", cursor, end, err)
 		}
 		if err := s.write(ctx, tx, cs, cursor, end, 0, leaves, now, rep); err != nil {
@@ -282,17 +290,23 @@ func (s *Sealer) align(t time.Time) time.Time {
 	return time.Unix(sec-r, 0).UTC()
 }
 
-// newLeaf salts and hashes one row.
-func newLeaf(r *Row) (leaf, error) {
+type leafResult struct {
+	l   leaf
+	err error
+}
+
+// newLeaf salts and hashes one row; buf is scratch space.
+func newLeaf(r *Row, buf *[]byte) (leaf, error) {
 	salt := make([]byte, SaltSize)
 	if _, err := rand.Read(salt); err != nil {
 		return leaf{}, fmt.Errorf("seal: salt: %w", err)
 	}
 	comm := Commit(r.Personal, salt)
+	*buf = r.appendCanonical((*buf)[:0], comm)
 	return leaf{
 		t:          r.Time.UnixMicro(),
 		id:         r.EventID,
-		hash:       LeafHash(r.Canonical(comm)),
+		hash:       LeafHash(*buf),
 		salt:       salt,
 		commitment: comm,
 	}, nil

@@ -227,6 +227,16 @@ func (v *Verifier) Verify(ctx context.Context, sources ...Source) (*Result, erro
 			res.Findings = append(res.Findings, f)
 		}
 	}
+	sort.SliceStable(res.Findings, func(i, j int) bool {
+		a, b := &res.Findings[i], &res.Findings[j]
+		if !a.Time.Equal(b.Time) {
+			return a.Time.Before(b.Time)
+		}
+		if a.EventID != b.EventID {
+			return string(a.EventID[:]) < string(b.EventID[:])
+		}
+		return a.Store < b.Store
+	})
 	failed := 0
 	for _, f := range res.Findings {
 		if f.Kind.Fails() {
@@ -352,6 +362,16 @@ type storeView struct {
 	rows      int64
 }
 
+// checkedRow is a row with its leaf (li, -1 when no digest covers it) and
+// its recomputed leaf hash.
+type checkedRow struct {
+	r      *Row
+	li     int32
+	hash   [32]byte
+	moved  bool // its time differs from the sealed one; hash not computed
+	erased bool // checked through the kept commitment
+}
+
 type uncoveredRow struct {
 	t        time.Time
 	hash     [32]byte
@@ -401,48 +421,61 @@ func (v *Verifier) verifyRange(ctx context.Context, rg *sealedRange, trusted map
 		}
 		views[si] = sv
 		name := src.Name()
-		buf := make([]byte, 0, 1024)
-		err := src.Rows(ctx, m.Start, m.End, func(r *Row) error {
-			sv.rows++
+		compute := func(r *Row, buf *[]byte) checkedRow {
 			li, ok := index[r.EventID]
 			if !ok {
-				buf = r.appendCanonical(buf[:0], Commit(r.Personal, nil))
-				sv.uncovered[r.EventID] = uncoveredRow{t: r.Time, hash: LeafHash(buf), ingested: r.IngestedAt}
-				return nil
+				*buf = r.appendCanonical((*buf)[:0], Commit(r.Personal, nil))
+				return checkedRow{r: r, li: -1, hash: LeafHash(*buf)}
 			}
 			l := &leaves[li]
-			sv.seen[li]++
 			if l.t != r.Time.UnixMicro() {
-				moved[storeEvent{name, r.EventID}] = true
-				res.Findings = append(res.Findings, Finding{Kind: Moved, Store: name, Seq: l.seq, EventID: r.EventID, Time: r.Time,
-					Detail: "sealed at " + time.UnixMicro(l.t).UTC().Format(time.RFC3339Nano)})
-				return nil
+				return checkedRow{r: r, li: li, moved: true}
 			}
 			comm := l.commitment
 			if l.salt != nil {
 				comm = Commit(r.Personal, l.salt)
-			} else if sv.seen[li] == 1 && si == 0 {
-				res.Erased++
 			}
-			buf = r.appendCanonical(buf[:0], comm)
-			h := LeafHash(buf)
+			*buf = r.appendCanonical((*buf)[:0], comm)
+			return checkedRow{r: r, li: li, hash: LeafHash(*buf), erased: l.salt == nil}
+		}
+		apply := func(x checkedRow) {
+			r := x.r
+			sv.rows++
+			if x.li < 0 {
+				sv.uncovered[r.EventID] = uncoveredRow{t: r.Time, hash: x.hash, ingested: r.IngestedAt}
+				return
+			}
+			l := &leaves[x.li]
+			sv.seen[x.li]++
 			switch {
-			case sv.seen[li] > 1:
-				if h != sv.hash[li] {
+			case x.moved:
+				moved[storeEvent{name, r.EventID}] = true
+				res.Findings = append(res.Findings, Finding{Kind: Moved, Store: name, Seq: l.seq, EventID: r.EventID, Time: r.Time,
+					Detail: "sealed at " + time.UnixMicro(l.t).UTC().Format(time.RFC3339Nano)})
+				return
+			case sv.seen[x.li] > 1:
+				if x.hash != sv.hash[x.li] {
 					res.Findings = append(res.Findings, Finding{Kind: Edited, Store: name, Seq: l.seq, EventID: r.EventID, Time: r.Time,
 						Detail: "two copies of the row differ"})
 				}
-				return nil
-			case h != l.hash:
+				return
+			}
+			if x.erased && si == 0 {
+				res.Erased++
+			}
+			switch {
+			case x.hash != l.hash:
 				res.Findings = append(res.Findings, Finding{Kind: Edited, Store: name, Seq: l.seq, EventID: r.EventID, Time: r.Time,
 					Detail: "content differs from the sealed row"})
 			case part[l.seq] > 0:
 				res.Findings = append(res.Findings, Finding{Kind: Late, Store: name, Seq: l.seq, EventID: r.EventID, Time: r.Time,
 					Detail: fmt.Sprintf("arrived after the range was sealed; sealed in digest %d", l.seq)})
 			}
-			sv.hash[li] = h
-			return nil
-		})
+			sv.hash[x.li] = x.hash
+		}
+		err := pipeline(func(emit func(*Row) error) error {
+			return src.Rows(ctx, m.Start, m.End, emit)
+		}, compute, apply)
 		if err != nil {
 			return rr, nil, err
 		}
