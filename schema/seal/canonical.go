@@ -1,10 +1,8 @@
 package seal
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -232,8 +230,10 @@ func appendJSONField(b, js []byte) []byte {
 // string that reads as JSON ("12", "true") and the JSON value itself encode
 // alike.
 func appendAttrValue(b []byte, s string) []byte {
-	if s != "" && strings.TrimSpace(s) == s && json.Valid([]byte(s)) {
-		return appendJSON(append(b, tagJSON), []byte(s))
+	if s != "" && strings.TrimSpace(s) == s {
+		if out, ok := appendCanonicalJSON(append(b, tagJSON), []byte(s)); ok {
+			return out
+		}
 	}
 	return appendStr(append(b, tagText), s)
 }
@@ -243,48 +243,10 @@ func appendAttrValue(b []byte, s string) []byte {
 // value, as jsonb does) and numbers normalised (normNumber). Text that is
 // not JSON is appended raw, tagged tagInvalidJSON.
 func appendJSON(b, js []byte) []byte {
-	d := json.NewDecoder(bytes.NewReader(js))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil || len(bytes.TrimLeft(js[d.InputOffset():], " \t\r\n")) != 0 {
-		return appendStr(append(b, tagInvalidJSON), string(js))
+	if out, ok := appendCanonicalJSON(b, js); ok {
+		return out
 	}
-	return appendValue(b, v)
-}
-
-func appendValue(b []byte, v any) []byte {
-	switch v := v.(type) {
-	case nil:
-		return append(b, tagNull)
-	case bool:
-		if v {
-			return append(b, tagTrue)
-		}
-		return append(b, tagFalse)
-	case json.Number:
-		return appendStr(append(b, tagNumber), normNumber(string(v)))
-	case string:
-		return appendStr(append(b, tagString), v)
-	case []any:
-		b = binary.BigEndian.AppendUint32(append(b, tagArray), uint32(len(v)))
-		for _, e := range v {
-			b = appendValue(b, e)
-		}
-		return b
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = binary.BigEndian.AppendUint32(append(b, tagObject), uint32(len(keys)))
-		for _, k := range keys {
-			b = appendStr(b, k)
-			b = appendValue(b, v[k])
-		}
-		return b
-	}
-	return append(b, tagNull) // not produced by encoding/json
+	return appendStr(append(b, tagInvalidJSON), string(js))
 }
 
 // normNumber returns the exact value of a JSON number as

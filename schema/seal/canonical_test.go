@@ -2,7 +2,10 @@ package seal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +29,57 @@ func TestNormNumber(t *testing.T) {
 
 func canonicalJSON(js string) []byte { return appendJSON(nil, []byte(js)) }
 
+// referenceJSON is the canonical form computed through encoding/json
+// (decoding into any with UseNumber): the oracle of the one-pass encoder.
+func referenceJSON(js []byte) []byte {
+	if !json.Valid(js) {
+		return appendStr([]byte{tagInvalidJSON}, string(js))
+	}
+	d := json.NewDecoder(bytes.NewReader(js))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return appendStr([]byte{tagInvalidJSON}, string(js))
+	}
+	return appendValue(nil, v)
+}
+
+// appendValue encodes a value decoded by encoding/json.
+func appendValue(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case nil:
+		return append(b, tagNull)
+	case bool:
+		if v {
+			return append(b, tagTrue)
+		}
+		return append(b, tagFalse)
+	case json.Number:
+		return appendStr(append(b, tagNumber), normNumber(string(v)))
+	case string:
+		return appendStr(append(b, tagString), v)
+	case []any:
+		b = binary.BigEndian.AppendUint32(append(b, tagArray), uint32(len(v)))
+		for _, e := range v {
+			b = appendValue(b, e)
+		}
+		return b
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = binary.BigEndian.AppendUint32(append(b, tagObject), uint32(len(keys)))
+		for _, k := range keys {
+			b = appendStr(b, k)
+			b = appendValue(b, v[k])
+		}
+		return b
+	}
+	panic("unexpected value")
+}
+
 // TestCanonicalJSONIsStoreIndependent: what the exporter writes and what
 // jsonb prints back encode alike; other values do not.
 func TestCanonicalJSONIsStoreIndependent(t *testing.T) {
@@ -44,6 +98,13 @@ func TestCanonicalJSONIsStoreIndependent(t *testing.T) {
 		for _, b := range distinct[i+1:] {
 			require.NotEqual(t, canonicalJSON(a), canonicalJSON(b), "%s vs %s", a, b)
 		}
+	}
+}
+
+func TestCanonicalJSONDepthLimit(t *testing.T) {
+	for _, depth := range []int{9999, 10000, 10001, 1 << 20} {
+		js := []byte(strings.Repeat("[", depth) + strings.Repeat("]", depth))
+		require.Equal(t, referenceJSON(js), appendJSON(nil, js), "depth %d", depth)
 	}
 }
 
@@ -158,14 +219,17 @@ func TestDigestSignedBytesCoverEveryField(t *testing.T) {
 	}
 }
 
-// FuzzCanonicalJSON: the canonical form of a JSON text equals that of its
-// re-encoding (what a store may print back); it never panics on any input.
+// FuzzCanonicalJSON: the one-pass encoder agrees with the encoding/json
+// oracle on every input, and the canonical form of a JSON text equals that
+// of its re-encoding (what a store may print back).
 func FuzzCanonicalJSON(f *testing.F) {
-	for _, s := range []string{`{"a":[1,2.5e3,"x",null,true]}`, `"é"`, `1e400`, `{"a":{"b":{}}}`, `[`, `-0.0`} {
+	for _, s := range []string{`{"a":[1,2.5e3,"x",null,true]}`, `"é"`, `1e400`, `{"a":{"b":{}}}`, `[`, `-0.0`,
+		`{"a":1,"a":2,"b":[]}`, `"\ud83d\ude00 \ud800 \u00e9\n\/"`, "\"\xff\xfe\"", ` [ 1 , {"x" : "y"} ] `, `01`, `1.`, `-`, `tru`, `nul`, `"\u12"`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, js []byte) {
 		c := appendJSON(nil, js)
+		require.Equal(t, referenceJSON(js), c, "%q", js)
 		if !json.Valid(js) {
 			require.Equal(t, byte(tagInvalidJSON), c[0], "%q", js)
 			return
