@@ -52,7 +52,10 @@
 // gap from the first one (the window of [WithSince], or of the oldest row)
 // on. A row that appears in an empty stretch later is therefore caught like
 // any row inserted into a sealed window. Concurrent runs are serialised by
-// an advisory lock.
+// an advisory lock. A run seals everything due in one transaction, holding
+// each window's leaves in memory (about 100 bytes a row) while it writes
+// them: a first run over years of history is long; [WithSince] starts
+// later.
 //
 // Sealing reads Postgres, the system of record; the digests are stored in
 // Postgres only, in two tables (names from [WithDigestTable]):
