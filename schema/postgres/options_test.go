@@ -28,6 +28,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"reserved role", postgres.Options{WriterRole: "pg_write_all_data"}, false},
 		{"role with dash", postgres.Options{WriterRole: "audit-writer"}, false},
 		{"unknown interval", postgres.Options{Interval: postgres.Interval(7)}, false},
+		{"window at its limits", postgres.Options{Ahead: postgres.MaxAhead, Back: postgres.MaxBack}, true},
+		{"too far ahead", postgres.Options{Ahead: postgres.MaxAhead + 1}, false},
+		{"too far back", postgres.Options{Back: postgres.MaxBack + 1}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +82,12 @@ func TestMigrationsRender(t *testing.T) {
 		require.NotContains(t, m.SQL, "{{", "%s: unrendered template", m.Name)
 		require.NotContains(t, m.SQL, "<no value>", m.Name)
 		require.Len(t, m.Checksum, 64)
+	}
+
+	window, err := postgres.Migrations(postgres.Options{Ahead: 7, Back: 40})
+	require.NoError(t, err)
+	for i := range ms {
+		require.Equal(t, ms[i].Checksum, window[i].Checksum, "the window is recorded by Migrate, not part of a migration")
 	}
 
 	daily, err := postgres.Migrations(postgres.Options{Interval: postgres.Daily})
