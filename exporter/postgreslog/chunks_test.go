@@ -76,7 +76,7 @@ func TestStagingTableEmptiesAtCommit(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	o := postgres.Options{Ahead: -1}
+	o := postgres.Options{Ahead: -1, Back: postgres.MaxBack}
 	_, err = postgres.Migrate(ctx, pool, o)
 	require.NoError(t, err)
 	e, h := newExporter(t, pool)

@@ -70,7 +70,7 @@ func TestOpenOwnsItsPool(t *testing.T) {
 	admin, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
 	defer admin.Close()
-	_, err = postgres.Migrate(ctx, admin, postgres.Options{})
+	_, err = postgres.Migrate(ctx, admin, postgres.Options{Back: postgres.MaxBack})
 	require.NoError(t, err)
 
 	e, err := postgreslog.Open(ctx, dsn)

@@ -188,6 +188,7 @@ func TestTxWriterRowEqualsExporterRow(t *testing.T) {
 
 	// The exporter's rows: the same events through the bridge and the SDK.
 	viaExporter := migrated(t, postgres.Options{})
+	lastMonth(t, viaExporter)
 	e, h := newExporter(t, viaExporter)
 	records := auditRecords(func(a *bridge.Auditor) {
 		for _, ev := range events {
@@ -223,8 +224,9 @@ func TestTxWriterRowEqualsExporterRow(t *testing.T) {
 			pool, err := pgxpool.NewWithConfig(testCtx(t), cfg)
 			require.NoError(t, err)
 			t.Cleanup(pool.Close)
-			_, err = postgres.Migrate(testCtx(t), pool, postgres.Options{})
+			_, err = postgres.Migrate(testCtx(t), pool, postgres.Options{Back: postgres.MaxBack})
 			require.NoError(t, err)
+			lastMonth(t, pool)
 
 			w := newTxWriter(t, pool)
 			tx := begin(t, pool)
@@ -541,7 +543,7 @@ func TestTxWriterTransactionKinds(t *testing.T) {
 	pool, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	_, err = postgres.Migrate(ctx, pool, postgres.Options{})
+	_, err = postgres.Migrate(ctx, pool, postgres.Options{Back: postgres.MaxBack})
 	require.NoError(t, err)
 	w := newTxWriter(t, pool)
 
@@ -752,7 +754,7 @@ func TestTxWriterConcurrentSafe(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	_, err = postgres.Migrate(ctx, pool, postgres.Options{Ahead: -1})
+	_, err = postgres.Migrate(ctx, pool, postgres.Options{Ahead: -1, Back: postgres.MaxBack})
 	require.NoError(t, err)
 	w := newTxWriter(t, pool)
 

@@ -90,7 +90,9 @@ func migrations(o Options) ([]Migration, error) {
 //
 // It holds a session advisory lock (one per schema and table) for the whole
 // run, so services starting at once apply each migration once: the others
-// wait, then find nothing to do. Each migration runs in its own transaction
+// wait, then find nothing to do. (Any session may take an advisory lock: one
+// that holds this key delays Migrate until ctx ends; it cannot change what
+// Migrate does.) Each migration runs in its own transaction
 // together with its row in the migrations table (<table>_schema_migrations),
 // so a failure leaves the database at the previous version. A migration
 // recorded as applied with another checksum stops the run with
