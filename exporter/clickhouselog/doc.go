@@ -71,7 +71,9 @@
 // Copies can still reach the table from outside one Export: the same
 // record exported twice (a Collector retry, a replayed journal), or a write
 // the server completes after the lookup. The table is a ReplacingMergeTree
-// whose sort key ends in event_id, so such copies collapse when parts merge.
+// whose sort key ends in event_id, so such copies collapse when parts merge,
+// keeping the first stored (see schema/clickhouse: a later insert of the
+// same id with other values does not replace it).
 // Until then, analysts count with uniqExact(event_id), list with
 // LIMIT 1 BY event_id, or read FROM audit_logs FINAL (exact, slower); the
 // query pack in schema/clickhouse does the first two. The rollup counts

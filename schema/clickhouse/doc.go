@@ -59,11 +59,28 @@
 //
 // # Sort key, partitions and duplicates
 //
-// The audit table is a ReplacingMergeTree, PARTITION BY toYYYYMM(time),
-// ORDER BY (workspace_id, action, time, event_id): tenant first, then
-// action, then time, which is how the analyst questions filter. The sort key
-// ends in event_id, so two copies of one event (same id, same row) collapse
-// into one when their parts merge.
+// The audit table is a ReplacingMergeTree(ingest_version), PARTITION BY
+// toYYYYMM(time), ORDER BY (workspace_id, action, time, event_id): tenant
+// first, then action, then time, which is how the analyst questions filter.
+// The sort key ends in event_id, so two copies of one event (same id, same
+// row) collapse into one when their parts merge.
+//
+// Of rows that collapse, the first stored one is kept, whatever the others
+// hold: ingest_version is computed by the server when a row is inserted
+// (a MATERIALIZED column, which an INSERT cannot set: the server refuses
+// with code 44) and decreases as time passes, and ReplacingMergeTree keeps
+// the row with the highest version. So a role that may insert cannot
+// rewrite a stored event by inserting its id again with other values
+// (different user, outcome, details...): after the merge, the original is
+// what remains, and FROM audit_logs FINAL reads it before the merge. In the
+// compat layout the version counts seconds (4294967295 minus the Unix
+// time, good until 2106): an insert in the same second as the original ties
+// with it, and a tie goes to the later insert. In the modern layout it
+// counts nanoseconds (now64(9), good until 2100). A copy that changes the
+// sort key (another workspace, action or time) does not collapse with the
+// original: it is a second row under the same event id, which the pack's
+// uniqExact(event_id) and LIMIT 1 BY event_id count once but may read
+// instead of the original; seals and verify tell them apart.
 //
 // The exporter does not create copies, even when it retries (it looks up
 // which rows were stored after an ambiguous failure). Copies can still come
