@@ -153,6 +153,6 @@ func TestExportHeapBoundedLive(t *testing.T) {
 	whole := measure(1 << 30)
 	bounded := measure(4 << 20)
 	t.Logf("heap growth during an Export of %d MiB of details: %d MiB in one INSERT, %d MiB in INSERTs of 4 MiB", input>>20, whole>>20, bounded>>20)
-	require.Greater(t, whole, uint64(input), "one INSERT holds more than the batch")
-	require.Less(t, bounded, uint64(input/2), "bounded INSERTs hold a fraction of it")
+	require.Greater(t, whole, uint64(2*input), "one INSERT holds several times the batch")
+	require.Less(t, bounded, uint64(input), "bounded INSERTs hold less than the batch")
 }
