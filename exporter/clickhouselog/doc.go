@@ -132,6 +132,15 @@
 // ForceFlush do nothing else: the Exporter holds no records between calls,
 // starts no goroutines, and never closes the connection it was given.
 //
+// # Least privilege
+//
+// Run the Exporter as a user that may insert and nothing more: the writer
+// role of chschema.WriterGrants on servers with SQL access control, or, on
+// ClickHouse 18.16, the service user of the chschema.Ingest route, with
+// WithSchema naming the ingest database (the Exporter inserts into its
+// Distributed table and looks stored event ids up through it). Either way
+// the service's credentials cannot change or remove a stored row.
+//
 // # ClickHouse 18.16
 //
 // Everything here works against the ClickHouse 18.16 that `make test`
