@@ -223,9 +223,9 @@ func (s txSource) SpanID() trace.SpanID   { return s.sc.SpanID() }
 
 // ensurePartitions makes sure that every row has its partition before
 // anything is inserted in tx. Partitions are created through the pool, in
-// transactions of their own, unless tx holds a lock on the table already:
-// then creating one elsewhere would wait for tx, which waits for the
-// creation, so it is created in tx.
+// transactions of their own, unless tx holds a lock on the table already
+// (it wrote audit rows): then they are created in tx, in a savepoint, and
+// exist once tx commits.
 func (w *TxWriter) ensurePartitions(ctx context.Context, tx pgx.Tx, rows []txRow) error {
 	if err := w.loadPartitions(ctx, tx); err != nil {
 		return err

@@ -632,8 +632,8 @@ func TestTxWriterNewPartition(t *testing.T) {
 
 func TestTxWriterNewPartitionAfterInsert(t *testing.T) {
 	// The transaction wrote an audit row, and so holds a lock on the
-	// table, before an event needs a new partition: creating it elsewhere
-	// would wait for the transaction, so it is created inside it.
+	// table, before an event needs a new partition: it is created inside
+	// the transaction.
 	for _, commit := range []bool{true, false} {
 		t.Run(fmt.Sprintf("commit=%v", commit), func(t *testing.T) {
 			ctx := testCtx(t)
