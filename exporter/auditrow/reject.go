@@ -21,7 +21,8 @@ const (
 	ReasonInvalidAction = "invalid_action"
 	// ReasonTimeOutOfRange: the event's time is one the store cannot hold
 	// and the exporter does not clamp (Postgres: before year 1 or after
-	// year 9999).
+	// year 9999, or in a partition that does not exist and that the
+	// table's partition function does not create, outside its window).
 	ReasonTimeOutOfRange = "time_out_of_range"
 	// ReasonRefusedByServer: the database refused the row itself (a data
 	// error, a constraint, a size limit), found by bisecting its batch.

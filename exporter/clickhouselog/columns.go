@@ -34,6 +34,8 @@ const (
 // out of the Mapper's buffers, so they stay valid for the whole Export.
 type columns struct {
 	layout chschema.Layout
+	// bytes estimates the size of the rows added since the last reset.
+	bytes int
 
 	ids                                                    []uuid.UUID
 	times                                                  []time.Time
@@ -55,6 +57,7 @@ func (c *columns) len() int { return len(c.ids) }
 // reference to the previous batch.
 func (c *columns) reset(l chschema.Layout) {
 	c.layout = l
+	c.bytes = 0
 	c.ids = c.ids[:0]
 	c.times = c.times[:0]
 	c.nanos = c.nanos[:0]
@@ -118,6 +121,16 @@ func (c *columns) add(r *auditrow.Row) bool {
 		outcome = enumFailure
 	}
 
+	c.bytes += rowOverhead + len(r.Action) + len(r.WorkspaceID) + len(r.UserID) + len(r.UserName) + len(ip) +
+		len(r.UserAgent) + len(r.SessionID) + len(r.ResourceType) + len(r.ResourceID) + len(r.ErrorType) +
+		len(r.Details) + len(r.Previous) + len(r.New) + len(traceID) + len(spanID) + len(r.ServiceName)
+	for _, a := range r.Attrs {
+		c.bytes += len(a.Key) + len(a.Value) + 16
+	}
+	for _, m := range sanitized {
+		c.bytes += len(m) + 16
+	}
+
 	c.ids = append(c.ids, r.EventID)
 	c.times = append(c.times, t)
 	c.actions = append(c.actions, r.Action)
@@ -158,6 +171,10 @@ func (c *columns) add(r *auditrow.Row) bool {
 	}
 	return len(sanitized) > 0
 }
+
+// rowOverhead is what a row costs beyond its strings' bytes: the fixed-size
+// columns and a string header for each variable-size one.
+const rowOverhead = 128
 
 // emptyStrings stands for an empty array; the driver only reads it.
 var emptyStrings = []string{}

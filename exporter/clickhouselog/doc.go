@@ -37,13 +37,21 @@
 // used makes New or Open fail, naming the variable. The module's README
 // lists the variables of every package in one table.
 //
-// # One INSERT per Export
+// # One INSERT per Export, bounded in bytes
 //
-// Export maps every record through the shared mapping (exporter/auditrow),
+// Export maps the records through the shared mapping (exporter/auditrow),
 // builds one Go slice per column, appends each slice to a prepared INSERT
 // once (batch.Column(i).Append) and sends it: one round trip for the whole
-// batch, no per-row work on the wire. Records the mapping refuses (not audit
-// records, invalid action names) are counted by reason in
+// batch, no per-row work on the wire. The rows of one INSERT are bounded
+// by [WithMaxInsertBytes] (16 MiB of values by default): once the mapped
+// rows reach it they are sent, and the mapping goes on with the next
+// records into a new INSERT. So the memory an Export holds beyond its
+// records stays near three times that bound (the rows, and the driver's
+// block), whatever their size: 48 MiB of details raise the heap by about
+// 20 MiB in INSERTs of 4 MiB, and by about 240 MiB in one INSERT (measured
+// by TestExportHeapBoundedLive).
+//
+// Records the mapping refuses (not audit records, invalid action names) are counted by reason in
 // [Exporter.Stats]().Rejected; those with an invalid action are also handed
 // to the error handler as [*RejectError] (other logs sharing the pipeline
 // are expected, and only counted). The rest of the batch goes on.
@@ -97,12 +105,25 @@
 // Copies can still reach the table from outside one Export: the same
 // record exported twice (a Collector retry, a replayed journal), or a write
 // the server completes after the lookup. The table is a ReplacingMergeTree
-// whose sort key ends in event_id, so such copies collapse when parts merge.
+// whose sort key ends in event_id, so such copies collapse when parts merge,
+// keeping the first stored (see schema/chschema: a later insert of the
+// same id with other values does not replace it).
 // Until then, analysts count with uniqExact(event_id), list with
 // LIMIT 1 BY event_id, or read FROM audit_logs FINAL (exact, slower); the
 // query pack in schema/chschema does the first two. The rollup counts
 // inserted rows: a copy inserted from outside adds one there until the
 // rollup is rebuilt (see schema/chschema).
+//
+// # Batches the server cannot hold
+//
+// When the server refuses an INSERT for its size (memory limit exceeded,
+// code 241 or 173; or, as ClickHouse 18.16 does when a block exceeds
+// max_memory_usage, it closes the connection while the block is being
+// written), the Exporter sends each half on its own, recursively, each
+// half first looking up which of its rows the server stored (it may have
+// written some months' parts before it gave up). A single row refused so
+// is retried as a transient failure. So one oversized record costs the
+// others of its batch nothing.
 //
 // # Rows the server refuses
 //
@@ -138,6 +159,15 @@
 // goroutines (Shutdown of an Exporter made by Open waits for the Export in
 // flight on one, then closes the connection) and never closes a connection
 // given to New.
+//
+// # Least privilege
+//
+// Run the Exporter as a user that may insert and nothing more: the writer
+// role of chschema.WriterGrants on servers with SQL access control, or, on
+// ClickHouse 18.16, the service user of the chschema.Ingest route, with
+// WithSchema naming the ingest database (the Exporter inserts into its
+// Distributed table and looks stored event ids up through it). Either way
+// the service's credentials cannot change or remove a stored row.
 //
 // # ClickHouse 18.16
 //

@@ -38,6 +38,7 @@ const (
 	codeCannotConvertType     = 70
 	codeIncorrectData         = 117
 	codeTooLargeStringSize    = 131
+	codeCannotAllocateMemory  = 173
 	codeTimeoutExceeded       = 159
 	codeTooManySimultaneous   = 202
 	codeNoFreeConnection      = 203
@@ -69,6 +70,11 @@ const (
 	// classData: the server refused the rows for their values; bisect to
 	// find the rows it refuses on their own.
 	classData
+	// classMemory: the server would not take a block this large: it ran
+	// out of memory for the insert, or closed the connection while the
+	// block was being written (what 18.16 does when a block exceeds
+	// max_memory_usage). Bisect; a single row is retried as transient.
+	classMemory
 )
 
 func classify(err error) errorClass {
@@ -89,8 +95,10 @@ func classify(err error) errorClass {
 			codeIllegalType, codeTypeMismatch, codeArgumentOutOfBound, codeCannotConvertType,
 			codeIncorrectData, codeTooLargeStringSize, codeThrowIf, codeViolatedConstraint:
 			return classData
+		case codeMemoryLimitExceeded, codeCannotAllocateMemory:
+			return classMemory
 		case codeUnexpectedEOF, codeTimeoutExceeded, codeTooManySimultaneous, codeNoFreeConnection,
-			codeSocketTimeout, codeNetworkError, codeAborted, codeMemoryLimitExceeded, codeTableIsReadOnly,
+			codeSocketTimeout, codeNetworkError, codeAborted, codeTableIsReadOnly,
 			codeTooFewLiveReplicas, codeUnknownStatusOfInsert, codeQueryWasCancelled, codeSystemError,
 			codeCannotScheduleTask, codeKeeperException, codePocoException:
 			return classTransient
@@ -106,6 +114,10 @@ func classify(err error) errorClass {
 		// The caller's deadline: retry.Do stops on the context itself; a
 		// per-attempt timeout inside the driver is worth another try.
 		return classTransient
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "write" {
+		return classMemory
 	}
 	var netErr net.Error
 	switch {

@@ -29,7 +29,8 @@ var ErrNilConn = errors.New("clickhouselog: nil connection")
 const storedCheckChunk = 2000
 
 // Exporter writes audit log records into the ClickHouse audit table, one
-// columnar INSERT per Export. See the package documentation for the whole
+// columnar INSERT per Export (several when its rows exceed
+// WithMaxInsertBytes). See the package documentation for the whole
 // contract.
 //
 // Export may be called from several goroutines; calls are serialized.
@@ -161,10 +162,10 @@ func (e *Exporter) Stats() auditrow.ExportStats {
 	return e.stats.Stats()
 }
 
-// Export maps the records and writes them in one columnar INSERT, retrying
-// transient failures, bisecting a batch the server refuses for its data,
-// and never writing a row twice after an ambiguous failure (see the
-// package documentation).
+// Export maps the records and writes them in columnar INSERTs of at most
+// WithMaxInsertBytes each, retrying transient failures, bisecting a batch
+// the server refuses for its data or its size, and never writing a row
+// twice after an ambiguous failure (see the package documentation).
 func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 	if e.stopped.Load() {
 		return sdklog.ErrExporterShutdown
@@ -198,8 +199,19 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 		e.setLayout(l)
 	}
 
-	e.batch.reset(e.layout)
+	// Rows are mapped into the batch until it holds maxInsert bytes, then
+	// sent; so the memory held stays bounded whatever the records.
+	var errs []error
 	sanitized := 0
+	flush := func() {
+		e.stats.Sanitized(sanitized)
+		sanitized = 0
+		if err := e.write(ctx, &call, e.batch.slice(0, e.batch.len()), false); err != nil {
+			errs = append(errs, err)
+		}
+		e.batch.reset(e.layout) // keep no strings of the records alive
+	}
+	e.batch.reset(e.layout)
 	for i := range records {
 		r, err := e.mapper.MapRecord(&records[i])
 		if err != nil {
@@ -211,23 +223,34 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 		if e.batch.add(&r) {
 			sanitized++
 		}
+		if e.batch.bytes >= e.cfg.maxInsert {
+			flush()
+		}
 	}
-	e.stats.Sanitized(sanitized)
-	err := e.write(ctx, &call, e.batch.slice(0, e.batch.len()))
-	e.batch.reset(e.layout) // keep no strings of the records alive
-	return err
+	flush()
+	return errors.Join(errs...)
 }
 
-// write sends the rows of c with retries; after a refusal for data it
-// bisects.
-func (e *Exporter) write(ctx context.Context, call *exportstats.Call, c columns) error {
+// write sends the rows of c with retries, after looking up which are
+// stored already when checkFirst is set; after a refusal for data, or for
+// memory, it bisects.
+func (e *Exporter) write(ctx context.Context, call *exportstats.Call, c columns, checkFirst bool) error {
 	if c.len() == 0 {
 		return nil
 	}
 	pending := c
-	checkStored := false
-	transient := func(err error) bool { return classify(err) == classTransient }
-	err := retry.Do(ctx, e.cfg.retry, transient, e.stats.Retried, func(ctx context.Context) error {
+	checkStored := checkFirst
+	retryable := func(err error) bool {
+		switch classify(err) {
+		case classTransient:
+			return true
+		case classMemory:
+			// One row alone: the server's memory, not the batch's size.
+			return pending.len() == 1
+		}
+		return false
+	}
+	err := retry.Do(ctx, e.cfg.retry, retryable, e.stats.Retried, func(ctx context.Context) error {
 		if checkStored {
 			rest, err := e.dropStored(ctx, &pending)
 			if err != nil {
@@ -242,7 +265,8 @@ func (e *Exporter) write(ctx context.Context, call *exportstats.Call, c columns)
 		sent, err := e.send(ctx, &pending)
 		// A transient failure once data went out is ambiguous: the server
 		// may have written the rows. Look before sending them again.
-		checkStored = sent && err != nil && classify(err) == classTransient
+		class := classify(err)
+		checkStored = sent && err != nil && (class == classTransient || class == classMemory)
 		return err
 	})
 	n := pending.len()
@@ -250,12 +274,21 @@ func (e *Exporter) write(ctx context.Context, call *exportstats.Call, c columns)
 		e.stats.Written(n)
 		return nil
 	}
-	if classify(err) == classData {
+	switch classify(err) {
+	case classData:
 		if n == 1 {
 			call.Reject(auditrow.ReasonRefusedByServer, pending.ids[0], err)
 			return nil
 		}
-		return errors.Join(e.write(ctx, call, pending.slice(0, n/2)), e.write(ctx, call, pending.slice(n/2, n)))
+		return errors.Join(e.write(ctx, call, pending.slice(0, n/2), false), e.write(ctx, call, pending.slice(n/2, n), false))
+	case classMemory:
+		if n > 1 {
+			// Refused for its size. The server may have written some of
+			// its parts (one per month) before it ran out: the halves look
+			// first.
+			e.stats.Retried(err)
+			return errors.Join(e.write(ctx, call, pending.slice(0, n/2), true), e.write(ctx, call, pending.slice(n/2, n), true))
+		}
 	}
 	e.stats.Failed(n)
 	return fmt.Errorf("clickhouselog: insert %d rows into %s: %w", n, e.target, err)

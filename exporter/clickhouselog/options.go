@@ -22,7 +22,14 @@ const (
 	// DefaultRetryMaxElapsedTime stops retrying a batch this long after
 	// its first attempt (the Export context's deadline stops it earlier).
 	DefaultRetryMaxElapsedTime = retry.DefaultMaxElapsedTime
+	// DefaultMaxInsertBytes bounds the rows of one INSERT, as the sum of
+	// their values' sizes, and so the memory an Export holds (about three
+	// times as much: the rows, and the driver's block).
+	DefaultMaxInsertBytes = 16 << 20
 )
+
+// minInsertBytes is the smallest MaxInsertBytes accepted.
+const minInsertBytes = 64 << 10
 
 type config struct {
 	schema       chschema.Options
@@ -31,6 +38,7 @@ type config struct {
 	retry        retry.Config
 	errorHandler func(error)
 	meters       metric.MeterProvider
+	maxInsert    int
 }
 
 // newConfig returns the defaults, overridden by the environment (see
@@ -50,6 +58,10 @@ func newConfig(opts []Option) (config, error) {
 	if c.meters == nil {
 		c.meters = otel.GetMeterProvider()
 	}
+	if c.maxInsert <= 0 {
+		c.maxInsert = DefaultMaxInsertBytes
+	}
+	c.maxInsert = max(c.maxInsert, minInsertBytes)
 	return c, nil
 }
 
@@ -150,4 +162,14 @@ func WithErrorHandler(h func(error)) Option {
 // time of [New]. A nil provider means the default.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c config) config { c.meters = mp; return c })
+}
+
+// WithMaxInsertBytes bounds the size of the rows sent in one INSERT (the
+// sum of their values' lengths, plus a few dozen bytes a row): an Export
+// whose rows exceed it is written as several INSERTs, the records mapped
+// as they go, so that the memory an Export holds stays near a few times n
+// whatever the batch. Default: [DefaultMaxInsertBytes]; values below 64
+// KiB mean 64 KiB. A single row larger than n is sent alone.
+func WithMaxInsertBytes(n int) Option {
+	return optionFunc(func(c config) config { c.maxInsert = n; return c })
 }

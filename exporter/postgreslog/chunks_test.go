@@ -76,7 +76,7 @@ func TestStagingTableEmptiesAtCommit(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	o := pgschema.Options{Ahead: -1}
+	o := pgschema.Options{Ahead: -1, Back: pgschema.MaxBack}
 	_, err = pgschema.Migrate(ctx, pool, o)
 	require.NoError(t, err)
 	e, h := newExporter(t, pool)

@@ -98,7 +98,10 @@
 //	non_audit            not an audit record (EventName not "audit.*"); unless
 //	                     WithMapping(auditrow.Options{IncludeNonAudit: true})
 //	invalid_action       "audit." followed by an invalid action name
-//	time_out_of_range    a time before year 1 or after year 9999
+//	time_out_of_range    a time before year 1 or after year 9999; or a time
+//	                     whose partition does not exist and is outside the
+//	                     window in which the table's partition function
+//	                     creates partitions (pgschema.Options.Back, Ahead)
 //	refused_by_server    Postgres refused the row itself (a data exception,
 //	                     class 22; a constraint, class 23; a limit such as an
 //	                     index entry over 2704 bytes, class 54)
@@ -145,7 +148,8 @@
 // minute), within the deadline of the context given to Export: connection
 // errors (resets, EOF, timeouts that are not the context's), SQLSTATE class
 // 08, 53 (insufficient resources), 40001 (serialization failure), 40P01
-// (deadlock), 55P03, 57014 (statement timeout), 57P01-57P03 (shutdown,
+// (deadlock), 55P03 (a lock not granted in time, such as the partition
+// function's), 57014 (statement timeout), 57P01-57P03 (shutdown,
 // pg_terminate_backend). A retry after an error that may have come after
 // the server had the rows goes through the staging table. Other errors (a
 // missing table or function, a missing privilege, a closed pool) are not
@@ -161,11 +165,21 @@
 // Export). Rows of a range it does not know are held back from the batch's
 // COPY; after it, the exporter calls the table's partition function
 // (pgschema.EnsurePartitions: the partition and the one after it, created
-// unless they exist, under an advisory lock, as the table's owner) and then
-// writes them. When retention has dropped a partition the exporter still
-// believed in, the insert fails, the exporter forgets what it knew,
-// ensures the partitions again and retries. An insert therefore never fails
-// for a missing partition.
+// unless they exist, as the table's owner) and then writes them. When
+// retention has dropped a partition the exporter still believed in, the
+// insert fails, the exporter forgets what it knew, ensures the partitions
+// again and retries.
+//
+// The partition function creates partitions only in a window around the
+// current time (pgschema.Options.Back and Ahead; by default a year back).
+// A record whose partition does not exist and is outside the window is
+// rejected, reason time_out_of_range (errors.Is [ErrTimeOutOfRange]), and
+// the rest of its batch is written: a far-dated record can neither make
+// the table grow partitions without end nor block the pipeline. Behind a
+// journal, such records go to its dead-letter file; migrate with a larger
+// Back and export them again to store them. A relation that has the name of
+// a record's partition but is not that partition fails the record's chunk
+// with the function's error (SQLSTATE 55000): the table needs its owner.
 //
 // # Append-only, the writer role, retention
 //
@@ -175,9 +189,10 @@
 // without a conflict target need nothing more), EXECUTE on the partition
 // function, SELECT on the partition registry, and TEMPORARY on the database
 // for the staging table. Run the exporter as that role and the services
-// can add audit rows but never change or remove one. Retention
-// (pgschema.DropPartitionsBefore) drops whole partitions, as the table's
-// owner, never through the exporter.
+// can add audit rows but never read, change or remove one, nor make
+// partitions outside the window (schema/pgschema, "Roles", says exactly
+// what the role can do). Retention (pgschema.DropPartitionsBefore) drops
+// whole partitions, as the table's owner, never through the exporter.
 //
 // # In the caller's transaction
 //
@@ -231,19 +246,22 @@
 // first Write). Before inserting anything, Write creates the missing
 // partitions of its events, with the next one each, through the pool
 // given to [NewTxWriter]: the partition function runs in a transaction of
-// its own, and its locks (the advisory lock, and the table's ACCESS
-// EXCLUSIVE lock, for a moment) are released when it returns; the
-// caller's transaction never holds them. One case differs: when the
-// caller's transaction holds a lock on the audit table already (it wrote
-// audit rows in an earlier Write), creating the partition elsewhere would
-// wait for that transaction, which waits for the creation; the partition
-// is then created inside the transaction, which holds the table's ACCESS
-// EXCLUSIVE lock until it ends, so that other writers and readers of the
-// table wait for it. Giving a transaction's events to one Write avoids
-// it. New partitions are rare: those of the present exist already
-// (Migrate creates them ahead, and every creation adds the next one), so
-// only events months in the past, or the first after months without any,
-// need one.
+// its own, and its locks (on the partition registry, and SHARE UPDATE
+// EXCLUSIVE on the table while it attaches the partition) are released
+// when it returns; the caller's transaction never holds them. One case
+// differs: when the caller's transaction holds a lock on the audit table
+// already (it wrote audit rows in an earlier Write), the partition is
+// created inside the transaction (in a savepoint), which then holds those
+// locks until it ends: other creations of partitions, and retention, wait
+// for it (at most their lock timeouts); inserts and reads do not. Giving a
+// transaction's events to one Write avoids it. New partitions are rare:
+// those of the present exist already (Migrate creates them ahead, and
+// every creation adds the next one), so only events months in the past,
+// or the first after months without any, need one. An event whose
+// partition is missing and outside the partition function's window is
+// refused like an event of year 10000: Write returns a [*RejectError]
+// (reason time_out_of_range) before anything is inserted, and tx is as it
+// was.
 //
 // The pool must be able to lend a connection while the caller's
 // transaction holds one: when all its connections run transactions, the

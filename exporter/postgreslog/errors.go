@@ -13,8 +13,10 @@ import (
 )
 
 // ErrTimeOutOfRange matches, with errors.Is, the error of a record or event
-// refused for its time (reason [ReasonTimeOutOfRange]): before year 1 or
-// after year 9999.
+// refused for its time (reason auditrow.ReasonTimeOutOfRange): before year
+// 1 or after year 9999, or a time whose partition does not exist and that
+// the table's partition function does not create, being outside its window
+// (pgschema.Options.Back and Ahead).
 var ErrTimeOutOfRange = errors.New("postgreslog: time outside years 1 to 9999")
 
 // timeRangeError is the error of a time out of range.
@@ -26,6 +28,33 @@ func (e timeRangeError) Error() string {
 
 // Is makes errors.Is(err, ErrTimeOutOfRange) true.
 func (e timeRangeError) Is(target error) bool { return target == ErrTimeOutOfRange }
+
+// windowError is the error of a time whose partition does not exist and
+// that the partition function refuses to create (SQLSTATE 22008): outside
+// the window of partitions it creates (pgschema.Options.Back and Ahead).
+// It matches [ErrTimeOutOfRange] and wraps the server's error.
+type windowError struct {
+	t   time.Time
+	err error
+}
+
+func (e *windowError) Error() string {
+	return "time " + e.t.UTC().Format(time.RFC3339Nano) + " has no partition, and the partition function does not create it: " + e.err.Error()
+}
+
+func (e *windowError) Unwrap() error { return e.err }
+
+// Is makes errors.Is(err, ErrTimeOutOfRange) true.
+func (e *windowError) Is(target error) bool { return target == ErrTimeOutOfRange }
+
+// isWindowRefusal reports whether err is the partition function's refusal
+// to create a partition for a time (SQLSTATE 22008,
+// datetime_field_overflow: outside its window, or outside years 1 to
+// 9999).
+func isWindowRefusal(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "22008"
+}
 
 // ErrRejected matches every [*RejectError] with errors.Is.
 var ErrRejected = auditrow.ErrRejected

@@ -70,7 +70,7 @@ func TestOpenOwnsItsPool(t *testing.T) {
 	admin, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
 	defer admin.Close()
-	_, err = pgschema.Migrate(ctx, admin, pgschema.Options{})
+	_, err = pgschema.Migrate(ctx, admin, pgschema.Options{Back: pgschema.MaxBack})
 	require.NoError(t, err)
 
 	e, err := postgreslog.Open(ctx, dsn)

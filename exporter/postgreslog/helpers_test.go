@@ -44,19 +44,43 @@ func testCtx(t testing.TB) context.Context {
 }
 
 // migrated returns a pool on a fresh database with the audit table
-// migrated with o.
+// migrated with o. Unless o sets Back, the partition function's window
+// reaches back to year 1: the tests write events at fixed dates, years
+// ago some of them, and the window has tests of its own
+// (TestPartitionWindow...).
 func migrated(t testing.TB, o pgschema.Options) *pgxpool.Pool {
 	t.Helper()
+	if o.Back == 0 {
+		o.Back = pgschema.MaxBack
+	}
 	pool := testenv.Postgres(t)
 	_, err := pgschema.Migrate(testCtx(t), pool, o)
 	require.NoError(t, err)
 	return pool
 }
 
-// writerLogin migrates a fresh database with a writer role and no
-// partition ahead of the current one, and returns a pool of its owner and
-// a pool that logs in as that role, holding nothing else.
+// lastMonth is the partition of December 9999, the last month a row can
+// have. It is beyond the window of any partition function (Options.Ahead
+// is at most 400), so tests that write there create it as the owner.
+func lastMonth(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	_, err := pool.Exec(testCtx(t), `CREATE TABLE audit_logs_p999912 PARTITION OF audit_logs
+		FOR VALUES FROM ('9999-12-01 00:00:00+00') TO ('10000-01-01 00:00:00+00')`)
+	require.NoError(t, err)
+}
+
+// writerLogin migrates a fresh database with a writer role, no partition
+// ahead of the current one and a window back to year 1 (as migrated), and
+// returns a pool of its owner and a pool that logs in as that role,
+// holding nothing else.
 func writerLogin(t testing.TB) (admin, writer *pgxpool.Pool) {
+	t.Helper()
+	return writerLoginWith(t, pgschema.Options{Ahead: -1, Back: pgschema.MaxBack})
+}
+
+// writerLoginWith is writerLogin with the options o (its WriterRole is
+// set to a fresh role).
+func writerLoginWith(t testing.TB, o pgschema.Options) (admin, writer *pgxpool.Pool) {
 	t.Helper()
 	ctx := testCtx(t)
 	admin = testenv.Postgres(t)
@@ -68,7 +92,8 @@ func writerLogin(t testing.TB) (admin, writer *pgxpool.Pool) {
 		_, err := admin.Exec(context.Background(), "DROP OWNED BY "+role+"; DROP ROLE IF EXISTS "+role)
 		require.NoError(t, err)
 	})
-	_, err = pgschema.Migrate(ctx, admin, pgschema.Options{WriterRole: role, Ahead: -1})
+	o.WriterRole = role
+	_, err = pgschema.Migrate(ctx, admin, o)
 	require.NoError(t, err)
 	_, err = admin.Exec(ctx, "ALTER ROLE "+role+" LOGIN")
 	require.NoError(t, err)

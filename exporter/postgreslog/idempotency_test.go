@@ -184,7 +184,7 @@ func TestTerminatedBackend(t *testing.T) {
 	// dead connection (FATAL 57P01, or EOF) and retries on a new one.
 	ctx := testCtx(t)
 	admin := testenv.Postgres(t)
-	_, err := pgschema.Migrate(ctx, admin, pgschema.Options{})
+	_, err := pgschema.Migrate(ctx, admin, pgschema.Options{Back: pgschema.MaxBack})
 	require.NoError(t, err)
 	pool := poolThrough(t, admin, newProxy(t, admin.Config().ConnConfig.Host+":"+fmt.Sprint(admin.Config().ConnConfig.Port)))
 	e, _ := newExporter(t, pool)

@@ -94,10 +94,14 @@ func (e *Exporter) loadPartitions(ctx context.Context) {
 }
 
 // ensurePartition makes sure the partition holding t (pgMicros) exists, and
-// the one after it, and caches their ranges.
+// the one after it, and caches their ranges. When the partition function
+// refuses to create it (outside its window), the error is a *windowError.
 func (e *Exporter) ensurePartition(ctx context.Context, t int64) error {
 	at := fromPgMicros(t)
 	ss, err := querySpans(ctx, e.pool, true, e.stmts.EnsurePartitions, at, at, partitionsAhead)
+	if isWindowRefusal(err) {
+		return &windowError{t: at, err: err}
+	}
 	if err != nil {
 		return fmt.Errorf("ensure the partition for %s: %w", at.Format(time.RFC3339Nano), err)
 	}

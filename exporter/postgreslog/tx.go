@@ -129,6 +129,9 @@ func (w *TxWriter) Write(ctx context.Context, tx pgx.Tx, events ...otelaudit.Eve
 		return nil, err
 	}
 	if err := w.ensurePartitions(ctx, tx, rows); err != nil {
+		if errors.As(err, new(*RejectError)) {
+			return nil, err // says already that nothing was written
+		}
 		return nil, fmt.Errorf("postgreslog: write %d events to %s: %w", len(events), w.stmts.Table, err)
 	}
 	if err := w.insert(ctx, tx, rows); err != nil {
@@ -223,9 +226,9 @@ func (s txSource) SpanID() trace.SpanID   { return s.sc.SpanID() }
 
 // ensurePartitions makes sure that every row has its partition before
 // anything is inserted in tx. Partitions are created through the pool, in
-// transactions of their own, unless tx holds a lock on the table already:
-// then creating one elsewhere would wait for tx, which waits for the
-// creation, so it is created in tx.
+// transactions of their own, unless tx holds a lock on the table already
+// (it wrote audit rows): then they are created in tx, in a savepoint, and
+// exist once tx commits.
 func (w *TxWriter) ensurePartitions(ctx context.Context, tx pgx.Tx, rows []txRow) error {
 	if err := w.loadPartitions(ctx, tx); err != nil {
 		return err
@@ -257,6 +260,12 @@ func (w *TxWriter) ensurePartitions(ctx context.Context, tx pgx.Tx, rows []txRow
 			continue
 		}
 		ss, err := w.ensurePartition(ctx, tx, held, t)
+		var we *windowError
+		if errors.As(err, &we) {
+			i := slices.IndexFunc(rows, func(r txRow) bool { return r.t == t })
+			return fmt.Errorf("postgreslog: nothing written to %s: event %d of %d: %w", w.stmts.Table, i+1, len(rows),
+				&RejectError{Exporter: "postgreslog", Reason: auditrow.ReasonTimeOutOfRange, EventID: rows[i].row.EventID, Err: we})
+		}
 		if err != nil {
 			return err
 		}
@@ -267,14 +276,20 @@ func (w *TxWriter) ensurePartitions(ctx context.Context, tx pgx.Tx, rows []txRow
 
 // ensurePartition makes sure that the partition holding t (pgMicros)
 // exists: through the pool, with retries, when tx holds no lock on the
-// table, caching the ranges; else in tx, with nothing ahead and nothing
-// cached (the partition exists only if tx commits).
+// table, caching the ranges; else in tx (in a savepoint, so that a refusal
+// leaves tx as it was), with nothing ahead and nothing cached (the
+// partition exists only if tx commits). When the partition function
+// refuses to create the partition, the error is a *windowError.
 func (w *TxWriter) ensurePartition(ctx context.Context, tx pgx.Tx, inTx bool, t int64) ([]span, error) {
 	at := fromPgMicros(t)
 	var ss []span
 	var err error
 	if inTx {
-		ss, err = querySpans(ctx, tx, true, w.stmts.EnsurePartitions, at, at, 0)
+		err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+			var err error
+			ss, err = querySpans(ctx, sp, true, w.stmts.EnsurePartitions, at, at, 0)
+			return err
+		})
 	} else {
 		transient := func(err error) bool { return classify(ctx, err) == classTransient }
 		err = retry.Do(ctx, w.cfg.retry, transient, nil, func(ctx context.Context) error {
@@ -285,6 +300,9 @@ func (w *TxWriter) ensurePartition(ctx context.Context, tx pgx.Tx, inTx bool, t 
 		if err == nil {
 			w.parts.add(ss...)
 		}
+	}
+	if isWindowRefusal(err) {
+		return nil, &windowError{t: at, err: err}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ensure the partition for %s: %w", at.Format(time.RFC3339Nano), err)

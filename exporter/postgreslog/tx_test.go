@@ -188,6 +188,7 @@ func TestTxWriterRowEqualsExporterRow(t *testing.T) {
 
 	// The exporter's rows: the same events through the bridge and the SDK.
 	viaExporter := migrated(t, pgschema.Options{})
+	lastMonth(t, viaExporter)
 	e, h := newExporter(t, viaExporter)
 	records := auditRecords(func(a *bridge.Auditor) {
 		for _, ev := range events {
@@ -223,8 +224,9 @@ func TestTxWriterRowEqualsExporterRow(t *testing.T) {
 			pool, err := pgxpool.NewWithConfig(testCtx(t), cfg)
 			require.NoError(t, err)
 			t.Cleanup(pool.Close)
-			_, err = pgschema.Migrate(testCtx(t), pool, pgschema.Options{})
+			_, err = pgschema.Migrate(testCtx(t), pool, pgschema.Options{Back: pgschema.MaxBack})
 			require.NoError(t, err)
+			lastMonth(t, pool)
 
 			w := newTxWriter(t, pool)
 			tx := begin(t, pool)
@@ -541,7 +543,7 @@ func TestTxWriterTransactionKinds(t *testing.T) {
 	pool, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	_, err = pgschema.Migrate(ctx, pool, pgschema.Options{})
+	_, err = pgschema.Migrate(ctx, pool, pgschema.Options{Back: pgschema.MaxBack})
 	require.NoError(t, err)
 	w := newTxWriter(t, pool)
 
@@ -630,8 +632,8 @@ func TestTxWriterNewPartition(t *testing.T) {
 
 func TestTxWriterNewPartitionAfterInsert(t *testing.T) {
 	// The transaction wrote an audit row, and so holds a lock on the
-	// table, before an event needs a new partition: creating it elsewhere
-	// would wait for the transaction, so it is created inside it.
+	// table, before an event needs a new partition: it is created inside
+	// the transaction.
 	for _, commit := range []bool{true, false} {
 		t.Run(fmt.Sprintf("commit=%v", commit), func(t *testing.T) {
 			ctx := testCtx(t)
@@ -752,7 +754,7 @@ func TestTxWriterConcurrentSafe(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	_, err = pgschema.Migrate(ctx, pool, pgschema.Options{Ahead: -1})
+	_, err = pgschema.Migrate(ctx, pool, pgschema.Options{Ahead: -1, Back: pgschema.MaxBack})
 	require.NoError(t, err)
 	w := newTxWriter(t, pool)
 

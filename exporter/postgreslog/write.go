@@ -73,6 +73,25 @@ func (c *chunk) add(r *auditrow.Row, t int64) {
 	c.buf = appendTuple(c.buf, r, t)
 }
 
+// without removes the rows whose index drop holds, keeping the order of the
+// others.
+func (c *chunk) without(drop map[int]bool) {
+	buf := append([]byte(nil), copyHeader...)
+	var rows []rowRef
+	for i, r := range c.rows {
+		if drop[i] {
+			continue
+		}
+		end := len(c.buf)
+		if i+1 < len(c.rows) {
+			end = c.rows[i+1].off
+		}
+		r.off, buf = len(buf), append(buf, c.buf[c.rows[i].off:end]...)
+		rows = append(rows, r)
+	}
+	c.buf, c.rows = buf, rows
+}
+
 // reader returns the COPY data of rows [lo, hi).
 func (c *chunk) reader(lo, hi int) io.Reader {
 	end := len(c.buf)
@@ -183,30 +202,53 @@ func (b *batch) writeMain(ctx context.Context) error {
 }
 
 // writeLater ensures the partitions of the later chunk's rows, then writes
-// it.
+// it. Rows whose partition the partition function refuses to create
+// (outside its window) are rejected and left out.
 func (b *batch) writeLater(ctx context.Context) error {
 	n := len(b.later.rows)
 	if n == 0 {
 		return nil
 	}
-	if err := b.ensureRows(ctx, &b.later, 0, n); err != nil {
+	var refused []refusal
+	if err := b.ensureRows(ctx, &b.later, 0, n, &refused); err != nil {
 		b.failed += n
 		return err
+	}
+	if len(refused) > 0 {
+		drop := make(map[int]bool, len(refused))
+		for _, r := range refused {
+			b.call.Reject(auditrow.ReasonTimeOutOfRange, b.later.rows[r.row].id, r.err)
+			drop[r.row] = true
+		}
+		b.later.without(drop)
+		if n = len(b.later.rows); n == 0 {
+			return nil
+		}
 	}
 	return b.write(ctx, &b.later, 0, n, nil)
 }
 
-// ensureRows ensures, with retries, the partitions of rows [lo, hi) of c.
-func (b *batch) ensureRows(ctx context.Context, c *chunk, lo, hi int) error {
+// refusal is a row whose partition the partition function refused to
+// create.
+type refusal struct {
+	row int
+	err *windowError
+}
+
+// ensureRows ensures, with retries, the partitions of rows [lo, hi) of c,
+// and sets refused to the rows whose partition is refused.
+func (b *batch) ensureRows(ctx context.Context, c *chunk, lo, hi int, refused *[]refusal) error {
 	return retry.Do(ctx, b.e.cfg.retry, b.transient(ctx), b.e.stats.Retried, func(ctx context.Context) error {
-		return b.ensureRowsOnce(ctx, c, lo, hi)
+		return b.ensureRowsOnce(ctx, c, lo, hi, refused)
 	})
 }
 
 // ensureRowsOnce ensures the partitions of rows [lo, hi) of c that the
-// cache does not know. Rows in the range of the row before them skip the
-// cache lookup, as in encode.
-func (b *batch) ensureRowsOnce(ctx context.Context, c *chunk, lo, hi int) error {
+// cache does not know, and sets refused to the rows whose partition the
+// partition function refuses to create. Rows in the range of the row
+// before them skip the cache lookup, as in encode.
+func (b *batch) ensureRowsOnce(ctx context.Context, c *chunk, lo, hi int, refused *[]refusal) error {
+	*refused = (*refused)[:0]
 	var last span
 	for i := lo; i < hi; i++ {
 		t := c.rows[i].t
@@ -216,6 +258,12 @@ func (b *batch) ensureRowsOnce(ctx context.Context, c *chunk, lo, hi int) error 
 		s, ok := b.e.parts.lookup(t)
 		if !ok {
 			if err := b.e.ensurePartition(ctx, t); err != nil {
+				var we *windowError
+				if errors.As(err, &we) {
+					*refused = append(*refused, refusal{row: i, err: we})
+					last = span{}
+					continue
+				}
 				return err
 			}
 			s, _ = b.e.parts.lookup(t) // zero if the function did not return it: ensured again for the next row
@@ -256,13 +304,19 @@ func (b *batch) write(ctx context.Context, c *chunk, lo, hi int, prev error) err
 			return prev
 		}
 	}
+	var refused []refusal
 	err := retry.Do(ctx, b.e.cfg.retry, b.transient(ctx), b.e.stats.Retried, func(ctx context.Context) error {
 		for {
 			if ensure {
 				b.e.parts.reset()
 				b.last = span{}
-				if err := b.ensureRowsOnce(ctx, c, lo, hi); err != nil {
+				if err := b.ensureRowsOnce(ctx, c, lo, hi, &refused); err != nil {
 					return err
+				}
+				if len(refused) > 0 {
+					// Retention dropped a partition that the function
+					// no longer creates: bisect down to those rows.
+					return &rowError{refused[0].err}
 				}
 				ensure, ensured = false, true
 			}
@@ -309,7 +363,11 @@ func (b *batch) bisect(ctx context.Context, c *chunk, lo, hi int, err error) err
 		if errors.As(err, &re) {
 			err = re.err
 		}
-		b.call.Reject(auditrow.ReasonRefusedByServer, c.rows[lo].id, err)
+		reason := auditrow.ReasonRefusedByServer
+		if errors.Is(err, ErrTimeOutOfRange) {
+			reason = auditrow.ReasonTimeOutOfRange
+		}
+		b.call.Reject(reason, c.rows[lo].id, err)
 		return nil
 	}
 	mid := lo + (hi-lo)/2

@@ -11,6 +11,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,12 +36,18 @@ type ClickHouseServer struct {
 // StartClickHouse starts a private ClickHouse server for tb on a free
 // loopback port (native protocol only, no HTTP), with a fresh data
 // directory and the configuration scripts/services.sh gives the shared
-// server, and waits until it answers. The server is stopped and its files
-// are removed when the test ends, whatever state the test left it in. When
-// clickhouse-server is missing it skips tb, or fails it if [Required] is
-// true.
-func StartClickHouse(tb testing.TB) *ClickHouseServer {
+// server (and what opts add), and waits until it answers. The server is
+// stopped and its files are removed when the test ends, whatever state the
+// test left it in. When clickhouse-server is missing it skips tb, or fails
+// it if [Required] is true.
+func StartClickHouse(tb testing.TB, opts ...ClickHouseOption) *ClickHouseServer {
 	tb.Helper()
+	var cfg clickHouseOptions
+	for _, o := range opts {
+		if o != nil {
+			cfg = o.apply(cfg)
+		}
+	}
 	bin, err := clickHouseServerBin()
 	if err != nil {
 		unavailable(tb, "private ClickHouse server: %v", err)
@@ -62,7 +69,7 @@ func StartClickHouse(tb testing.TB) *ClickHouseServer {
 		stopSignal: syscall.SIGTERM,
 		logs:       []string{filepath.Join(root, "log", "clickhouse-server.err.log"), stdoutLog},
 		launch: func(port int) (*process, error) {
-			if err := writeClickHouseConfig(root, port, s.name); err != nil {
+			if err := writeClickHouseConfig(root, port, s.name, cfg); err != nil {
 				return nil, err
 			}
 			return startProcess(bin, []string{"--config-file=" + filepath.Join(root, "config.xml")}, root, stdoutLog, nil)
@@ -71,8 +78,13 @@ func StartClickHouse(tb testing.TB) *ClickHouseServer {
 	}
 	tb.Cleanup(func() { s.srv.cleanup(tb) })
 
-	for _, d := range []string{"log", "data", "tmp", "user_files", "format_schemas"} {
+	for _, d := range []string{"log", "data", "tmp", "user_files", "format_schemas", "users.d", "config.d"} {
 		if err := os.Mkdir(filepath.Join(root, d), 0o700); err != nil {
+			tb.Fatalf("testenv: private ClickHouse server: %v", err)
+		}
+	}
+	for _, f := range cfg.usersFiles {
+		if err := os.WriteFile(filepath.Join(root, "users.d", f.name), f.content, 0o600); err != nil {
 			tb.Fatalf("testenv: private ClickHouse server: %v", err)
 		}
 	}
@@ -80,6 +92,62 @@ func StartClickHouse(tb testing.TB) *ClickHouseServer {
 		tb.Fatalf("testenv: private ClickHouse server: %v", err)
 	}
 	return s
+}
+
+// ClickHouseOption configures a private server of [StartClickHouse].
+type ClickHouseOption interface {
+	apply(clickHouseOptions) clickHouseOptions
+}
+
+type clickHouseOptions struct {
+	usersFiles  []usersFile
+	configFiles []configFile
+	listen      []string
+}
+
+type configFile struct {
+	name    string
+	content func(port int) []byte
+}
+
+type usersFile struct {
+	name    string
+	content []byte
+}
+
+type clickHouseOptionFunc func(clickHouseOptions) clickHouseOptions
+
+func (f clickHouseOptionFunc) apply(o clickHouseOptions) clickHouseOptions { return f(o) }
+
+// WithUsersFile adds a file to the server's users.d directory, under the
+// base name of name (which should end in .xml); ClickHouse merges it into
+// its users configuration: profiles and users of a test's own, next to the
+// password-less "default" user.
+func WithUsersFile(name string, content []byte) ClickHouseOption {
+	return clickHouseOptionFunc(func(o clickHouseOptions) clickHouseOptions {
+		o.usersFiles = append(o.usersFiles, usersFile{name: filepath.Base(name), content: content})
+		return o
+	})
+}
+
+// WithConfigFile adds a file to the server's config.d directory, under the
+// base name of name, which ClickHouse merges into its configuration (such
+// as remote_servers); content gets the server's native port, and is
+// written again when the server starts on another port.
+func WithConfigFile(name string, content func(port int) []byte) ClickHouseOption {
+	return clickHouseOptionFunc(func(o clickHouseOptions) clickHouseOptions {
+		o.configFiles = append(o.configFiles, configFile{name: filepath.Base(name), content: content})
+		return o
+	})
+}
+
+// WithListenHost makes the server listen on addr (a loopback address such
+// as 127.0.0.2) as well as on 127.0.0.1, on the same port.
+func WithListenHost(addr string) ClickHouseOption {
+	return clickHouseOptionFunc(func(o clickHouseOptions) clickHouseOptions {
+		o.listen = append(o.listen, addr)
+		return o
+	})
 }
 
 // probe pings the server on port over the native protocol and checks that
@@ -111,7 +179,13 @@ func (s *ClickHouseServer) probe(ctx context.Context, port int) error {
 // the user "default" (no password); [ClickHouseOptions] parses it. It stays
 // the same across Stop and Start.
 func (s *ClickHouseServer) DSN() string {
-	return "clickhouse://default@127.0.0.1:" + strconv.Itoa(s.srv.currentPort()) + "/default"
+	return s.DSNAs("default", "default")
+}
+
+// DSNAs returns the native-protocol DSN of database as user, without a
+// password (a user of a [WithUsersFile] file).
+func (s *ClickHouseServer) DSNAs(user, database string) string {
+	return "clickhouse://" + url.User(user).String() + "@127.0.0.1:" + strconv.Itoa(s.srv.currentPort()) + "/" + url.PathEscape(database)
 }
 
 // Stop shuts the server down with SIGTERM and waits for it to exit; after
@@ -169,14 +243,16 @@ var (
 	clickHouseUsers []byte
 )
 
-// writeClickHouseConfig writes config.xml and users.xml into dir.
-func writeClickHouseConfig(dir string, port int, name string) error {
+// writeClickHouseConfig writes config.xml, users.xml and the config.d
+// files of cfg into dir.
+func writeClickHouseConfig(dir string, port int, name string, cfg clickHouseOptions) error {
 	var config bytes.Buffer
 	err := clickHouseConfig.Execute(&config, struct {
-		Dir  string
-		Port int
-		Name string
-	}{dir, port, name})
+		Dir    string
+		Port   int
+		Name   string
+		Listen []string
+	}{dir, port, name, cfg.listen})
 	if err != nil {
 		return fmt.Errorf("ClickHouse config: %w", err)
 	}
@@ -185,6 +261,11 @@ func writeClickHouseConfig(dir string, port int, name string) error {
 	}
 	if err := os.WriteFile(filepath.Join(dir, "users.xml"), clickHouseUsers, 0o600); err != nil {
 		return fmt.Errorf("write ClickHouse users: %w", err)
+	}
+	for _, f := range cfg.configFiles {
+		if err := os.WriteFile(filepath.Join(dir, "config.d", f.name), f.content(port), 0o600); err != nil {
+			return fmt.Errorf("write ClickHouse config: %w", err)
+		}
 	}
 	return nil
 }

@@ -58,7 +58,9 @@
 //     directory; otherwise servers run as the current user. Postgres runs
 //     with fsync off on 127.0.0.1 only (no Unix socket); ClickHouse with the
 //     configuration of scripts/services.sh, without the HTTP port, and with
-//     poll_interval 1 so that Stop does not wait 10 s for idle connections.
+//     poll_interval 1 so that Stop does not wait 10 s for idle connections;
+//     a test may add users.d and config.d files and listen addresses of its
+//     own ([WithUsersFile], [WithConfigFile], [WithListenHost]).
 //   - A server starts in about a second (Postgres: initdb --no-sync
 //     included). Start waits until it answers, at most 60 s. Stop waits up
 //     to 30 s for the server to exit, then sends SIGKILL to its processes.

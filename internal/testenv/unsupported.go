@@ -37,9 +37,21 @@ func (s *PostgresServer) Resume(testing.TB) {}
 // ClickHouseServer is a private ClickHouse server; Linux only.
 type ClickHouseServer struct{}
 
+// ClickHouseOption configures a private ClickHouse server; Linux only.
+type ClickHouseOption interface{ linuxOnly() }
+
+// WithUsersFile returns nil: private servers need Linux.
+func WithUsersFile(string, []byte) ClickHouseOption { return nil }
+
+// WithConfigFile returns nil: private servers need Linux.
+func WithConfigFile(string, func(int) []byte) ClickHouseOption { return nil }
+
+// WithListenHost returns nil: private servers need Linux.
+func WithListenHost(string) ClickHouseOption { return nil }
+
 // StartClickHouse skips tb, or fails it if [Required] is true: private
 // servers need Linux.
-func StartClickHouse(tb testing.TB) *ClickHouseServer {
+func StartClickHouse(tb testing.TB, _ ...ClickHouseOption) *ClickHouseServer {
 	tb.Helper()
 	unavailable(tb, "private ClickHouse server: private servers need Linux")
 	return nil
@@ -47,6 +59,9 @@ func StartClickHouse(tb testing.TB) *ClickHouseServer {
 
 // DSN returns "".
 func (s *ClickHouseServer) DSN() string { return "" }
+
+// DSNAs returns "".
+func (s *ClickHouseServer) DSNAs(string, string) string { return "" }
 
 // Stop does nothing.
 func (s *ClickHouseServer) Stop(testing.TB) {}

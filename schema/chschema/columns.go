@@ -17,7 +17,9 @@ var (
 )
 
 // Columns returns the audit table's columns for the layout, in table order
-// (nil for LayoutAuto). The caller must not modify the slice.
+// (nil for LayoutAuto): those an INSERT fills. The table has one more,
+// ingest_version, which the server computes (MATERIALIZED) and an INSERT
+// cannot set. The caller must not modify the slice.
 func Columns(l Layout) []string {
 	switch l {
 	case LayoutCompat:

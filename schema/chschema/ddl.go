@@ -47,7 +47,7 @@ func mustParseTemplates() *template.Template {
 		// Placeholders: Execute installs the layout's own versions.
 		"lc":     func(string) string { return "" },
 		"codec":  func(string) string { return "" },
-		"engine": func(string, string) string { return "" },
+		"engine": func(string, string, ...string) string { return "" },
 	}).Option("missingkey=error")
 	return template.Must(t.ParseFS(migrationFS, "migrations/*.sql"))
 }
@@ -112,11 +112,13 @@ func funcs(l Layout, o Options) template.FuncMap {
 			}
 			return ""
 		},
-		"engine": func(kind, table string) string {
+		// engine "Kind" table [args...]: Kind(args), or on a cluster
+		// ReplicatedKind(path, replica, args).
+		"engine": func(kind, table string, args ...string) string {
 			if o.Cluster == "" {
-				return kind + "()"
+				return kind + "(" + strings.Join(args, ", ") + ")"
 			}
-			return "Replicated" + kind + "('/clickhouse/tables/{shard}/" + o.Database + "/" + table + "', '{replica}')"
+			return "Replicated" + kind + "(" + strings.Join(append([]string{"'/clickhouse/tables/{shard}/" + o.Database + "/" + table + "'", "'{replica}'"}, args...), ", ") + ")"
 		},
 	}
 }

@@ -1,6 +1,7 @@
 // Package chschema is the ClickHouse side of otelaudit: versioned
 // migrations for the audit table and its daily rollup, in two layouts
-// chosen by the server's version, and the analyst query pack.
+// chosen by the server's version, the analyst query pack, and the least
+// privileges of the services that insert.
 //
 // The package is named chschema, after its folder, and not clickhouse, so
 // that it does not collide with the driver's package
@@ -61,11 +62,28 @@
 //
 // # Sort key, partitions and duplicates
 //
-// The audit table is a ReplacingMergeTree, PARTITION BY toYYYYMM(time),
-// ORDER BY (workspace_id, action, time, event_id): tenant first, then
-// action, then time, which is how the analyst questions filter. The sort key
-// ends in event_id, so two copies of one event (same id, same row) collapse
-// into one when their parts merge.
+// The audit table is a ReplacingMergeTree(ingest_version), PARTITION BY
+// toYYYYMM(time), ORDER BY (workspace_id, action, time, event_id): tenant
+// first, then action, then time, which is how the analyst questions filter.
+// The sort key ends in event_id, so two copies of one event (same id, same
+// row) collapse into one when their parts merge.
+//
+// Of rows that collapse, the first stored one is kept, whatever the others
+// hold: ingest_version is computed by the server when a row is inserted
+// (a MATERIALIZED column, which an INSERT cannot set: the server refuses
+// with code 44) and decreases as time passes, and ReplacingMergeTree keeps
+// the row with the highest version. So a role that may insert cannot
+// rewrite a stored event by inserting its id again with other values
+// (different user, outcome, details...): after the merge, the original is
+// what remains, and FROM audit_logs FINAL reads it before the merge. In the
+// compat layout the version counts seconds (4294967295 minus the Unix
+// time, good until 2106): an insert in the same second as the original ties
+// with it, and a tie goes to the later insert. In the modern layout it
+// counts nanoseconds (now64(9), good until 2100). A copy that changes the
+// sort key (another workspace, action or time) does not collapse with the
+// original: it is a second row under the same event id, which the pack's
+// uniqExact(event_id) and LIMIT 1 BY event_id count once but may read
+// instead of the original; seals and verify tell them apart.
 //
 // The exporter does not create copies, even when it retries (it looks up
 // which rows were stored after an ambiguous failure). Copies can still come
@@ -101,6 +119,59 @@
 // so that copies of one event meet on one shard, where they collapse.
 // Replicated tables also deduplicate a re-sent identical insert block
 // (insert_deduplicate). This path is covered by golden files only.
+//
+// # Who may do what
+//
+// Whoever holds the credentials the migrations ran with (an administrator)
+// can change or drop anything: that cannot be prevented here, only
+// detected, which is what sealing the trail is for. Services get a user
+// that may insert and cannot change or remove a row. How depends on the
+// server.
+//
+// Servers with SQL access control (22.x and later): [WriterGrants] renders
+// a role with INSERT on the audit table and the daily rollup, and SELECT on
+// event_id, time, workspace_id, action and outcome of the audit table:
+//
+//	role                 can                                      cannot
+//	-------------------  ---------------------------------------  ---------------------------------------------
+//	writer role          INSERT rows; read the five columns       ALTER ... DELETE or UPDATE, DROP, TRUNCATE,
+//	                     above (no personal data)                 OPTIMIZE, partition operations; read user ids,
+//	                                                              IPs, details, values
+//	administrator        everything                               be stopped: detection is by sealing
+//
+// These grants are covered by golden files only: no modern server runs in
+// this repository's tests.
+//
+// Servers whose users are configured in users.xml (ClickHouse 18.16): no
+// setting makes an insert-only user. allow_ddl = 0 (and readonly) in a
+// user's profile stop SET allow_ddl = 1 and what clickhouse-client sends,
+// but 18.16 checks them only in SET statements: a client that sends
+// allow_ddl = 1 among a query's settings (clickhouse-go's WithSettings)
+// runs ALTER TABLE ... DELETE. What 18.16 enforces is the database a user
+// may use (allow_databases), whatever the query's settings. So services
+// insert through the [Ingest] route: a database of their own whose
+// Distributed table forwards the rows to the audit table as a forwarding
+// user whose password only the server's configuration holds
+// ([MigrateIngest], [IngestConfigXML], [IngestUsersXML]):
+//
+//	user                 can                                      cannot
+//	-------------------  ---------------------------------------  ---------------------------------------------
+//	service (ingest)     INSERT through the Distributed table;    reach the audit database at all: no ALTER
+//	                     read the audit table through it (18.16   (DELETE, UPDATE, partitions), DROP, TRUNCATE,
+//	                     gives insert rights with read rights);   RENAME, OPTIMIZE or INSERT there; mutate or
+//	                     drop or alter the Distributed table,     OPTIMIZE the Distributed table (it supports
+//	                     with the bypass above (stopping its      neither)
+//	                     own inserts); create Distributed tables
+//	                     of its own over the cluster, and insert
+//	                     through them into any table of the audit
+//	                     database (the rollup, the migrations table)
+//	forwarding user      what the administrator can in the audit  -- (its password never leaves the server's
+//	                     database, with the bypass                configuration)
+//
+// TestIngestLive replays each of these on 18.16, with allow_ddl = 1 sent
+// along as a query setting, and shows the bypass with the forwarding user.
+// Give the server's default user a password, too: a Distributed or
+// remote() connection without a user logs in as default.
 //
 // # The query pack
 //

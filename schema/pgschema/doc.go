@@ -16,12 +16,16 @@
 //
 // [Migrate] applies the migrations of [Migrations] in version order:
 //
-//	0001_audit_logs         the table, its indexes, the partition registry
-//	0002_append_only        the triggers that refuse UPDATE, DELETE, TRUNCATE
+//	0001_audit_logs           the table, its indexes, the partition registry
+//	0002_append_only          the triggers that refuse UPDATE, DELETE, TRUNCATE
 //	0003_partition_functions  <table>_ensure_partitions, <table>_drop_partitions_before
+//	0004_partition_limits     the partition window (<table>_partition_settings),
+//	                          <table>_check_partition, both functions bounded
 //
-// It holds a session advisory lock for the whole run, so services that start
-// at once do not race: one applies, the others wait and find nothing to do.
+// Before anything else it checks who controls the schema (see "The schema
+// must be the owner's"). It holds a session advisory lock for the whole
+// run, so services that start at once do not race: one applies, the others
+// wait and find nothing to do.
 // Each migration runs in its own transaction together with its row in
 // <table>_schema_migrations (version, name, checksum, applied_at), so a failed
 // migration leaves the previous version in place. Re-running is a no-op; a
@@ -80,29 +84,108 @@
 // DEFAULT partition: a row must find its partition, and partitions are
 // created before they are needed. [Migrate] creates the current partition
 // and [Options.Ahead] after it; writers (the Postgres exporter) call
-// [EnsurePartitions] for any time they have not seen covered yet, so an
-// insert never fails for a missing partition, whatever the time of the
-// event. Creation is done by the SQL function <table>_ensure_partitions,
-// SECURITY DEFINER (it runs as the owner, so an INSERT-only writer can call
-// it), serialized by an advisory lock, idempotent, and recorded in the
-// registry table <table>_partitions (name, lo, hi).
+// [EnsurePartitions] for any time they have not seen covered yet. Creation
+// is done by the SQL function <table>_ensure_partitions, SECURITY DEFINER
+// (it runs as the owner, so an INSERT-only writer can call it), idempotent,
+// and recorded in the registry table <table>_partitions (name, lo, hi).
+//
+// Since it acts as the owner on behalf of roles that may only insert, what
+// it does is bounded:
+//
+//   - It creates partitions only in a window around the current time:
+//     from [Options.Back] partitions before the current one (default a
+//     year of monthly partitions, a month of daily ones) to [Options.Ahead]
+//     after it (at least one). Every Migrate records the window in
+//     <table>_partition_settings. A missing partition outside the window is
+//     refused (SQLSTATE 22008): an event that old (or that far ahead)
+//     whose partition does not exist is not stored, and the Postgres
+//     exporter rejects it with reason time_out_of_range, so that it goes to
+//     the dead-letter file of a journal, not into a retry loop. An event
+//     whose partition exists is written whatever its time. To take in older
+//     events, Migrate with a larger Back, then export them again. So a
+//     writer can make at most Back + max(Ahead, 1) + 1 partitions exist.
+//   - It refuses times outside years 1 to 9999 (22008): to_char prints the
+//     same digits for 2027 BC and 2027 AD.
+//   - One call creates at most [MaxCreatePerCall] partitions (54000 beyond).
+//   - It takes an existing relation for a partition only if it is one: a
+//     plain table attached to the audit table, with exactly the expected
+//     bounds and the table's owner (<table>_check_partition); anything else
+//     under a partition's name is an error (55000), not a silent success.
+//   - It creates a partition as a table of its own, then attaches it, which
+//     takes a SHARE UPDATE EXCLUSIVE lock on the audit table: inserts and
+//     reads go on, even when the caller keeps its transaction open after
+//     the call (the lock lasts until that transaction ends, and holds up
+//     other partition creations and retention, never writes or reads).
+//   - It serializes with other creators and with retention by a lock on
+//     the registry table, in a mode only the owner may take; every lock
+//     wait is bounded by [EnsureLockTimeout] (then 55P03, which writers
+//     retry). There is no advisory lock, which any login could take.
+//   - It acts only on objects owned by its own owner: the audit table, the
+//     registry, the settings, the trigger function.
 //
 // # Append-only
 //
 // A BEFORE UPDATE OR DELETE row trigger (cloned by Postgres onto every
 // partition) and a BEFORE TRUNCATE statement trigger (on the table and, added
 // by the partition function, on every partition) raise SQLSTATE 42501
-// (insufficient_privilege) "audit rows are append-only", for every role,
-// the owner included.
+// (insufficient_privilege) "audit rows are append-only", whoever runs the
+// statement, the owner included, as long as the triggers are enabled.
+//
+// The triggers protect the rows from the application, not from the
+// database's owner: the table's owner (the role that ran Migrate) and any
+// superuser can disable them, drop or detach partitions, or drop the table;
+// so can whoever owns the schema. What they did then cannot be prevented
+// here, only detected: that is what sealing the trail is for. Keep the
+// owner's credentials with the migration and retention jobs, not with the
+// services.
 //
 // Rows leave the table only with whole partitions: [DropPartitionsBefore]
 // (the SQL function <table>_drop_partitions_before) drops the partitions
 // whose rows are all older than a cutoff. DROP (and ALTER TABLE ... DETACH
-// PARTITION) fire no row or TRUNCATE trigger. Only the owner, the role that
-// ran Migrate, or a superuser may drop partitions. The owner can also
-// disable the triggers: the rules protect the rows from the application,
-// not from the database's owner, whose credentials belong with the
-// migration job, not with the services.
+// PARTITION) fire no row or TRUNCATE trigger.
+//
+// # The schema must be the owner's
+//
+// Whoever owns a schema may drop any object in it, and whoever may create
+// objects in it may plant a table under a name the partition function
+// uses. Either could then replace the partition registry with a table whose
+// trigger the partition function, running as the owner, would execute: a
+// way to the owner's rights, or a superuser's. So [Migrate] refuses
+// ([ErrUntrustedSchema]) a schema that is owned by a role other than the one
+// running Migrate and not by a superuser (a schema owned by
+// pg_database_owner, such as public, counts as the database owner's), or
+// in which another role (PUBLIC included) has CREATE; the error says what
+// to change. A schema Migrate creates is its own. The functions set their
+// search_path to pg_catalog, pg_temp and name every object schema-qualified,
+// and the partition function checks, on each call, that the objects it
+// touches are still its owner's.
+//
+// # Roles
+//
+// What each role can do to the audit table:
+//
+//	role                        can                                         cannot
+//	--------------------------  ------------------------------------------  ------------------------------------------
+//	writer (WriterRole), and    INSERT rows (COPY, INSERT ... ON CONFLICT   read rows (SELECT), UPDATE, DELETE,
+//	  the logins granted it     DO NOTHING); read the partition registry;   TRUNCATE; create, drop, attach or detach
+//	                            call <table>_ensure_partitions: partitions  partitions itself; partitions outside the
+//	                            in the window, at most MaxCreatePerCall     window; disable triggers; run retention;
+//	                            per call; create temporary tables (the      hold a lock that blocks inserts or reads,
+//	                            staging table) and temporary views          or delays partition creation or retention
+//	                                                                        longer than their lock timeouts per call
+//	any other login             nothing on these objects (the schema's      see the rows; stall the partition
+//	                            USAGE aside, if granted)                    functions (they take no advisory lock)
+//	the owner (ran Migrate)     everything: retention, DISABLE TRIGGER,     be stopped from changing rows: detection
+//	                            DROP; Migrate                               is by sealing
+//	a superuser                 everything                                  the same
+//
+// A writer that writes a row into the table and keeps its transaction open
+// holds a lock that retention's DROP needs: retention then waits
+// [RetentionLockTimeout] per partition, reports the partition and moves
+// on. A writer's temporary view of a partition (which the writer role
+// cannot be kept from making: it needs USAGE on the schema to insert, and
+// TEMPORARY for the staging table) makes that partition undroppable while
+// its session lasts: retention reports it and drops the others.
 //
 // # The writer role
 //
@@ -110,9 +193,8 @@
 // does not exist and grants it exactly what the exporter needs: USAGE on the
 // schema, INSERT on the table (enough for COPY and for INSERT ... ON
 // CONFLICT DO NOTHING without a conflict target), EXECUTE on
-// <table>_ensure_partitions and SELECT on the partition registry. It cannot
-// read, update, delete or truncate audit rows, nor create or drop
-// partitions itself. Grant it to the services' login role:
+// <table>_ensure_partitions and SELECT on the partition registry. Grant it
+// to the services' login role:
 //
 //	GRANT audit_writer TO billing_service;
 //
@@ -121,12 +203,23 @@
 //
 // # Retention
 //
-// Schedule [DropPartitionsBefore] (or, with pg_cron,
-// SELECT * FROM audit_logs_drop_partitions_before(now() - interval '13 months'))
-// as the owner. A partition is dropped only once its upper bound is at or
-// before the cutoff, so retention keeps up to one interval more than the
-// cutoff. Creating or dropping a partition takes an ACCESS EXCLUSIVE lock
-// on the table for a moment: inserts wait for it, they do not fail. An
-// event older than the retention that arrives late re-creates its
-// partition; the next retention run drops it again.
+// Schedule [DropPartitionsBefore] as the owner. It drops each partition in
+// a transaction of its own, waiting at most [RetentionLockTimeout] for its
+// locks; a partition it cannot drop (a lock not granted in time, an object
+// that depends on it) is left and reported ([*PartitionSkippedError]), and
+// the others are dropped. With pg_cron, or any SQL client:
+//
+//	SELECT * FROM audit_logs_drop_partitions_before(now() - interval '13 months');
+//
+// drops them all in the calling transaction, each in a subtransaction, and
+// returns one row per partition (dropped, and when not, the reason);
+// audit_logs_drop_partitions_before(cutoff, after, n) drops at most n,
+// oldest first, after a given lower bound, for one transaction per call. A
+// partition is dropped only once its upper bound is at or before the
+// cutoff, so retention keeps up to one interval more than the cutoff.
+// Dropping a partition takes an ACCESS EXCLUSIVE lock on the table for a
+// moment: inserts that arrive meanwhile wait, at most RetentionLockTimeout,
+// they do not fail. A late event whose partition retention dropped
+// re-creates it if it is still inside the window (the next retention run
+// drops it again), and is refused otherwise.
 package pgschema

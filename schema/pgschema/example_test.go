@@ -25,6 +25,7 @@ func ExampleMigrations() {
 	// 0001 audit_logs
 	// 0002 append_only
 	// 0003 partition_functions
+	// 0004 partition_limits
 }
 
 // Names from configuration are validated before they reach any SQL.

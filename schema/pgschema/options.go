@@ -15,6 +15,13 @@ const (
 	// DefaultAhead is how many partitions after the current one Migrate
 	// creates: with monthly partitions, the next three months.
 	DefaultAhead = 3
+	// DefaultBackMonthly and DefaultBackDaily are the default
+	// [Options.Back]: a year of monthly partitions, a month of daily ones.
+	DefaultBackMonthly = 12
+	DefaultBackDaily   = 31
+	// MaxAhead and MaxBack bound [Options.Ahead] and [Options.Back].
+	MaxAhead = 400
+	MaxBack  = 1_000_000
 )
 
 // MaxTableLen is the longest table name accepted, in bytes: Postgres
@@ -59,7 +66,7 @@ func (i Interval) nameFormat() string {
 
 // Options name the audit table and tune its schema. The zero value means the
 // defaults: table public.audit_logs, monthly partitions, three created ahead,
-// no writer role.
+// late events' partitions created up to a year back, no writer role.
 type Options struct {
 	// Schema holds the table and its helper objects. It is created when
 	// missing. Default: "public".
@@ -76,9 +83,22 @@ type Options struct {
 	// Migrate: the partition function is created for it, and a later Migrate
 	// with another interval fails with [ErrChecksumMismatch].
 	Interval Interval
-	// Ahead is how many partitions after the current one Migrate creates.
-	// Default: [DefaultAhead]. A negative value means none.
+	// Ahead is how many partitions after the current one Migrate creates;
+	// it is also how far ahead the partition function creates partitions
+	// for writers (at least one after the current one, whatever Ahead).
+	// Default: [DefaultAhead]. A negative value means none. At most
+	// [MaxAhead].
 	Ahead int
+	// Back is how many partitions before the current one the partition
+	// function creates for late events: an event older than that whose
+	// partition does not exist is refused (the Postgres exporter rejects
+	// it, reason time_out_of_range), so that nobody allowed to write can
+	// make the function create partitions without end. Migrate records it
+	// on every run, so it may change. Default: [DefaultBackMonthly] for
+	// monthly partitions, [DefaultBackDaily] for daily ones. A negative
+	// value means none: only the current partition and later. At most
+	// [MaxBack].
+	Back int
 }
 
 // ErrInvalidOptions is returned (wrapped) for options that name objects
@@ -102,6 +122,20 @@ func (o Options) withDefaults() (Options, error) {
 		o.Ahead = DefaultAhead
 	} else if o.Ahead < 0 {
 		o.Ahead = 0
+	}
+	if o.Back == 0 {
+		o.Back = DefaultBackMonthly
+		if o.Interval == Daily {
+			o.Back = DefaultBackDaily
+		}
+	} else if o.Back < 0 {
+		o.Back = 0
+	}
+	if o.Ahead > MaxAhead {
+		return o, fmt.Errorf("%w: Ahead %d is more than %d", ErrInvalidOptions, o.Ahead, MaxAhead)
+	}
+	if o.Back > MaxBack {
+		return o, fmt.Errorf("%w: Back %d is more than %d", ErrInvalidOptions, o.Back, MaxBack)
 	}
 	if err := checkIdent("schema", o.Schema, maxIdentLen); err != nil {
 		return o, err

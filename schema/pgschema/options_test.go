@@ -28,6 +28,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"reserved role", pgschema.Options{WriterRole: "pg_write_all_data"}, false},
 		{"role with dash", pgschema.Options{WriterRole: "audit-writer"}, false},
 		{"unknown interval", pgschema.Options{Interval: pgschema.Interval(7)}, false},
+		{"window at its limits", pgschema.Options{Ahead: pgschema.MaxAhead, Back: pgschema.MaxBack}, true},
+		{"too far ahead", pgschema.Options{Ahead: pgschema.MaxAhead + 1}, false},
+		{"too far back", pgschema.Options{Back: pgschema.MaxBack + 1}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +82,12 @@ func TestMigrationsRender(t *testing.T) {
 		require.NotContains(t, m.SQL, "{{", "%s: unrendered template", m.Name)
 		require.NotContains(t, m.SQL, "<no value>", m.Name)
 		require.Len(t, m.Checksum, 64)
+	}
+
+	window, err := pgschema.Migrations(pgschema.Options{Ahead: 7, Back: 40})
+	require.NoError(t, err)
+	for i := range ms {
+		require.Equal(t, ms[i].Checksum, window[i].Checksum, "the window is recorded by Migrate, not part of a migration")
 	}
 
 	daily, err := pgschema.Migrations(pgschema.Options{Interval: pgschema.Daily})

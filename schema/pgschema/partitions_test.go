@@ -40,7 +40,7 @@ func insertOnly(t *testing.T, pool *pgxpool.Pool, table string, at time.Time) {
 
 func TestEnsurePartitionsMonthBoundary(t *testing.T) {
 	ctx := testCtx(t)
-	o := pgschema.Options{Schema: "audit", Ahead: -1}
+	o := pgschema.Options{Schema: "audit", Ahead: -1, Back: pgschema.MaxBack} // any month may be created
 	pool := migrated(t, o)
 
 	endOfJan := time.Date(2024, 1, 31, 23, 59, 59, 999999000, time.UTC)
@@ -84,7 +84,7 @@ func TestEnsurePartitionsMonthBoundary(t *testing.T) {
 
 func TestEnsurePartitionsDaily(t *testing.T) {
 	ctx := testCtx(t)
-	o := pgschema.Options{Interval: pgschema.Daily, Ahead: 2}
+	o := pgschema.Options{Interval: pgschema.Daily, Ahead: 2, Back: pgschema.MaxBack}
 	pool := migrated(t, o)
 	ps, err := pgschema.ListPartitions(ctx, pool, o)
 	require.NoError(t, err)
@@ -114,6 +114,7 @@ func TestAppendOnly(t *testing.T) {
 	pool := migrated(t, o)
 	now := time.Now()
 	part := insertRow(t, pool, "audit_logs", now)
+	wide := pgschema.Options{Back: pgschema.MaxBack} // old months too
 
 	for _, stmt := range []string{
 		`UPDATE audit_logs SET action = 'logout'`,
@@ -134,10 +135,11 @@ func TestAppendOnly(t *testing.T) {
 	require.Equal(t, 1, n, "the row survived")
 
 	t.Run("new partitions are protected too", func(t *testing.T) {
-		far := time.Date(2031, 7, 4, 0, 0, 0, 0, time.UTC)
-		_, err := pgschema.EnsurePartitions(ctx, pool, o, far, far, 0)
+		late := time.Now().AddDate(0, -6, 0) // in the default window
+		ps, err := pgschema.EnsurePartitions(ctx, pool, o, late, late, 0)
 		require.NoError(t, err)
-		p := insertRow(t, pool, "audit_logs", far)
+		require.True(t, ps[0].Created)
+		p := insertRow(t, pool, "audit_logs", late)
 		_, err = pool.Exec(ctx, `TRUNCATE `+p)
 		requireRefused(t, err, "42501")
 		_, err = pool.Exec(ctx, `DELETE FROM `+p)
@@ -146,7 +148,9 @@ func TestAppendOnly(t *testing.T) {
 
 	t.Run("retention drops whole partitions", func(t *testing.T) {
 		old := time.Date(2020, 3, 15, 0, 0, 0, 0, time.UTC)
-		_, err := pgschema.EnsurePartitions(ctx, pool, o, old, old, 1)
+		_, err := pgschema.Migrate(ctx, pool, wide)
+		require.NoError(t, err)
+		_, err = pgschema.EnsurePartitions(ctx, pool, o, old, old, 1)
 		require.NoError(t, err)
 		insertRow(t, pool, "audit_logs", old)
 		insertRow(t, pool, "audit_logs", old.AddDate(0, 1, 0))
@@ -209,11 +213,11 @@ func TestWriterRole(t *testing.T) {
 
 	// The writer may create partitions through the function, and read the
 	// registry, but nothing else.
-	far := time.Date(2033, 1, 1, 0, 0, 0, 0, time.UTC)
-	ps, err := pgschema.EnsurePartitions(ctx, w, o, far, far, 0)
+	late := time.Now().UTC().AddDate(0, -5, 0)
+	ps, err := pgschema.EnsurePartitions(ctx, w, o, late, late, 0)
 	require.NoError(t, err)
 	require.True(t, ps[0].Created)
-	insertOnly(t, w, "audit.audit_logs", far)
+	insertOnly(t, w, "audit.audit_logs", late)
 	_, err = pgschema.ListPartitions(ctx, w, o)
 	require.NoError(t, err)
 
@@ -222,16 +226,21 @@ func TestWriterRole(t *testing.T) {
 		`UPDATE audit.audit_logs SET action = 'x'`,
 		`DELETE FROM audit.audit_logs`,
 		`TRUNCATE audit.audit_logs`,
-		`DROP TABLE audit.audit_logs_p203301`,
+		`DROP TABLE audit.` + ps[0].Name,
 		`ALTER TABLE audit.audit_logs DISABLE TRIGGER otelaudit_append_only`,
 		`CREATE TABLE audit.audit_logs_p209901 PARTITION OF audit.audit_logs FOR VALUES FROM ('2099-01-01') TO ('2099-02-01')`,
+		`CREATE TABLE audit.audit_logs_p209901 (created_at timestamptz)`,
+		`BEGIN; LOCK TABLE audit.audit_logs IN SHARE MODE; COMMIT`,
+		`BEGIN; LOCK TABLE audit.audit_logs_partitions IN EXCLUSIVE MODE; COMMIT`,
+		`UPDATE audit.audit_logs_partition_settings SET back = 100000`,
+		`SELECT * FROM audit.audit_logs_check_partition('x', now(), now())`,
 	} {
 		t.Run(stmt, func(t *testing.T) {
 			_, err := w.Exec(ctx, stmt)
 			requireRefused(t, err, "42501")
 		})
 	}
-	_, err = pgschema.DropPartitionsBefore(ctx, w, o, far.AddDate(1, 0, 0))
+	_, err = pgschema.DropPartitionsBefore(ctx, w, o, late.AddDate(0, 2, 0))
 	requireRefused(t, err, "42501")
 
 	var n int
@@ -305,7 +314,7 @@ func TestPartitionsInAnotherSessionTimeZone(t *testing.T) {
 			require.Equal(t, tz, session)
 
 			t.Run("monthly", func(t *testing.T) {
-				o := pgschema.Options{Schema: "monthly", Ahead: -1}
+				o := pgschema.Options{Schema: "monthly", Ahead: -1, Back: pgschema.MaxBack}
 				_, err := pgschema.Migrate(ctx, pool, o)
 				require.NoError(t, err)
 				ps, err := pgschema.EnsurePartitions(ctx, pool, o, utc(2024, 1, 31, 23, 59), utc(2024, 2, 1, 0, 0), 1)
@@ -337,7 +346,7 @@ func TestPartitionsInAnotherSessionTimeZone(t *testing.T) {
 			})
 
 			t.Run("daily", func(t *testing.T) {
-				o := pgschema.Options{Schema: "daily", Interval: pgschema.Daily, Ahead: -1}
+				o := pgschema.Options{Schema: "daily", Interval: pgschema.Daily, Ahead: -1, Back: pgschema.MaxBack}
 				_, err := pgschema.Migrate(ctx, pool, o)
 				require.NoError(t, err)
 				ps, err := pgschema.EnsurePartitions(ctx, pool, o, utc(2024, 2, 29, 23, 59), utc(2024, 2, 29, 23, 59), 1)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -16,12 +17,25 @@ import (
 // [Options.withDefaults], rendered quoted (pgx.Identifier.Sanitize) or as
 // literals, and constants of the package.
 //
-//go:embed sql/migrations/*.sql sql/writer_role.sql sql/writer.sql
+//go:embed sql/migrations/*.sql sql/writer_role.sql sql/writer.sql sql/migrate.sql
 var sqlFiles embed.FS
 
-// maxPartitionsPerCall bounds one call of the partition function, so that a
-// wild timestamp cannot make it create thousands of tables.
-const maxPartitionsPerCall = 400
+// Bounds of the partition functions.
+const (
+	// maxPartitionsPerCall bounds the partitions one call of the partition
+	// function looks at, so that a wild range fails at once.
+	maxPartitionsPerCall = 400
+	// MaxCreatePerCall is the most partitions one call of the partition
+	// function (and of [EnsurePartitions]) creates.
+	MaxCreatePerCall = 4
+	// EnsureLockTimeout bounds each lock wait of the partition function;
+	// a caller that waited longer gets SQLSTATE 55P03 and may try again.
+	EnsureLockTimeout = 5 * time.Second
+	// RetentionLockTimeout bounds each lock wait of retention: inserts
+	// that queue behind its wait for the audit table's lock wait at most
+	// this long.
+	RetentionLockTimeout = 2 * time.Second
+)
 
 // tmplData is what the templates see.
 type tmplData struct {
@@ -41,6 +55,10 @@ type tmplData struct {
 
 	PartitionLockKey     int64
 	MaxPartitionsPerCall int
+	MaxCreatePerCall     int
+	// Lock timeouts of the partition functions, as SQL string literals.
+	EnsureLockTimeoutLit    string
+	RetentionLockTimeoutLit string
 
 	WriterRole    string // quoted
 	WriterRoleLit string
@@ -60,6 +78,10 @@ func newTmplData(o Options) tmplData {
 		NameFormatLit:        literal(o.Interval.nameFormat()),
 		PartitionLockKey:     o.lockKey("partitions"),
 		MaxPartitionsPerCall: maxPartitionsPerCall,
+		MaxCreatePerCall:     MaxCreatePerCall,
+
+		EnsureLockTimeoutLit:    literal(strconv.FormatInt(EnsureLockTimeout.Milliseconds(), 10) + "ms"),
+		RetentionLockTimeoutLit: literal(strconv.FormatInt(RetentionLockTimeout.Milliseconds(), 10) + "ms"),
 	}
 	if o.WriterRole != "" {
 		d.WriterRole = pgx.Identifier{o.WriterRole}.Sanitize()
@@ -80,6 +102,9 @@ func funcs(o Options) template.FuncMap {
 		"name": func(suffix string) string { return pgx.Identifier{o.Table + suffix}.Sanitize() },
 		// qname "_suffix": the same, schema-qualified.
 		"qname": func(suffix string) string { return pgx.Identifier{o.Schema, o.Table + suffix}.Sanitize() },
+		// qlit "_suffix": qname as a SQL string literal, for to_regclass
+		// and the like.
+		"qlit": func(suffix string) string { return literal(pgx.Identifier{o.Schema, o.Table + suffix}.Sanitize()) },
 		// columns: the quoted column list of COPY and INSERT, in
 		// Columns order.
 		"columns": func() string {

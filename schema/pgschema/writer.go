@@ -29,8 +29,8 @@ type WriterStatements struct {
 	Insert string
 	// HoldsLock returns one boolean: whether the session holds a lock of
 	// any mode on the table (its own inserts take one, held until its
-	// transaction ends). Creating a partition takes an ACCESS EXCLUSIVE
-	// lock on the table, which such a lock blocks.
+	// transaction ends). A writer that holds one creates partitions in
+	// that transaction rather than waiting for another session to do so.
 	HoldsLock string
 	// EnsurePartitions takes ($1 from timestamptz, $2 to timestamptz, $3
 	// ahead integer) and returns rows (partition, lo, hi, created); see

@@ -13,7 +13,7 @@
 //
 // The package lives under schema/ because it works on what the stores hold,
 // after the exporters wrote it, and is run by the same kind of job as the
-// migrations and retention of schema/postgres and schema/clickhouse: an
+// migrations and retention of schema/pgschema and schema/chschema: an
 // operator's job, with credentials the services never have. It is not an
 // exporter: nothing on the emit or export path calls it, and the services
 // must never hold the signing key. It owns its own tables (the digests),

@@ -25,7 +25,7 @@ type Source interface {
 	Rows(ctx context.Context, from, to time.Time, fn func(*Row) error) error
 }
 
-// PostgresSource reads the Postgres audit table of schema/postgres.
+// PostgresSource reads the Postgres audit table of schema/pgschema.
 type PostgresSource struct {
 	pool *pgxpool.Pool
 	st   *statements
@@ -142,7 +142,7 @@ func jsonbAttributes(js []byte) []Attr {
 	return out
 }
 
-// ClickHouseSource reads the ClickHouse audit table of schema/clickhouse,
+// ClickHouseSource reads the ClickHouse audit table of schema/chschema,
 // in either layout.
 type ClickHouseSource struct {
 	conn   driver.Conn

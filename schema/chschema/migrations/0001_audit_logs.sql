@@ -5,6 +5,14 @@
 -- collapse when parts merge. Until then, count with uniqExact(event_id),
 -- list with LIMIT 1 BY event_id, or read with FINAL.
 --
+-- Of the rows that collapse, the first stored wins: ReplacingMergeTree
+-- keeps the row with the highest ingest_version, which the server computes
+-- at insert time (MATERIALIZED: an INSERT cannot set it) and which
+-- decreases as time passes. So whoever may insert cannot overwrite a stored
+-- event by inserting its id again with other values. The compat layout
+-- counts seconds (an insert within the same second as the first is a tie,
+-- which the later insert wins), the modern one nanoseconds.
+--
 -- The sort key serves the analyst questions: per tenant, per action, by time.
 CREATE TABLE IF NOT EXISTS {{.Table}}{{.OnCluster}}
 (
@@ -41,14 +49,19 @@ CREATE TABLE IF NOT EXISTS {{.Table}}{{.OnCluster}}
     trace_id String{{codec "ZSTD(1)"}},
     span_id String{{codec "ZSTD(1)"}},
     service_name {{lc "String"}},
-    sanitized Array({{lc "String"}})
+    sanitized Array({{lc "String"}}),
+{{- if .Modern}}
+    ingest_version UInt64 MATERIALIZED toUInt64(4102444800000000000 - toUnixTimestamp64Nano(now64(9)))
+{{- else}}
+    ingest_version UInt32 MATERIALIZED 4294967295 - toUInt32(now())
+{{- end}}
 {{- if .Modern}},
     INDEX idx_user_id user_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_resource_id resource_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_client_ip client_ip TYPE bloom_filter(0.01) GRANULARITY 4
 {{- end}}
 )
-ENGINE = {{engine "ReplacingMergeTree" .TableName}}
+ENGINE = {{engine "ReplacingMergeTree" .TableName "ingest_version"}}
 PARTITION BY toYYYYMM(time)
 ORDER BY (workspace_id, action, time, event_id)
 {{- if and .Modern .TTLDays}}

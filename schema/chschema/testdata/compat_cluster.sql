@@ -34,9 +34,10 @@ CREATE TABLE IF NOT EXISTS `audit`.`audit_logs_local` ON CLUSTER `analytics`
     trace_id String,
     span_id String,
     service_name String,
-    sanitized Array(String)
+    sanitized Array(String),
+    ingest_version UInt32 MATERIALIZED 4294967295 - toUInt32(now())
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/audit/audit_logs_local', '{replica}')
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/audit/audit_logs_local', '{replica}', ingest_version)
 PARTITION BY toYYYYMM(time)
 ORDER BY (workspace_id, action, time, event_id)
 SETTINGS index_granularity = 8192;

@@ -33,11 +33,12 @@ CREATE TABLE IF NOT EXISTS `default`.`audit_logs`
     span_id String CODEC(ZSTD(1)),
     service_name LowCardinality(String),
     sanitized Array(LowCardinality(String)),
+    ingest_version UInt64 MATERIALIZED toUInt64(4102444800000000000 - toUnixTimestamp64Nano(now64(9))),
     INDEX idx_user_id user_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_resource_id resource_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_client_ip client_ip TYPE bloom_filter(0.01) GRANULARITY 4
 )
-ENGINE = ReplacingMergeTree()
+ENGINE = ReplacingMergeTree(ingest_version)
 PARTITION BY toYYYYMM(time)
 ORDER BY (workspace_id, action, time, event_id)
 SETTINGS index_granularity = 8192;

@@ -33,5 +33,6 @@ SELECT partition, lo, hi FROM {{qname "_partitions"}} ORDER BY lo
 {{- end}}
 
 {{define "drop_partitions_before" -}}
-SELECT partition, lo, hi FROM {{qname "_drop_partitions_before"}}($1)
+{{- /* One step of retention: $1 cutoff, $2 after, $3 limit. */ -}}
+SELECT partition, lo, hi, dropped, reason FROM {{qname "_drop_partitions_before"}}($1, $2, $3)
 {{- end}}
