@@ -37,8 +37,9 @@
 // its file; otherwise the table is broken, and both the runner and
 // `make test` (TestSQLMutantsApplyOnce) fail, so the table cannot rot.
 //
-// The runner, TestSQLMutants (build tag mutation), first runs every
-// package of the table once as is, which must pass; then, for each mutant,
+// The runner, TestSQLMutants (build tag mutation), first runs the
+// packages the mutants name once as they are, which must pass; then, for
+// each mutant,
 // writes the mutated file to a temporary directory and runs the mutant's
 // packages with `go test -overlay`, so that go:embed and the compiler read
 // the mutated text while the work tree stays untouched. The tests in
@@ -46,8 +47,8 @@
 // would kill every mutant without saying anything about behaviour. It
 // prints
 //
-//	mutation sql=pg-retention-boundary killed by=./schema/postgres:TestRetention
-//	mutation sql=pg-ensure-session-timezone survived at=schema/postgres/sql/migrations/0003_partition_functions.sql:15
+//	mutation sql=pg-delete-allowed killed by=./schema/postgres:TestAppendOnly (4s)
+//	mutation sql=ch-retention-boundary survived at=schema/clickhouse/retention.go:85 (7s)
 //	mutation sql=total killed=18 survived=4 score=0.82
 //
 // and lists each survivor with what it lets through. Survivors do not fail
@@ -56,7 +57,7 @@
 //
 // Run a subset of the SQL mutants with
 //
-//	scripts/with-services.sh sh -c 'cd internal/mutation && go test -tags mutation -run "TestSQLMutants/^pg-"'
+//	MUTANTS='^pg-' make mutate PKGS=sql
 //
-// (from the directory, so that the report lines are printed as they come).
+// (scripts/mutate.sh passes it on as the test flag -mutants).
 package mutation

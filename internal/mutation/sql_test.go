@@ -65,3 +65,31 @@ func TestSQLMutantApply(t *testing.T) {
 	_, _, err = mutation.SQLMutant{ID: "pg-z", New: "x"}.Apply([]byte("x"))
 	require.ErrorContains(t, err, "empty snippet")
 }
+
+// TestTextPinningTestsExist keeps TextPinningTests in step with the tests
+// it names: a renamed golden test would otherwise run under the SQL
+// mutants and kill every one of them.
+func TestTextPinningTestsExist(t *testing.T) {
+	names := strings.Split(strings.TrimSuffix(strings.TrimPrefix(mutation.TextPinningTests, "^("), ")$"), "|")
+	require.NotEmpty(t, names)
+	var sources strings.Builder
+	dirs := map[string]bool{}
+	for _, m := range mutation.SQLMutants {
+		for _, p := range m.Packages {
+			dirs[p] = true
+		}
+	}
+	for dir := range dirs {
+		files, err := filepath.Glob(filepath.Join("..", "..", filepath.FromSlash(dir), "*_test.go"))
+		require.NoError(t, err)
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			sources.Write(b)
+		}
+	}
+	for _, name := range names {
+		require.Regexp(t, `^Test[A-Za-z0-9_]+$`, name)
+		require.Contains(t, sources.String(), "\nfunc "+name+"(t *testing.T) {", "TextPinningTests names %s, which no package of the table has", name)
+	}
+}
