@@ -36,7 +36,9 @@
 #                       the 2-core CI machine; the databases share them)
 #   MUTATE_TIMEOUT      gremlins' --timeout-coefficient: a mutant's tests
 #                       time out (and count as killed) after this many times
-#                       the duration of the unmutated coverage run (default 5)
+#                       the duration of the unmutated coverage run (default
+#                       10: for a fast package the run is mostly compiling,
+#                       which a busy machine slows down a lot)
 #   MUTANTS             regexp: run only the SQL mutants whose ID matches
 #   OTELAUDIT_TOOLS_DIR where gremlins is installed (default
 #                       ${XDG_CACHE_HOME:-~/.cache}/otelaudit/tools)
@@ -48,10 +50,36 @@ cd "$ROOT"
 GREMLINS_VERSION=v0.6.0
 MODULE="$(go list -m)"
 : "${MUTATE_WORKERS:=2}"
-: "${MUTATE_TIMEOUT:=5}"
+: "${MUTATE_TIMEOUT:=10}"
 : "${MUTANTS:=}"
 
 log() { printf 'mutate: %s\n' "$*" >&2; }
+
+# Each long step runs in a process group of its own (set -m), so that a
+# signal (Ctrl-C, or with-services.sh stopping us) ends all of it, gremlins,
+# go test and the test binaries, before the servers are stopped.
+set -m
+child=""
+forward() {
+	if [ -n "$child" ]; then
+		kill -TERM -- "-$child" 2>/dev/null || true
+		wait "$child" 2>/dev/null || true
+	fi
+	exit "$1"
+}
+trap 'forward 130' INT
+trap 'forward 143' TERM
+trap 'forward 129' HUP
+# step CMD [ARG...] runs CMD (a command or a function) in its own process
+# group and returns its exit status.
+step() {
+	"$@" &
+	child=$!
+	local rc=0
+	wait "$child" || rc=$?
+	child=""
+	return "$rc"
+}
 
 if [ -z "${OTELAUDIT_TEST_POSTGRES_DSN:-}" ] || [ -z "${OTELAUDIT_TEST_CLICKHOUSE_DSN:-}" ]; then
 	log "error: no test databases; run: scripts/with-services.sh $0 $*"
@@ -119,7 +147,7 @@ run_gremlins() {
 	# -count=1: a cached coverage run would take no time, and gremlins
 	# derives each mutant's timeout from it.
 	if PATH="$tmp/bin:$PATH" GOFLAGS="${GOFLAGS:+$GOFLAGS }-count=1" \
-		"$gremlins" unleash --workers "$MUTATE_WORKERS" --timeout-coefficient "$MUTATE_TIMEOUT" \
+		step "$gremlins" unleash --workers "$MUTATE_WORKERS" --timeout-coefficient "$MUTATE_TIMEOUT" \
 		--output "$report" "$dir" >&2 &&
 		"$tmp/mutationreport" -package "$rel" "$report" >"$tmp/lines"; then
 		cat "$tmp/lines" >&2
@@ -128,6 +156,13 @@ run_gremlins() {
 		echo "mutation package=$rel error=gremlins failed (see above)" | tee -a "$summary" >&2
 		failed=1
 	fi
+}
+
+# sql_test ARG... runs go test ARG... in internal/mutation, its output to
+# stderr and $tmp/sql.
+sql_test() {
+	(cd internal/mutation && go test "$@") 2>&1 | tee "$tmp/sql" >&2
+	return "${PIPESTATUS[0]}"
 }
 
 # run_sql runs the SQL mutants.
@@ -141,10 +176,8 @@ run_sql() {
 	if [ -n "$MUTANTS" ]; then
 		args+=(-mutants "$MUTANTS")
 	fi
-	set +e
-	(cd internal/mutation && go test "${args[@]}") 2>&1 | tee "$tmp/sql" >&2
-	rc=${PIPESTATUS[0]}
-	set -e
+	rc=0
+	step sql_test "${args[@]}" || rc=$?
 	grep -E '^(mutation|survived) sql=' "$tmp/sql" >>"$summary" || true
 	if [ "$rc" != 0 ]; then
 		echo "mutation sql=total error=the SQL mutant runner failed (see above)" | tee -a "$summary" >&2

@@ -11,7 +11,7 @@
 // then, for each mutant on a covered line (`<` turned into `<=`, `+` into
 // `-`, `i++` into `i--`, ...), runs the package's own tests again on a copy
 // of the module with that one change. A mutant is killed when a test fails,
-// timed out when the tests run longer than five times the coverage run
+// timed out when the tests run longer than ten times the coverage run
 // (counted as killed), and survives when every test passes. Only the
 // package's own tests count: a mutant of exporter/auditrow that only the
 // exporters' tests would catch survives.
