@@ -43,7 +43,7 @@
 // writes the mutated file to a temporary directory and runs the mutant's
 // packages with `go test -overlay`, so that go:embed and the compiler read
 // the mutated text while the work tree stays untouched. The tests in
-// [TextPinningTests] are skipped: they compare the SQL text itself and
+// [TextPinningTests] (and examples) are skipped: they compare the SQL text and
 // would kill every mutant without saying anything about behaviour. It
 // prints
 //

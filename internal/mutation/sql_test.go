@@ -67,8 +67,8 @@ func TestSQLMutantApply(t *testing.T) {
 }
 
 // TestTextPinningTestsExist keeps TextPinningTests in step with the tests
-// it names: a renamed golden test would otherwise run under the SQL
-// mutants and kill every one of them.
+// and examples it names: a renamed golden test would otherwise run under
+// the SQL mutants and kill every one of them.
 func TestTextPinningTestsExist(t *testing.T) {
 	names := strings.Split(strings.TrimSuffix(strings.TrimPrefix(mutation.TextPinningTests, "^("), ")$"), "|")
 	require.NotEmpty(t, names)
@@ -89,7 +89,7 @@ func TestTextPinningTestsExist(t *testing.T) {
 		}
 	}
 	for _, name := range names {
-		require.Regexp(t, `^Test[A-Za-z0-9_]+$`, name)
-		require.Contains(t, sources.String(), "\nfunc "+name+"(t *testing.T) {", "TextPinningTests names %s, which no package of the table has", name)
+		require.Regexp(t, `^(Test|Example)[A-Za-z0-9_]*$`, name)
+		require.Contains(t, sources.String(), "\nfunc "+name+"(", "TextPinningTests names %s, which no package of the table has", name)
 	}
 }
