@@ -12,13 +12,21 @@
 #                       -> Postgres and ClickHouse -> rows read back
 #   make bench          benchmarks against their ceilings and peers, with
 #                       throwaway servers; prints scenario=... lines
+#   make mutate         mutation testing (slow, not part of make test or CI):
+#                       gremlins mutates the Go code of bridge, exporter/
+#                       auditrow, postgreslog, clickhouselog and schema/...
+#                       and runs each package's tests per mutant; then the
+#                       hand-written SQL mutants (internal/mutation). Prints
+#                       mutation package=... and mutation sql=... lines and
+#                       every surviving mutant. Throwaway servers.
+#                       Subset: make mutate PKGS=./bridge (or PKGS=sql)
 #   make services-up    start servers for interactive work; then
 #                       eval "$$(scripts/services.sh env)" in your shell
 #   make services-down  stop them
 #
 # Variables: GO, GOTEST_FLAGS (default: -race -count=1 -timeout 20m),
-# PKGS (default ./...), e.g. make test PKGS=./internal/testenv/,
-# PG_TIMEZONE (default Asia/Tokyo).
+# PKGS (default ./...; for make mutate, the packages above and sql), e.g.
+# make test PKGS=./internal/testenv/, PG_TIMEZONE (default Asia/Tokyo).
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -32,7 +40,10 @@ PKGS ?= ./...
 # nothing they check depends on the session's zone being UTC.
 PG_TIMEZONE ?= Asia/Tokyo
 
-.PHONY: test lint fmt-check vet go-test bench demo services-up services-down
+# make mutate runs these unless PKGS is given; the slowest last.
+MUTATE_PKGS := ./bridge ./exporter/auditrow ./exporter/clickhouselog ./schema/... sql ./exporter/postgreslog
+
+.PHONY: test lint fmt-check vet go-test bench demo mutate services-up services-down
 
 test: lint
 	scripts/with-services.sh scripts/each-module.sh $(GO) test $(GOTEST_FLAGS) $(PKGS)
@@ -67,6 +78,9 @@ bench:
 
 demo:
 	scripts/with-services.sh $(GO) run ./examples/demo
+
+mutate:
+	scripts/with-services.sh scripts/mutate.sh $(if $(filter file,$(origin PKGS)),$(MUTATE_PKGS),$(PKGS))
 
 services-up:
 	scripts/services.sh start
