@@ -86,9 +86,12 @@ func TestTamperingIsDetected(t *testing.T) {
 			require.NoError(t, f.chExp.Export(f.ctx, eventWithID(forged, f.base.Add(90*time.Minute))))
 			return []seal.Finding{{Kind: seal.Inserted, Store: "clickhouse", EventID: forged}}
 		}},
-		{"clickhouse/replace a row by inserting its id again", func(f *fixture, ids []uuid.UUID) []seal.Finding {
+		{"clickhouse/replace a row: insert an edited copy, delete the original", func(f *fixture, ids []uuid.UUID) []seal.Finding {
+			// A re-insert alone does not replace a row (the first stored
+			// version wins: chschema's firstversion test); an
+			// administrator who also deletes the original does.
 			f.chExec(f.chCopy(ids[11], "user_name", "'Mallory'"))
-			f.chExec("OPTIMIZE TABLE `" + f.chOpts.Database + "`.audit_logs FINAL")
+			f.chMutate("DELETE WHERE event_id = " + chUUID(ids[11]) + " AND user_name != 'Mallory'")
 			return []seal.Finding{{Kind: seal.Edited, Store: "clickhouse", EventID: ids[11]}}
 		}},
 		{"clickhouse/change the time order", func(f *fixture, ids []uuid.UUID) []seal.Finding {
