@@ -131,9 +131,11 @@
 // routers chain, that puts an [otelaudit.Client] (client IP, user agent,
 // session id) into each request's context, and the caller's trace context
 // when no span is active yet. The client IP is the socket peer; forwarding
-// headers (X-Forwarded-For, or RFC 7239 Forwarded) are read only for
-// requests whose peer is a trusted proxy, given as addresses or CIDR
-// prefixes ([WithTrustedProxies]), so clients cannot spoof their address.
+// headers (X-Forwarded-For, or RFC 7239 Forwarded) and trace headers
+// (traceparent) are read only for requests whose peer is a trusted proxy,
+// given as addresses or CIDR prefixes ([WithTrustedProxies]), so clients
+// can spoof neither their address nor the trace id of their audit records
+// ([WithTraceContextFromAnyPeer] accepts any peer's trace headers).
 // NewMiddleware checks the trusted proxies and returns an error for an
 // invalid one. Its documentation has the exact rules.
 //

@@ -35,6 +35,7 @@ type middlewareConfig struct {
 	prefixes  []netip.Prefix // from WithTrustedPrefixes
 	header    string         // canonical header name
 	sessionID func(*http.Request) string
+	traceAny  bool // trace context from any peer's headers
 
 	trusted []netip.Prefix // all of them, checked and normalised
 }
@@ -161,6 +162,16 @@ func WithClientIPHeader(name string) MiddlewareOption {
 	})
 }
 
+// WithTraceContextFromAnyPeer makes the middleware take the trace context
+// from the headers of any peer, not only of trusted proxies (see
+// [NewMiddleware], "Trace context").
+func WithTraceContextFromAnyPeer() MiddlewareOption {
+	return middlewareOptionFunc(func(c middlewareConfig) middlewareConfig {
+		c.traceAny = true
+		return c
+	})
+}
+
 // WithSessionID sets the function that returns the session id of a request
 // (from a cookie or a token, say), recorded as [otelaudit.Client.SessionID].
 // It is called once per request, before the wrapped handler. Default: no
@@ -236,7 +247,10 @@ func WithSessionID(f func(*http.Request) string) MiddlewareOption {
 // If the request context carries no valid span context (no otelhttp handler
 // or other instrumentation ran before), the middleware extracts one from the
 // request headers with the global propagator, [otel.GetTextMapPropagator],
-// looked up on every request. With the W3C Trace Context propagator
+// looked up on every request, when the request comes from a trusted proxy:
+// a client that talks to the service directly cannot choose the trace id of
+// its own audit records. [WithTraceContextFromAnyPeer] extracts it from
+// every peer, for services that trust their callers' trace context. With the W3C Trace Context propagator
 // configured, audit records then carry the trace id of the caller and, as
 // span id, the id of the caller's span. Chain the middleware after
 // otelhttp's handler instead to have records carry the server span's ids.
@@ -262,7 +276,7 @@ type middleware struct {
 
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	if !trace.SpanContextFromContext(ctx).IsValid() && m.traceFromHeaders(r) {
 		ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
 	c := otelaudit.Client{IP: m.clientIP(r), UserAgent: r.UserAgent()}
@@ -270,6 +284,16 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.SessionID = m.cfg.sessionID(r)
 	}
 	m.next.ServeHTTP(w, r.WithContext(ContextWithClient(ctx, c)))
+}
+
+// traceFromHeaders reports whether r's trace headers may set its records'
+// trace context: r comes from a trusted proxy, or WithTraceContextFromAnyPeer.
+func (m *middleware) traceFromHeaders(r *http.Request) bool {
+	if m.cfg.traceAny {
+		return true
+	}
+	peer, ok := parseNode(r.RemoteAddr)
+	return ok && m.isTrusted(peer)
 }
 
 // clientIP returns the client address of r as described in [NewMiddleware].

@@ -418,22 +418,28 @@ func TestMiddlewareTraceContext(t *testing.T) {
 		TraceID: otherTrace, SpanID: otherSpan, TraceFlags: trace.FlagsSampled,
 	}))
 
+	// The peer, 198.51.100.9, is a trusted proxy unless a case says
+	// otherwise.
+	trustPeer := WithTrustedProxies("198.51.100.0/24")
 	tests := []struct {
 		name        string
 		ctx         context.Context
+		opts        []MiddlewareOption
 		traceparent string
 		wantTrace   trace.TraceID
 		wantSpan    trace.SpanID
 	}{
-		{name: "from the traceparent header", ctx: context.Background(), traceparent: traceparent, wantTrace: testTraceID, wantSpan: testSpanID},
-		{name: "no header", ctx: context.Background()},
-		{name: "malformed header", ctx: context.Background(), traceparent: "00-zz-00f067aa0ba902b7-01"},
-		{name: "active span wins", ctx: active, traceparent: traceparent, wantTrace: otherTrace, wantSpan: otherSpan},
+		{name: "from a trusted proxy's traceparent header", ctx: context.Background(), opts: []MiddlewareOption{trustPeer}, traceparent: traceparent, wantTrace: testTraceID, wantSpan: testSpanID},
+		{name: "an untrusted peer's header is ignored", ctx: context.Background(), traceparent: traceparent},
+		{name: "an untrusted peer's header with WithTraceContextFromAnyPeer", ctx: context.Background(), opts: []MiddlewareOption{WithTraceContextFromAnyPeer()}, traceparent: traceparent, wantTrace: testTraceID, wantSpan: testSpanID},
+		{name: "no header", ctx: context.Background(), opts: []MiddlewareOption{trustPeer}},
+		{name: "malformed header", ctx: context.Background(), opts: []MiddlewareOption{trustPeer}, traceparent: "00-zz-00f067aa0ba902b7-01"},
+		{name: "active span wins", ctx: active, opts: []MiddlewareOption{trustPeer}, traceparent: traceparent, wantTrace: otherTrace, wantSpan: otherSpan},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			mw, err := NewMiddleware()
+			mw, err := NewMiddleware(tt.opts...)
 			require.NoError(t, err)
 			handler := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				h.auditor.Login(r.Context(), testActor)

@@ -19,9 +19,9 @@
 //		go run ./examples/httpservice
 //
 // Behind a reverse proxy, pass its addresses or networks with
-// -trusted-proxies so that the client address comes from X-Forwarded-For. A
-// W3C traceparent header on a request ends up as the trace id of its audit
-// records. README.md shows the output.
+// -trusted-proxies so that the client address comes from X-Forwarded-For
+// and a W3C traceparent header on its requests ends up as the trace id of
+// their audit records. README.md shows the output.
 package main
 
 import (
