@@ -230,7 +230,10 @@ func WithSessionID(f func(*http.Request) string) MiddlewareOption {
 // With the Forwarded header (RFC 7239), the for= parameter of each element
 // is used; quoted strings and bracketed IPv6 addresses with ports are
 // understood. Obfuscated identifiers ("_hidden") and "unknown" are not
-// addresses.
+// addresses. The header is split into elements from the right and each
+// element is parsed on its own, so a malformed element that a client put
+// at the start of the header stops the walk where it stands, after the
+// elements the trusted proxies appended.
 //
 // If the walk meets an entry that is not an IP address (garbage, an
 // obfuscated or "unknown" node, a Forwarded element without for=, a
@@ -444,24 +447,69 @@ func listHops(lines []string) iter.Seq[string] {
 }
 
 // forwardedHops yields the for= value of each element of the Forwarded
-// header lines (RFC 7239), from the last element to the first. An element
-// without a usable for= value (none, twice, or a malformed line) yields ""
+// header lines (RFC 7239), from the last element to the first. Each element
+// is parsed on its own, so a malformed element (which a client can put at
+// the start of the header) stops the walk only where it stands: the
+// elements appended to its right by trusted proxies are still read. An
+// element without a usable for= value (none, twice, or malformed) yields ""
 // so that the walk stops there. Empty elements are skipped.
 func forwardedHops(lines []string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		for i := len(lines) - 1; i >= 0; i-- {
-			fors, ok := parseForwarded(lines[i])
-			if !ok {
-				yield("")
-				return
-			}
-			for j := len(fors) - 1; j >= 0; j-- {
-				if !yield(fors[j]) {
+			for elem := range elementsFromRight(lines[i]) {
+				fors, ok := parseForwarded(elem)
+				if !ok {
+					yield("")
 					return
+				}
+				for j := len(fors) - 1; j >= 0; j-- {
+					if !yield(fors[j]) {
+						return
+					}
 				}
 			}
 		}
 	}
+}
+
+// elementsFromRight yields the comma-separated elements of a Forwarded
+// header line from the last to the first. Commas inside quoted strings do
+// not separate elements. The line is scanned from the right, so the
+// elements that trusted proxies appended are delimited correctly whatever
+// a client put to their left (an unterminated quote included: it ends up
+// in the leftmost element, which then fails to parse).
+func elementsFromRight(line string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		end := len(line)
+		quoted := false
+		for i := len(line) - 1; i >= 0; i-- {
+			switch line[i] {
+			case '"':
+				if quoted && escapedAt(line, i) {
+					continue
+				}
+				quoted = !quoted
+			case ',':
+				if !quoted {
+					if !yield(line[i+1 : end]) {
+						return
+					}
+					end = i
+				}
+			}
+		}
+		yield(line[:end])
+	}
+}
+
+// escapedAt reports whether s[i] is preceded by an odd number of
+// backslashes, that is, whether it is the second byte of a quoted-pair.
+func escapedAt(s string, i int) bool {
+	n := 0
+	for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
 }
 
 // parseForwarded parses one Forwarded header line into the for= value of

@@ -333,6 +333,33 @@ func TestMiddlewareClientIP(t *testing.T) {
 			name: "Forwarded malformed element left of the client is never reached", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
 			header: http.Header{"Forwarded": {`for="1.2.3.4`, "for=198.51.100.9, for=10.0.0.2"}}, want: "198.51.100.9",
 		},
+		// Elements are read one by one from the right: a malformed element
+		// a client put at the start of the line does not hide the elements
+		// the trusted proxies appended to it.
+		{
+			name: "Forwarded unterminated quote left of the proxy's element", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for="1.2.3.4, for=198.51.100.9, for=10.0.0.2`}}, want: "198.51.100.9",
+		},
+		{
+			name: "Forwarded junk element left of the proxy's element", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`junk;;=x y, for=198.51.100.9`}}, want: "198.51.100.9",
+		},
+		{
+			name: "Forwarded stray quote in a client element", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for=x"y, for=198.51.100.9, for=10.0.0.2`}}, want: "198.51.100.9",
+		},
+		{
+			name: "Forwarded escaped quote and comma in a quoted string", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for="1.2.3.4, for=198.51.100.9, for=10.0.0.3;host="x\"y,z", for=10.0.0.2`}}, want: "198.51.100.9",
+		},
+		{
+			name: "Forwarded escaped backslash before a closing quote", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for=1.2.3.4;host="a\\", for=198.51.100.9;host="b,c", for=10.0.0.2`}}, want: "198.51.100.9",
+		},
+		{
+			name: "Forwarded malformed element between two untrusted ones", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for=1.2.3.4, for="5.6.7.8, for=10.0.0.2`}}, want: "10.0.0.1",
+		},
 		{
 			name: "Forwarded empty elements", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
 			header: http.Header{"Forwarded": {", for=198.51.100.9 ,;, "}}, want: "198.51.100.9",
