@@ -52,7 +52,7 @@ func TestConfigurationFromEnvironment(t *testing.T) {
 	c, err = newConfig([]Option{
 		WithSync(SyncEach()), WithMaxBytes(1 << 30), WithFullPolicy(RefuseWhenFull()),
 		WithSegmentBytes(8 << 20), WithMaxRecordBytes(2 << 20), WithWriteBuffer(8<<20, time.Second),
-		WithBatch(64, 1<<20), WithExportTimeout(time.Second), WithRetry(time.Second, 2*time.Second),
+		WithBatch(64, 1<<20), WithExportTimeout(time.Second), WithRetry(RetryConfig{InitialInterval: time.Second, MaxInterval: 2 * time.Second}),
 	})
 	require.NoError(t, err)
 	require.Equal(t, SyncEach(), c.sync)

@@ -262,7 +262,7 @@ func newPipeline(t *testing.T, dir string, targets []journal.Target, opts ...jou
 	t.Helper()
 	rep := &reports{}
 	all := append([]journal.Option{
-		journal.WithRetry(50*time.Millisecond, 500*time.Millisecond),
+		journal.WithRetry(journal.RetryConfig{InitialInterval: 50 * time.Millisecond, MaxInterval: 500 * time.Millisecond}),
 		journal.WithExportTimeout(5 * time.Second),
 		journal.WithErrorHandler(rep.handle),
 	}, opts...)

@@ -135,7 +135,7 @@ func TestSkipsRecordsThatAreNotAudit(t *testing.T) {
 func TestRestartDeliversWhatWasNotConfirmed(t *testing.T) {
 	dir := t.TempDir()
 	down := &memExporter{fail: func([]sdklog.Record) error { return errDown }}
-	p, err := New(dir, []Target{{Name: "pg", Exporter: down}}, WithRetry(time.Millisecond, 5*time.Millisecond), WithErrorHandler(func(error) {}))
+	p, err := New(dir, []Target{{Name: "pg", Exporter: down}}, WithRetry(RetryConfig{InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond}), WithErrorHandler(func(error) {}))
 	require.NoError(t, err)
 	em := newEmitter(p)
 	for i := range 300 {
@@ -264,7 +264,7 @@ func flip(t *testing.T, path string, off int64) {
 func journalRecords(t *testing.T, dir string, n int) {
 	t.Helper()
 	down := &memExporter{fail: func([]sdklog.Record) error { return errDown }}
-	p, err := New(dir, []Target{{Name: "pg", Exporter: down}}, WithRetry(time.Hour, time.Hour), WithErrorHandler(func(error) {}))
+	p, err := New(dir, []Target{{Name: "pg", Exporter: down}}, WithRetry(RetryConfig{InitialInterval: time.Hour, MaxInterval: time.Hour}), WithErrorHandler(func(error) {}))
 	require.NoError(t, err)
 	em := newEmitter(p)
 	for i := range n {
@@ -305,7 +305,7 @@ func TestJournalFullRefusesAndCounts(t *testing.T) {
 	exp := &memExporter{fail: func([]sdklog.Record) error { return errDown }}
 	var errs errorLog
 	p := open(t, t.TempDir(), []sdklog.Exporter{exp}, WithMaxBytes(64<<10), WithSegmentBytes(16<<10),
-		WithRetry(time.Millisecond, 5*time.Millisecond), WithErrorHandler(errs.handle))
+		WithRetry(RetryConfig{InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond}), WithErrorHandler(errs.handle))
 	em := newEmitter(p)
 	const n = 2000
 	for i := range n {
@@ -350,7 +350,7 @@ func TestJournalFullRefusesAndCounts(t *testing.T) {
 func TestWaitWhenFullWaitsForRoom(t *testing.T) {
 	exp := &memExporter{fail: func([]sdklog.Record) error { return errDown }}
 	p := open(t, t.TempDir(), []sdklog.Exporter{exp}, WithMaxBytes(64<<10), WithSegmentBytes(16<<10),
-		WithFullPolicy(WaitWhenFull(10*time.Second)), WithRetry(time.Millisecond, 5*time.Millisecond), WithErrorHandler(func(error) {}))
+		WithFullPolicy(WaitWhenFull(10*time.Second)), WithRetry(RetryConfig{InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond}), WithErrorHandler(func(error) {}))
 	em := newEmitter(p)
 	i := 0
 	for ; p.Stats().Bytes < 60<<10; i++ {
@@ -371,7 +371,7 @@ func TestWaitWhenFullWaitsForRoom(t *testing.T) {
 func TestOneTargetDownDoesNotHoldBackTheOther(t *testing.T) {
 	down := &memExporter{fail: func([]sdklog.Record) error { return errDown }}
 	up := &memExporter{}
-	p := open(t, t.TempDir(), []sdklog.Exporter{down, up}, WithRetry(time.Millisecond, 10*time.Millisecond), WithErrorHandler(func(error) {}))
+	p := open(t, t.TempDir(), []sdklog.Exporter{down, up}, WithRetry(RetryConfig{InitialInterval: time.Millisecond, MaxInterval: 10 * time.Millisecond}), WithErrorHandler(func(error) {}))
 	em := newEmitter(p)
 	for i := range 1000 {
 		em.emit(context.Background(), i)
@@ -687,7 +687,7 @@ func TestLiveRingAndFilesGiveTheSameRecords(t *testing.T) {
 	}
 	fast := &memExporter{}
 	gate.Store(true)
-	p := open(t, t.TempDir(), []sdklog.Exporter{slow, fast}, WithSegmentBytes(64<<10), WithRetry(time.Millisecond, 2*time.Millisecond), WithErrorHandler(func(error) {}))
+	p := open(t, t.TempDir(), []sdklog.Exporter{slow, fast}, WithSegmentBytes(64<<10), WithRetry(RetryConfig{InitialInterval: time.Millisecond, MaxInterval: 2 * time.Millisecond}), WithErrorHandler(func(error) {}))
 	em := newEmitter(p)
 	const n = 3 * liveRecords
 	for i := range n {

@@ -23,7 +23,7 @@ func TestMetrics(t *testing.T) {
 	down := &memExporter{fail: func([]sdklog.Record) error { return errDown }}
 	up := &memExporter{}
 	p := open(t, t.TempDir(), []sdklog.Exporter{down, up}, WithMeterProvider(mp),
-		WithRetry(time.Millisecond, 5*time.Millisecond), WithErrorHandler(func(error) {}))
+		WithRetry(RetryConfig{InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond}), WithErrorHandler(func(error) {}))
 	em := newEmitter(p)
 	for i := range 100 {
 		em.emit(context.Background(), i)

@@ -256,11 +256,24 @@ func WithExportTimeout(d time.Duration) Option {
 	return optionFunc(func(c config) config { c.exportTimeout = d; return c })
 }
 
-// WithRetry shapes the backoff between failed exports of a batch: it starts
-// at initial and doubles up to max, with full jitter. Zero values mean the
-// defaults. A batch is retried until it is exported, whatever the time.
-func WithRetry(initial, maxInterval time.Duration) Option {
-	return optionFunc(func(c config) config { c.retryInitial, c.retryMax = initial, maxInterval; return c })
+// RetryConfig shapes the backoff between failed exports of a batch, with
+// the field names of the exporters' RetryConfig: the wait is a random time
+// up to a backoff that starts at InitialInterval and doubles up to
+// MaxInterval. Zero durations mean the defaults. It has no Enabled and no
+// MaxElapsedTime, because the journal never gives up on a batch: it holds
+// it on disk and retries until it is exported (or dead-lettered, when the
+// store refuses its content), whatever the time.
+type RetryConfig struct {
+	// InitialInterval is the first backoff.
+	InitialInterval time.Duration
+	// MaxInterval caps the backoff.
+	MaxInterval time.Duration
+}
+
+// WithRetry shapes the backoff between failed exports of a batch; see
+// [RetryConfig].
+func WithRetry(rc RetryConfig) Option {
+	return optionFunc(func(c config) config { c.retryInitial, c.retryMax = rc.InitialInterval, rc.MaxInterval; return c })
 }
 
 // WithIncludeNonAudit journals every record, not only audit records (those
