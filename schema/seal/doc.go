@@ -200,8 +200,10 @@
 //
 //   - anything about rows before they are sealed (the delay plus the run
 //     interval), nor about rows older than the first seal;
-//   - that the newest digests were not deleted: a shorter chain is valid.
-//     Compare TipSeq and TipHash with a copy kept elsewhere;
+//   - that the newest digests were not deleted: a shorter chain is valid
+//     on its own. Keep TipSeq and TipHash of each verification elsewhere
+//     and give them to the next one ([WithKnownTip]), which then reports a
+//     chain cut back or rewritten since;
 //   - that a late row is genuine: a superuser's insertion with a current
 //     ingested_at looks like a late arrival. It is never silent (reported
 //     Late, with its id, and sealed as late in a digest of Part > 0), but

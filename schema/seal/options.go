@@ -58,6 +58,8 @@ type config struct {
 	delay       time.Duration
 	lateGrace   time.Duration
 	lateHorizon time.Duration
+	tipSeq      int64
+	tipHash     [32]byte
 	since       time.Time
 	from, to    time.Time
 }
@@ -163,6 +165,17 @@ func WithLateHorizon(d time.Duration) Option {
 // Applies to [Sealer].
 func WithSince(t time.Time) Option {
 	return optionFunc(func(c config) config { c.since = t; return c })
+}
+
+// WithKnownTip gives [Verifier.Verify] a digest it must find in the chain:
+// the TipSeq and TipHash of an earlier verification, kept where the
+// database's owner cannot change them (published, or stored elsewhere).
+// A chain that no longer holds a digest with that seq and hash was cut
+// back or rewritten after that verification, which a chain that is merely
+// shorter does not show otherwise; Verify reports it as [BrokenChain].
+// Applies to [Verifier].
+func WithKnownTip(seq int64, hash [32]byte) Option {
+	return optionFunc(func(c config) config { c.tipSeq, c.tipHash = seq, hash; return c })
 }
 
 // WithRange limits the rows [Verifier.Verify] reads to the sealed ranges

@@ -84,3 +84,33 @@ func TestVerifyRange(t *testing.T) {
 	require.Len(t, res.Ranges, 1)
 	require.Equal(t, f.base.Add(time.Hour), res.Ranges[0].Start)
 }
+
+// TestKnownTipCatchesATruncatedChain: deleting the newest digests leaves a
+// chain that verifies on its own; a verification given the tip of an
+// earlier one reports the cut, and a chain re-sealed after the cut (by the
+// key's holder) is reported as rewritten.
+func TestKnownTipCatchesATruncatedChain(t *testing.T) {
+	t.Parallel()
+	f, rep := sealed(t)
+	first := f.requireClean()
+	require.EqualValues(t, len(rep.Digests), first.TipSeq)
+	require.Equal(t, rep.Digests[len(rep.Digests)-1].Hash(), first.TipHash)
+	f.requireClean(seal.WithKnownTip(first.TipSeq, first.TipHash))
+
+	// Cut the newest two digests as the database's superuser.
+	cut := first.TipSeq - 1
+	f.pgExec("DELETE FROM audit_digests_leaves WHERE seq >= $1", cut)
+	f.pgExec("DELETE FROM audit_digests WHERE seq >= $1", cut)
+	shorter := f.requireClean() // valid on its own: nothing else tells
+	require.EqualValues(t, cut-1, shorter.TipSeq)
+
+	res, err := f.verify(seal.WithKnownTip(first.TipSeq, first.TipHash))
+	requireFound(t, res, err, seal.Finding{Kind: seal.BrokenChain})
+	require.Contains(t, findings(res, seal.BrokenChain, "")[0].Detail, "missing")
+
+	// Sealing again rebuilds digests with the same seqs, and other hashes.
+	f.seal()
+	res, err = f.verify(seal.WithKnownTip(first.TipSeq, first.TipHash))
+	requireFound(t, res, err, seal.Finding{Kind: seal.BrokenChain})
+	require.Contains(t, findings(res, seal.BrokenChain, "")[0].Detail, "rewritten")
+}

@@ -207,6 +207,9 @@ func (v *Verifier) Verify(ctx context.Context, sources ...Source) (*Result, erro
 		res.TipSeq, res.TipHash = ds[n-1].Seq, ds[n-1].Hash()
 	}
 	trusted := v.checkChain(ds, res)
+	if f, ok := v.checkKnownTip(ds); !ok {
+		res.Findings = append(res.Findings, f)
+	}
 
 	ranges := groupRanges(ds)
 	moved := map[storeEvent]bool{}
@@ -315,6 +318,27 @@ func (v *Verifier) checkChain(ds []Digest, res *Result) map[int64]bool {
 		prev = d
 	}
 	return trusted
+}
+
+// checkKnownTip reports whether ds holds the digest given by WithKnownTip
+// (true when none was given), and the finding when it does not.
+func (v *Verifier) checkKnownTip(ds []Digest) (Finding, bool) {
+	if v.c.tipSeq == 0 {
+		return Finding{}, true
+	}
+	for i := range ds {
+		if ds[i].Seq != v.c.tipSeq {
+			continue
+		}
+		h := ds[i].Hash()
+		if h == v.c.tipHash {
+			return Finding{}, true
+		}
+		return Finding{Kind: BrokenChain, Seq: v.c.tipSeq,
+			Detail: fmt.Sprintf("digest %d has hash %x, not the known tip's %x: the chain was rewritten", v.c.tipSeq, h[:8], v.c.tipHash[:8])}, false
+	}
+	return Finding{Kind: BrokenChain, Seq: v.c.tipSeq,
+		Detail: fmt.Sprintf("the known tip, digest %d, is missing: the chain was cut back to %d digests", v.c.tipSeq, len(ds))}, false
 }
 
 // sealedRange is a range's seal and its late parts.
