@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 )
 
 // Kind is what a [Finding] reports.
@@ -211,19 +213,41 @@ func (v *Verifier) Verify(ctx context.Context, sources ...Source) (*Result, erro
 		res.Findings = append(res.Findings, f)
 	}
 
-	ranges := groupRanges(ds)
-	moved := map[storeEvent]bool{}
-	var deleted []Finding
-	for _, rg := range ranges {
+	// Ranges are verified concurrently, each into its own partial result,
+	// merged in range order: reading a range keeps a database backend
+	// busy, hashing it keeps this process busy, and the two overlap.
+	type rangeOut struct {
+		rr      RangeResult
+		part    Result
+		moved   map[storeEvent]bool
+		deleted []Finding
+	}
+	var outs []*rangeOut
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(verifyConcurrency)
+	for _, rg := range groupRanges(ds) {
 		if !v.inRange(rg.main) {
 			continue
 		}
-		rr, del, err := v.verifyRange(ctx, rg, trusted, sources, res, moved)
-		if err != nil {
-			return nil, err
-		}
-		res.Ranges = append(res.Ranges, rr)
-		deleted = append(deleted, del...)
+		o := &rangeOut{moved: map[storeEvent]bool{}}
+		outs = append(outs, o)
+		g.Go(func() error {
+			var err error
+			o.rr, o.deleted, err = v.verifyRange(gctx, rg, trusted, sources, &o.part, o.moved)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	moved := map[storeEvent]bool{}
+	var deleted []Finding
+	for _, o := range outs {
+		res.Ranges = append(res.Ranges, o.rr)
+		res.Findings = append(res.Findings, o.part.Findings...)
+		res.Erased += o.part.Erased
+		maps.Copy(moved, o.moved)
+		deleted = append(deleted, o.deleted...)
 	}
 	for _, f := range deleted {
 		if !moved[storeEvent{f.Store, f.EventID}] {
@@ -319,6 +343,9 @@ func (v *Verifier) checkChain(ds []Digest, res *Result) map[int64]bool {
 	}
 	return trusted
 }
+
+// verifyConcurrency is how many sealed ranges Verify reads at once.
+const verifyConcurrency = 2
 
 // checkKnownTip reports whether ds holds the digest given by WithKnownTip
 // (true when none was given), and the finding when it does not.
