@@ -348,4 +348,3 @@ func TestHealthcheck(t *testing.T) {
 	require.NoError(t, ln.Close())
 	assert.Error(t, run(context.Background(), config{healthcheck: true, addr: addr}, io.Discard), "nothing listens there")
 }
-
