@@ -185,8 +185,10 @@ func (w *workload) visit(ctx context.Context, rng *rand.Rand) error {
 			err = w.changeSetting(ctx, rng, &v)
 		case r < 70:
 			err = w.requestExport(ctx, rng, &v)
-		default:
+		case u.Admin || rng.IntN(8) == 0: // now and then a user tries an admin page
 			err = w.adminAction(ctx, rng, &v, u)
+		default:
+			err = w.changeSetting(ctx, rng, &v)
 		}
 		if err != nil {
 			return err

@@ -89,8 +89,6 @@ func start(t *testing.T, capture *otlpcapture.Server, args ...string) *service {
 		"OTEL_EXPORTER_OTLP_ENDPOINT="+capture.Endpoint(),
 		"OTEL_SERVICE_NAME=node-service-test",
 		"OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=test",
-		// Short batches: records reach the capture server while the test runs.
-		"OTEL_BLRP_SCHEDULE_DELAY=200",
 	)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)

@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     trusted.push('127.0.0.0/8', '::1');
   }
   const portal = new Portal(auditor, trustedProxies(trusted));
-  const server = createServer(portal.handle);
+  const server = createServer({ noDelay: true }, portal.handle);
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const a = server.address() as AddressInfo;
   const base = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;

@@ -29,7 +29,6 @@ export function newLoggerProvider(): LoggerProvider {
       new BatchLogRecordProcessor({
         exporter: new OTLPLogExporter(),
         maxQueueSize: MAX_QUEUE,
-        maxExportBatchSize: 512,
       }),
     ],
   });

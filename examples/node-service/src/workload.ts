@@ -47,7 +47,7 @@ export async function runWorkload(base: string, n: number, visitors: number, see
   const subsOf = new Map<string, string[]>(); // workspace -> live subscriptions
   const connected = new Map<string, Set<string>>(); // user id -> providers
   const busy = new Set<string>(); // users in a visit: one visit per user at a time
-  const agent = new Agent({ keepAlive: true, maxSockets: visitors });
+  const agent = new Agent({ keepAlive: true, maxSockets: visitors, noDelay: true });
   const tally: Tally = {};
   let budget = n;
   let done = 0;
@@ -128,12 +128,14 @@ export async function runWorkload(base: string, n: number, visitors: number, see
       } else if (x < 45) {
         if (r(20) === 0) await step(v, 'data_export_requested/failure', 400, 'POST', '/exports', { format: 'xlsx' });
         else await step(v, 'data_export_requested/success', 202, 'POST', '/exports', { format: EXPORT_FORMATS[r(EXPORT_FORMATS.length)] });
-      } else if (x < 60) {
+      } else if (x < 60 && (u.admin || r(8) === 0)) { // now and then a user tries an admin page
         const ps = peers(u);
         const target = ps[r(ps.length)];
         const op = ADMIN_OPS[r(ADMIN_OPS.length)];
         if (!u.admin) await step(v, 'admin_action/failure', 403, 'POST', `/admin/users/${target.id}/${op}`, { ticket: `SUP-${1000 + r(9000)}` });
         else await step(v, 'admin_action/success', 204, 'POST', `/admin/users/${target.id}/${op}`, { ticket: `SUP-${1000 + r(9000)}` });
+      } else if (x < 60) {
+        await step(v, 'settings_changed/success', 204, 'PUT', '/settings/theme', { value: SETTINGS.theme[r(SETTINGS.theme.length)] });
       } else if (x < 80) {
         const mine = connected.get(u.id) ?? new Set<string>();
         connected.set(u.id, mine);
