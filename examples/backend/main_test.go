@@ -198,3 +198,20 @@ func TestWorkloadRecordsExactlyNEvents(t *testing.T) {
 		assert.Positive(t, got[k], "the workload covers %s", k)
 	}
 }
+
+func TestHealthcheck(t *testing.T) {
+	capture := otlpcapture.NewServer(t)
+	setOTLPEnv(t, capture)
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, config{addr: "127.0.0.1:0", workers: 1, listening: func(a net.Addr) { addrs <- a }}, testWriter{t})
+	}()
+	addr := (<-addrs).String()
+	require.NoError(t, run(context.Background(), config{healthcheck: true, addr: addr}, testWriter{t}))
+	cancel()
+	require.NoError(t, <-done)
+	assert.Error(t, run(context.Background(), config{healthcheck: true, addr: addr}, testWriter{t}), "nothing listens there any more")
+	assert.Empty(t, capture.Records(), "a health check records nothing")
+}
