@@ -65,6 +65,9 @@ func TestComposeServices(t *testing.T) {
 		a, err := p.GetService(app)
 		require.NoError(t, err)
 		assert.Equal(t, a.Image, s.Image, "%s runs the image of %s", w, app)
+		if assert.NotNil(t, s.Build, w) && assert.NotNil(t, a.Build, app) {
+			assert.Equal(t, *a.Build, *s.Build, "%s builds the image as %s does", w, app)
+		}
 	}
 	for _, name := range longRunning {
 		s, err := p.GetService(name)
@@ -282,7 +285,14 @@ func TestComposeBuildsHaveDockerfiles(t *testing.T) {
 		"backend":      "examples/backend/Dockerfile",
 		"node-service": "examples/node-service/Dockerfile",
 	}
-	assert.ElementsMatch(t, []string{"collector", "webportal", "backend", "node-service"}, p.ServicesWithBuild())
+	for w, app := range workloads {
+		want[w] = want[app]
+	}
+	var names []string
+	for name := range want {
+		names = append(names, name)
+	}
+	assert.ElementsMatch(t, names, p.ServicesWithBuild())
 	for _, name := range p.ServicesWithBuild() {
 		t.Run(name, func(t *testing.T) {
 			s, _ := p.GetService(name)
@@ -326,6 +336,10 @@ func TestComposeBuildsHaveDockerfiles(t *testing.T) {
 				assert.Contains(t, exposed, port.Target, "%s: EXPOSE %d", name, port.Target)
 			}
 			// The health check runs a program the image has.
+			if _, oneShot := workloads[name]; oneShot {
+				assert.Nil(t, s.HealthCheck, "%s runs once: no health check", name)
+				return
+			}
 			hc := s.HealthCheck.Test
 			require.Equal(t, "CMD", hc[0], name)
 			starts := [][]string{execForm(d.final["ENTRYPOINT"]), execForm(d.final["CMD"])}
