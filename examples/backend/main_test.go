@@ -152,7 +152,7 @@ func TestBackendJobsSendContractRecords(t *testing.T) {
 	}
 }
 
-func TestWorkloadRecordsExactlyNEvents(t *testing.T) {
+func TestWorkloadRecordsExactlyNEventsConcurrentSafe(t *testing.T) {
 	const n = 500
 	capture := otlpcapture.NewServer(t)
 	setOTLPEnv(t, capture)

@@ -266,7 +266,7 @@ func assertJSON(t *testing.T, want string, got []byte, field string) {
 	assert.JSONEq(t, want, string(got), field)
 }
 
-func TestWorkloadRecordsExactlyNEvents(t *testing.T) {
+func TestWorkloadRecordsExactlyNEventsConcurrentSafe(t *testing.T) {
 	const n = 400
 	var tally Tally
 	capture := otlpcapture.NewServer(t)
