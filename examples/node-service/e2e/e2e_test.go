@@ -67,11 +67,12 @@ func build(t *testing.T) {
 
 // service is a running node-service process.
 type service struct {
-	t     *testing.T
-	cmd   *exec.Cmd
-	lines chan string // its standard output, line by line
-	done  chan error
-	base  string
+	t      *testing.T
+	cmd    *exec.Cmd
+	lines  chan string   // its standard output, line by line
+	exited chan struct{} // closed once the process has ended
+	err    error         // its exit status, once exited is closed
+	base   string
 }
 
 // start runs node dist/main.js with args, sending OTLP to capture.
@@ -95,7 +96,7 @@ func start(t *testing.T, capture *otlpcapture.Server, args ...string) *service {
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	s := &service{t: t, cmd: cmd, lines: make(chan string, 64), done: make(chan error, 1)}
+	s := &service{t: t, cmd: cmd, lines: make(chan string, 64), exited: make(chan struct{})}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		sc := bufio.NewScanner(stdout)
@@ -113,12 +114,19 @@ func start(t *testing.T, capture *otlpcapture.Server, args ...string) *service {
 	})
 	go func() {
 		wg.Wait()
-		s.done <- cmd.Wait()
+		s.err = cmd.Wait()
+		close(s.exited)
 	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		select {
+		case <-s.exited:
+		default:
 			_ = cmd.Process.Kill()
-			<-s.done
+			go func() {
+				for range s.lines { // drain, so that the reader ends
+				}
+			}()
+			<-s.exited
 		}
 	})
 	line := s.expect("listening on ")
@@ -153,8 +161,8 @@ func (s *service) wait() {
 		}
 	}()
 	select {
-	case err := <-s.done:
-		require.NoError(s.t, err, "node-service exit status")
+	case <-s.exited:
+		require.NoError(s.t, s.err, "node-service exit status")
 	case <-time.After(time.Minute):
 		s.t.Fatal("node-service did not exit")
 	}
