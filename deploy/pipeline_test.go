@@ -293,4 +293,3 @@ func TestServicesThroughTheCollector(t *testing.T) {
 		t.Fatal("the collector did not stop")
 	}
 }
-
