@@ -78,7 +78,7 @@
 // # ClickHouse versions
 //
 // CI and `make test` run Debian bookworm's clickhouse-server 18.16 (native
-// protocol revision 54412); docker-compose.yml offers 24.8 for laptops. The
+// protocol revision 54412); docker-compose.yml offers 25.8 for laptops. The
 // clickhouse-go v2.51.0 native client works with 18.16 without special
 // options — handshake, queries, PrepareBatch/Append/Send with String, UInt64,
 // DateTime, Array(String) and more, LZ4/ZSTD compression — with these rules,
