@@ -5,8 +5,8 @@ package chdbconn
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
