@@ -13,7 +13,6 @@ import (
 	"github.com/otelaudit/otelaudit/internal/chdbconn"
 )
 
-
 // engine is the process's chDB engine, opened by the first test that asks
 // for a ClickHouse database and closed by [Exit].
 var engine struct {
