@@ -33,7 +33,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(testenv.Exit)) // testenv.Exit closes chDB, if used
 }
 
 func testCtx(t testing.TB) context.Context {
