@@ -12,11 +12,11 @@
 //	Query, QueryRow         the bound query with FORMAT Native; the blocks are
 //	                        decoded with clickhouse-go's lib/proto.Block and
 //	                        scanned with its column types, as the driver does
-//	Select                  Query, then one struct per row (ScanStruct)
-//	PrepareBatch            the INSERT's columns and types from SELECT ... LIMIT 0;
-//	                        rows and columns are appended to a lib/proto.Block,
-//	                        which Send encodes (Block.Encode) into a file and
-//	                        inserts with INSERT ... FROM INFILE ... FORMAT Native
+//	PrepareBatch            the INSERT's columns and types from DESCRIBE (SELECT
+//	                        cols FROM t); rows and columns are appended to a
+//	                        lib/proto.Block, which Send encodes (Block.Encode)
+//	                        into a file and inserts with
+//	                        INSERT ... FROM INFILE '<file>' FORMAT Native
 //	Ping, ServerVersion     SELECT 1; the engine's version()
 //	Close                   nothing: the Engine is closed by its owner
 //
@@ -42,8 +42,9 @@
 //     query starts; a running query cannot be interrupted.
 //   - Server errors come back as *clickhouse.Exception with the server's
 //     code, as over the native protocol, so errors.As and code checks work.
-//   - Not supported: QueryFormat, InsertFormat, AsyncInsert, Rows.Totals,
-//     Batch.AppendStruct; they return [ErrUnsupported].
+//   - Not supported: Select, ScanStruct, QueryFormat, InsertFormat,
+//     AsyncInsert, Rows.Totals, Batch.AppendStruct; they return
+//     [ErrUnsupported]. Batch.Flush does nothing: a batch is one INSERT.
 //
 // # Differences from a ClickHouse server
 //
