@@ -408,9 +408,9 @@ func TestExportIsolatesRowsTheServerRefusesLive(t *testing.T) {
 
 // TestExportSplitsABatchOverTooManyMonthsLive: a server refuses an INSERT
 // whose rows span more monthly partitions than max_partitions_per_insert_block
-// (100 by default). ClickHouse 18.16, which the tests run, predates that
-// limit, so partitionLimitConn refuses such a batch the way newer servers
-// do (code 252, "Too many partitions for single INSERT block") before it
+// (100 by default). ClickHouse 18.16, which the tests run first, predates
+// that limit, so partitionLimitConn refuses such a batch the way newer
+// servers do (code 252, "Too many partitions for single INSERT block") before it
 // is sent. The Exporter takes that as a refusal of the batch, not of its
 // rows, nor as a transient error: it splits the batch, and the halves are
 // written for real; nothing is rejected, retried or lost.
@@ -484,4 +484,35 @@ func TestExportConcurrentSafeLive(t *testing.T) {
 	}
 	require.EqualValues(t, 800, exp.Stats().Written)
 	require.EqualValues(t, 800, count(t, conn, "SELECT count() FROM audit_logs"))
+}
+
+// TestExportTooManyMonthsOnTheServerLive is the test above without the
+// stand-in: what the server itself does with a batch over 150 months.
+// ClickHouse 18.16 has no max_partitions_per_insert_block and takes it in
+// one INSERT; ClickHouse 26.5 refuses it (code 252) and the Exporter
+// writes it in halves. Either way every row is written once.
+func TestExportTooManyMonthsOnTheServerLive(t *testing.T) {
+	t.Parallel()
+	conn, opts, layout := migrated(t)
+	counted := &sendCounter{Conn: conn}
+	exp, h := newExporter(t, counted, opts)
+	start := time.Date(2010, 1, 15, 0, 0, 0, 0, time.UTC)
+	recs := corpus.Capture(func(lp log.LoggerProvider) {
+		i := 0
+		a := bridge.New(bridge.WithLoggerProvider(lp), bridge.WithClock(func() time.Time { i++; return start.AddDate(0, i, 0) }))
+		for range 150 {
+			a.Logout(context.Background(), otelaudit.Actor{UserID: "u", WorkspaceID: "ws"})
+		}
+	})
+	require.NoError(t, exp.Export(ctxT(t), recs))
+	require.Equal(t, auditrow.ExportStats{Received: 150, Written: 150, Rejected: zeroRejected()}, exp.Stats())
+	require.Empty(t, h.All())
+	require.Equal(t, recordIDs(t, recs), storedIDs(t, conn))
+	if layout == chschema.LayoutModern { // 26.5
+		require.Equal(t, []int32{252}, counted.codes(), "refused once: too many partitions for one INSERT")
+		require.EqualValues(t, 2, counted.sent.Load(), "then written in two halves of 75 months")
+	} else { // 18.16
+		require.Empty(t, counted.codes())
+		require.EqualValues(t, 1, counted.sent.Load(), "one INSERT")
+	}
 }
