@@ -136,9 +136,12 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// Conn returns a connection whose current database is database ("" keeps
-// the engine's default database).
+// Conn returns a connection whose current database is database (""
+// means "default").
 func (e *Engine) Conn(database string) *Conn {
+	if database == "" {
+		database = "default"
+	}
 	return &Conn{engine: e, database: database}
 }
 
@@ -153,7 +156,7 @@ func (e *Engine) run(ctx context.Context, database, sql, format string) ([]byte,
 	if e.conn == nil {
 		return nil, ErrClosed
 	}
-	if database != "" && database != e.current {
+	if database != e.current {
 		if _, err := e.query("USE "+quoteIdent(database), "Null"); err != nil {
 			return nil, err
 		}
