@@ -231,3 +231,19 @@ func TestDatabasesConcurrentSafe(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// File names (of batches) and identifiers are quoted for SQL.
+func TestQuoting(t *testing.T) {
+	for _, s := range []string{`plain`, `it's`, `back\slash`, `\'`, "new\nline"} {
+		var got string
+		require.NoError(t, engine.Conn("").QueryRow(ctxT(t), "SELECT "+quoteString(s)).Scan(&got))
+		require.Equal(t, s, got)
+	}
+	c := engine.Conn("")
+	name := "we`ird\\db"
+	require.NoError(t, c.Exec(ctxT(t), "CREATE DATABASE "+quoteIdent(name)))
+	t.Cleanup(func() { require.NoError(t, c.Exec(context.Background(), "DROP DATABASE "+quoteIdent(name))) })
+	var db string
+	require.NoError(t, engine.Conn(name).QueryRow(ctxT(t), "SELECT currentDatabase()").Scan(&db))
+	require.Equal(t, name, db)
+}
