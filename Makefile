@@ -9,6 +9,10 @@
 #                       (PG_TIMEZONE); then the ClickHouse suites again on
 #                       ClickHouse 26.5 (chDB; make test-chdb). This is
 #                       what CI runs.
+#   make test-chdb      the ClickHouse suites among PKGS on ClickHouse 26.5
+#                       only (chDB, embedded; scripts/chdb.sh installs it
+#                       into ~/.cache/otelaudit), plus 18.16 servers for the
+#                       tests that need a network server
 #   make lint           gofmt check + go vet, no services
 #   make demo           the whole pipeline on throwaway servers: audit calls
 #                       -> Postgres and ClickHouse -> rows read back
