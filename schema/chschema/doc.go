@@ -154,7 +154,8 @@
 //	administrator        everything                               be stopped: detection is by sealing
 //
 // These grants are covered by golden files only: the modern engine of the
-// tests (chDB) runs without users, so they are not replayed live.
+// tests (chDB) has no writable access storage, so roles cannot be created
+// and replayed there.
 //
 // Servers whose users are configured in users.xml (ClickHouse 18.16): no
 // setting makes an insert-only user. allow_ddl = 0 (and readonly) in a
