@@ -64,7 +64,7 @@ func (c *Conn) prepareBatch(ctx context.Context, query string) (*batch, error) {
 		return nil, fmt.Errorf("chdbconn: PrepareBatch: %s has no columns to insert", table)
 	}
 	return &batch{ctx: ctx, conn: c, block: block,
-		insert: "INSERT INTO " + table + " (" + strings.Join(names, ", ") + ") FROM INFILE %s FORMAT Native"}, nil
+		insert: "INSERT INTO " + table + " (" + strings.Join(names, ", ") + ")"}, nil
 }
 
 // batch buffers rows in a Native block; Send writes the block to a file
@@ -73,7 +73,7 @@ type batch struct {
 	ctx    context.Context
 	conn   *Conn
 	block  *proto.Block
-	insert string // with %s for the file name literal
+	insert string // INSERT INTO t (columns)
 	sent   bool
 }
 
@@ -123,7 +123,7 @@ func (b *batch) Send() error {
 		return fmt.Errorf("chdbconn: write block: %w", err)
 	}
 	defer os.Remove(file)
-	_, err := b.conn.engine.run(b.ctx, b.conn.database, fmt.Sprintf(b.insert, quoteString(file)), "Null")
+	_, err := b.conn.engine.run(b.ctx, b.conn.database, b.insert+" FROM INFILE "+quoteString(file)+" FORMAT Native", "Null")
 	return err
 }
 
