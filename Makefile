@@ -6,7 +6,13 @@
 #                       throwaway Postgres and ClickHouse servers
 #                       (scripts/with-services.sh); then the Postgres suites
 #                       again with a session time zone other than UTC
-#                       (PG_TIMEZONE). This is what CI runs.
+#                       (PG_TIMEZONE); then the ClickHouse suites again on
+#                       ClickHouse 26.5 (chDB; make test-chdb). This is
+#                       what CI runs.
+#   make test-chdb      the ClickHouse suites among PKGS on ClickHouse 26.5
+#                       only (chDB, embedded; scripts/chdb.sh installs it
+#                       into ~/.cache/otelaudit), plus 18.16 servers for the
+#                       tests that need a network server
 #   make lint           gofmt check + go vet, no services
 #   make demo           the whole pipeline on throwaway servers: audit calls
 #                       -> Postgres and ClickHouse -> rows read back
@@ -43,7 +49,7 @@ PG_TIMEZONE ?= Asia/Tokyo
 # make mutate runs these unless PKGS is given; the slowest last.
 MUTATE_PKGS := ./bridge ./exporter/auditrow ./exporter/clickhouselog ./schema/... sql ./exporter/postgreslog
 
-.PHONY: test lint fmt-check vet go-test bench demo mutate services-up services-down
+.PHONY: test test-chdb lint fmt-check vet go-test bench demo mutate services-up services-down
 
 test: lint
 	scripts/with-services.sh scripts/each-module.sh $(GO) test $(GOTEST_FLAGS) $(PKGS)
@@ -51,6 +57,24 @@ test: lint
 	if [ -n "$$pg" ]; then \
 		echo "==> the Postgres suites again, session time zone $(PG_TIMEZONE) (PGTZ)" >&2; \
 		PGTZ=$(PG_TIMEZONE) scripts/with-services.sh $(GO) test $(GOTEST_FLAGS) $$pg; \
+	fi
+	@$(MAKE) --no-print-directory test-chdb
+
+# The ClickHouse suites among PKGS run a second time on ClickHouse 26.5:
+# chDB, the engine embedded as a library (scripts/chdb.sh installs it into
+# a cache), through internal/chdbconn, with the build tag chdb and
+# OTELAUDIT_CLICKHOUSE_ENGINE=chdb. Tests that open their own connection
+# from a DSN, and private servers, still use 18.16 (with-services.sh).
+CHDB_PKGS_RE := /(schema/chschema|exporter/clickhouselog|schema/seal|bridge|internal/chdbconn)$$
+
+test-chdb:
+	@ch="$$($(GO) list $(PKGS) 2>/dev/null | grep -E '$(CHDB_PKGS_RE)' || true)"; \
+	if [ -n "$$ch" ]; then \
+		lib="$$(scripts/chdb.sh lib)"; \
+		echo "==> the ClickHouse suites again on ClickHouse 26.5 (chDB: $$lib)" >&2; \
+		$(GO) vet -tags chdb ./internal/chdbconn ./internal/testenv; \
+		CHDB_LIB_PATH="$$lib" OTELAUDIT_CLICKHOUSE_ENGINE=chdb \
+			scripts/with-services.sh $(GO) test -tags chdb $(GOTEST_FLAGS) $$ch; \
 	fi
 
 lint: fmt-check vet

@@ -14,10 +14,14 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/internal/testenv"
 )
 
+// TestMain fails the package's tests if they leave goroutines behind, and
+// closes the chDB engine, if the ClickHouse test ran on it, before the
+// process exits.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(testenv.Exit))
 }
 
 // memExporter is an in-memory sdk/log exporter: it keeps a clone of every

@@ -159,7 +159,7 @@ func run(ctx context.Context) error {
 	}
 	fmt.Printf("\nClickHouse, %s (%s layout):\n  %s\n", q.Name, layout, q.Question)
 	chRows, err := conn.Query(ctx, q.SQL,
-		clickhouse.Named("now", time.Now().Add(time.Minute).UTC().Truncate(time.Second)),
+		chschema.TimeArg(layout, "now", time.Now().Add(time.Minute)), // nanoseconds on the modern layout
 		clickhouse.Named("min_failures", uint64(1)))
 	if err != nil {
 		return err

@@ -97,7 +97,8 @@
 // A failure after the data went out is ambiguous: the server may have
 // written the rows before the answer was lost. Before sending such rows
 // again, the Exporter looks up which of their event ids are already in the
-// table (one query per 2,000 ids, bounded by the rows' time range) and sends
+// table (one query per 2,000 ids, bounded by the rows' time range: exact
+// DateTime64(9) bounds on the modern layout, chschema.TimeRange) and sends
 // only the others; those it finds are counted in Stats().AlreadyStored, not
 // in Written. So a retried batch neither duplicates rows nor inflates the
 // daily rollup.
@@ -169,10 +170,13 @@
 // Distributed table and looks stored event ids up through it). Either way
 // the service's credentials cannot change or remove a stored row.
 //
-// # ClickHouse 18.16
+// # Tested servers
 //
-// Everything here works against the ClickHouse 18.16 that `make test`
-// runs (compat layout); see internal/testenv/CLICKHOUSE_NOTES.md for what
-// the driver needs there. The modern layout's insert path (DateTime64, Map)
-// is not exercised against a live server in this repository.
+// `make test` runs this package's live tests on ClickHouse 18.16 (compat
+// layout; see internal/testenv/CLICKHOUSE_NOTES.md for what the driver
+// needs there) and again on ClickHouse 26.5 (modern layout: DateTime64,
+// Map, LowCardinality; chDB, the engine embedded as a library, through
+// internal/chdbconn). The tests that open their own connection from a DSN
+// (Open, the memory bound) use the 18.16 server in both runs: chDB has no
+// network interface.
 package clickhouselog

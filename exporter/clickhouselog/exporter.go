@@ -325,9 +325,14 @@ func (e *Exporter) dropStored(ctx context.Context, c *columns) (columns, error) 
 			}
 			ids.WriteString("'" + c.ids[i].String() + "'") // hex and dashes: nothing to escape
 		}
+		// hi is the last stored time: the range ends just after it. On the
+		// modern layout the bounds are exact (chschema.TimeRange): bound as
+		// time.Time, whole seconds, ClickHouse 26.5 missed rows later in a
+		// second, and they were written twice.
+		bounds, args := chschema.TimeRange(c.layout, lo, hi.Add(time.Nanosecond))
 		q := "SELECT DISTINCT toString(event_id) FROM " + e.target +
-			" WHERE time >= toDateTime(?) AND time < toDateTime(?) AND toString(event_id) IN (" + ids.String() + ")"
-		rs, err := e.conn.Query(ctx, q, lo.Unix(), hi.Unix()+1)
+			" WHERE " + bounds + " AND toString(event_id) IN (" + ids.String() + ")"
+		rs, err := e.conn.Query(ctx, q, args...)
 		if err != nil {
 			return columns{}, fmt.Errorf("look up stored event ids: %w", err)
 		}

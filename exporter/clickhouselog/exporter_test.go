@@ -110,9 +110,21 @@ func TestExportBadInputCorpusLive(t *testing.T) {
 
 	cases := corpus.Cases()
 	recs := corpus.Records(cases)
-	// ClickHouse's own limit: a time its column cannot hold is clamped.
+	// ClickHouse's own limit: a time its column cannot hold is clamped to
+	// the column's range, which depends on the layout: DateTime seconds
+	// (compat) from 1970 to 2105, DateTime64(9) (modern) from 1900 to 2262.
+	lo, hi := time.Unix(0, 0).UTC(), time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC)
+	if layout == chschema.LayoutModern {
+		lo, hi = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2262, 4, 11, 23, 47, 16, 0, time.UTC)
+	}
+	edges := []time.Time{
+		time.Date(1850, 1, 1, 0, 0, 0, 0, time.UTC),    // before both ranges
+		time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC), // before compat's only
+		time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC),    // after compat's only
+		time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC),    // after both
+	}
 	early := corpus.Capture(func(lp log.LoggerProvider) {
-		for i, ts := range []time.Time{time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC), time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		for i, ts := range edges {
 			var r log.Record
 			r.SetEventName("audit.login")
 			r.SetTimestamp(ts)
@@ -138,10 +150,29 @@ func TestExportBadInputCorpusLive(t *testing.T) {
 		require.NoError(t, err)
 		want[row.EventID] = expectedRow(&row, c.Markers)
 	}
+	wantTime := map[uuid.UUID]time.Time{} // of the edge cases
+	clamped := 0
 	for i := range early {
 		row, err := m.MapRecord(&early[i])
 		require.NoError(t, err)
-		want[row.EventID] = expectedRow(&row, []string{"time:" + clickhouselog.ChangeTimeOutOfRange})
+		switch ts := edges[i]; {
+		case ts.Before(lo):
+			want[row.EventID] = expectedRow(&row, []string{"time:" + clickhouselog.ChangeTimeOutOfRange})
+			wantTime[row.EventID] = lo
+			clamped++
+		case ts.After(hi):
+			want[row.EventID] = expectedRow(&row, []string{"time:" + clickhouselog.ChangeTimeOutOfRange})
+			wantTime[row.EventID] = hi
+			clamped++
+		default:
+			want[row.EventID] = expectedRow(&row, nil)
+			wantTime[row.EventID] = ts
+		}
+	}
+	if layout == chschema.LayoutModern {
+		require.Equal(t, 2, clamped, "1969 and 2200 fit a DateTime64(9)")
+	} else {
+		require.Equal(t, 4, clamped, "no edge fits a DateTime")
 	}
 
 	require.NoError(t, exp.Export(ctxT(t), all), "bad records never fail the batch")
@@ -182,12 +213,8 @@ func TestExportBadInputCorpusLive(t *testing.T) {
 		}
 		require.LessOrEqual(t, len(r.Details), auditrow.DefaultMaxValueBytes)
 		require.LessOrEqual(t, len(r.UserID), auditrow.DefaultMaxFieldBytes)
-		if w := want[id].Sanitized; w != nil && w[0] == "time:"+clickhouselog.ChangeTimeOutOfRange {
-			lo, hi := time.Unix(0, 0), time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC) // compat: DateTime seconds
-			if layout == chschema.LayoutModern {
-				lo, hi = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2262, 4, 11, 23, 47, 16, 0, time.UTC)
-			}
-			require.True(t, tm.Equal(lo) || tm.Equal(hi), "clamped time %v, want %v or %v", tm, lo, hi)
+		if w, ok := wantTime[id]; ok {
+			require.True(t, tm.Equal(w), "edge time %v, want %v (column range %v to %v)", tm, w, lo, hi)
 		}
 	}
 	require.NoError(t, rows.Err())
@@ -381,9 +408,9 @@ func TestExportIsolatesRowsTheServerRefusesLive(t *testing.T) {
 
 // TestExportSplitsABatchOverTooManyMonthsLive: a server refuses an INSERT
 // whose rows span more monthly partitions than max_partitions_per_insert_block
-// (100 by default). ClickHouse 18.16, which the tests run, predates that
-// limit, so partitionLimitConn refuses such a batch the way newer servers
-// do (code 252, "Too many partitions for single INSERT block") before it
+// (100 by default). ClickHouse 18.16, which the tests run first, predates
+// that limit, so partitionLimitConn refuses such a batch the way newer
+// servers do (code 252, "Too many partitions for single INSERT block") before it
 // is sent. The Exporter takes that as a refusal of the batch, not of its
 // rows, nor as a transient error: it splits the batch, and the halves are
 // written for real; nothing is rejected, retried or lost.
@@ -457,4 +484,35 @@ func TestExportConcurrentSafeLive(t *testing.T) {
 	}
 	require.EqualValues(t, 800, exp.Stats().Written)
 	require.EqualValues(t, 800, count(t, conn, "SELECT count() FROM audit_logs"))
+}
+
+// TestExportTooManyMonthsOnTheServerLive is the test above without the
+// stand-in: what the server itself does with a batch over 150 months.
+// ClickHouse 18.16 has no max_partitions_per_insert_block and takes it in
+// one INSERT; ClickHouse 26.5 refuses it (code 252) and the Exporter
+// writes it in halves. Either way every row is written once.
+func TestExportTooManyMonthsOnTheServerLive(t *testing.T) {
+	t.Parallel()
+	conn, opts, layout := migrated(t)
+	counted := &sendCounter{Conn: conn}
+	exp, h := newExporter(t, counted, opts)
+	start := time.Date(2010, 1, 15, 0, 0, 0, 0, time.UTC)
+	recs := corpus.Capture(func(lp log.LoggerProvider) {
+		i := 0
+		a := bridge.New(bridge.WithLoggerProvider(lp), bridge.WithClock(func() time.Time { i++; return start.AddDate(0, i, 0) }))
+		for range 150 {
+			a.Logout(context.Background(), otelaudit.Actor{UserID: "u", WorkspaceID: "ws"})
+		}
+	})
+	require.NoError(t, exp.Export(ctxT(t), recs))
+	require.Equal(t, auditrow.ExportStats{Received: 150, Written: 150, Rejected: zeroRejected()}, exp.Stats())
+	require.Empty(t, h.All())
+	require.Equal(t, recordIDs(t, recs), storedIDs(t, conn))
+	if layout == chschema.LayoutModern { // 26.5
+		require.Equal(t, []int32{252}, counted.codes(), "refused once: too many partitions for one INSERT")
+		require.EqualValues(t, 2, counted.sent.Load(), "then written in two halves of 75 months")
+	} else { // 18.16
+		require.Empty(t, counted.codes())
+		require.EqualValues(t, 1, counted.sent.Load(), "one INSERT")
+	}
 }

@@ -2,6 +2,7 @@ package clickhouselog_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -256,4 +257,47 @@ func (b *partitionLimitBatch) Send() error {
 	}
 	b.conn.sent.Add(1)
 	return b.Batch.Send()
+}
+
+// sendCounter counts the batches a real connection sent, and the codes
+// of the server exceptions of those that failed.
+type sendCounter struct {
+	driver.Conn
+	sent    atomic.Int32
+	mu      sync.Mutex
+	refused []int32
+}
+
+func (c *sendCounter) codes() []int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.refused)
+}
+
+func (c *sendCounter) PrepareBatch(ctx context.Context, q string, opts ...driver.PrepareBatchOption) (driver.Batch, error) {
+	b, err := c.Conn.PrepareBatch(ctx, q, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &countedBatch{Batch: b, c: c}, nil
+}
+
+type countedBatch struct {
+	driver.Batch
+	c *sendCounter
+}
+
+func (b *countedBatch) Send() error {
+	err := b.Batch.Send()
+	if err == nil {
+		b.c.sent.Add(1)
+		return nil
+	}
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		b.c.mu.Lock()
+		b.c.refused = append(b.c.refused, ex.Code)
+		b.c.mu.Unlock()
+	}
+	return err
 }

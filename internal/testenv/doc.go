@@ -98,4 +98,23 @@
 //   - The server lacks DateTime64, Map, Bool, IPv4/6, JSON, CODEC and TTL.
 //
 // [ClickHouseOptions] parses a DSN the way these helpers do.
+//
+// # ClickHouse 26.5 (chDB)
+//
+// With OTELAUDIT_CLICKHOUSE_ENGINE=chdb ([EnvClickHouseEngine]), [ClickHouse]
+// makes the test's database in ClickHouse 26.5 embedded in the test process
+// (chDB: libchdb.so, loaded from $CHDB_LIB_PATH) and returns an
+// internal/chdbconn connection, a clickhouse-go driver.Conn. The binary must
+// be built with the build tag chdb; without it, or without the library, the
+// test fails (never skips). `make test-chdb`, part of `make test`, runs the
+// ClickHouse suites that way a second time. In that run:
+//
+//   - one engine serves the whole test binary; end TestMain with
+//     goleak.VerifyTestMain(m, goleak.Cleanup(testenv.Exit)), which closes
+//     it ([Exit]): an engine left open crashes a race-enabled process at
+//     exit;
+//   - [ClickHouseDSN], [ClickHouseClient] and [StartClickHouse] still give
+//     the 18.16 servers: chDB has no network interface;
+//   - [ClickHouseEngine] tells the tests which engine they run on, for the
+//     few assertions that differ by layout.
 package testenv

@@ -217,8 +217,15 @@ func ClickHouseDSN(tb testing.TB) (dsn, database string) {
 // [ClickHouseDSN]) and returns a native-protocol connection whose default
 // database is it, plus its name. The connection is closed, then the database
 // dropped, when the test ends.
+//
+// With OTELAUDIT_CLICKHOUSE_ENGINE=chdb ([EnvClickHouseEngine]) the
+// database is made in the ClickHouse engine embedded in the test process
+// (chDB) instead, and the connection is an internal/chdbconn adapter.
 func ClickHouse(tb testing.TB) (driver.Conn, string) {
 	tb.Helper()
+	if ClickHouseEngine() == EngineChDB {
+		return clickHouseChDB(tb)
+	}
 	dsn, name := ClickHouseDSN(tb)
 	opt, err := ClickHouseOptions(dsn)
 	if err != nil {

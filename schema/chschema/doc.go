@@ -55,10 +55,24 @@
 // documentation (exporter/clickhouselog) maps each column to its record
 // field.
 //
-// The compat layout is what `make test` exercises against a live server
-// (Debian's ClickHouse 18.16). The modern layout's DDL and queries come from
-// the same templates and are covered by golden files only: no modern server
-// runs in this repository's tests.
+// `make test` runs the live tests on both: the compat layout on Debian's
+// ClickHouse 18.16 (a server), the modern layout on ClickHouse 26.5 (chDB,
+// the engine embedded as a library; see internal/chdbconn), with the same
+// assertions. Golden files in testdata/ pin the DDL and queries of both.
+//
+// # Times
+//
+// The time column of the compat layout is a DateTime (whole seconds; the
+// fraction is in time_ns); the modern layout's is a DateTime64(9, 'UTC').
+// clickhouse-go binds a time.Time argument as toDateTime('...'), whole
+// seconds; compared with a DateTime64 sort key, ClickHouse 26.5 prunes as
+// if the range ended at that second, so a row at 12:00:00.001 is not found
+// by time < toDateTime('12:00:01'). Everything that compares the modern
+// time column therefore compares it with a DateTime64(9): the query
+// pack's SQL wraps its time parameters in toDateTime64(@name, 9, 'UTC'),
+// [TimeArg] binds a parameter at the layout's precision (nanoseconds on
+// the modern layout), and [TimeRange] builds the exact range condition
+// that the exporter and the seals read with.
 //
 // # Sort key, partitions and duplicates
 //
@@ -139,8 +153,9 @@
 //	                                                              IPs, details, values
 //	administrator        everything                               be stopped: detection is by sealing
 //
-// These grants are covered by golden files only: no modern server runs in
-// this repository's tests.
+// These grants are covered by golden files only: the modern engine of the
+// tests (chDB) has no writable access storage, so roles cannot be created
+// and replayed there.
 //
 // Servers whose users are configured in users.xml (ClickHouse 18.16): no
 // setting makes an insert-only user. allow_ddl = 0 (and readonly) in a
@@ -180,8 +195,9 @@
 // admin_actions, settings_changes, oauth_churn, subscriptions_per_month,
 // most_active_users, daily_activity (from the rollup) and user_activity (a
 // GDPR subject access request). Each has a question, its parameters
-// ("@name", bound client-side by clickhouse-go with clickhouse.Named; time
-// parameters are whole seconds in UTC), and SQL. They differ between the
+// ("@name", bound client-side by clickhouse-go: clickhouse.Named, or
+// [TimeArg] for times, which keeps nanoseconds on the modern layout; the
+// compat layout's time parameters are whole seconds), and SQL. They differ between the
 // layouts only where the column types do (nanosecond timestamps). Each is
 // tested against the live server on a seeded dataset with hand-worked
 // answers, and timed on 10 million rows by `make bench`.

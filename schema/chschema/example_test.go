@@ -3,6 +3,7 @@ package chschema_test
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/otelaudit/otelaudit/schema/chschema"
 )
@@ -80,4 +81,19 @@ func ExampleQueryByName() {
 	// HAVING failures >= @min_failures
 	// ORDER BY failures DESC, client_ip
 	// LIMIT 100
+}
+
+// A time range on the audit table's time column, as the exporter and the
+// seals read it: exact on the modern layout (DateTime64(9) bounds), whole
+// seconds on the compat layout, whose time column is a DateTime.
+func ExampleTimeRange() {
+	from := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+	to := from.Add(1500 * time.Millisecond)
+	for _, l := range []chschema.Layout{chschema.LayoutModern, chschema.LayoutCompat} {
+		cond, args := chschema.TimeRange(l, from, to)
+		fmt.Println(l, cond, args)
+	}
+	// Output:
+	// modern time >= toDateTime64(?, 9, 'UTC') AND time < toDateTime64(?, 9, 'UTC') [2024-06-01 12:00:00.000000000 2024-06-01 12:00:01.500000000]
+	// compat time >= toDateTime(?) AND time < toDateTime(?) [1717243200 1717243202]
 }

@@ -26,3 +26,12 @@ func count(t *testing.T, conn driver.Conn, q string, args ...any) uint64 {
 	require.NoError(t, conn.QueryRow(ctxT(t), q, args...).Scan(&n), q)
 	return n
 }
+
+// engineLayout is the layout Migrate chooses on the ClickHouse the tests
+// run on: compat on the shared 18.16 server, modern on chDB (26.5).
+func engineLayout() chschema.Layout {
+	if testenv.ClickHouseEngine() == testenv.EngineChDB {
+		return chschema.LayoutModern
+	}
+	return chschema.LayoutCompat
+}

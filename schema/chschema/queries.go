@@ -22,7 +22,9 @@ type Query struct {
 	// Question is what the query answers, in words.
 	Question string
 	// Params are the parameters the SQL refers to as @name, each as
-	// "name Type" (DateTime parameters are whole seconds, UTC).
+	// "name Type". Bind DateTime parameters with [TimeArg]: nanoseconds
+	// on the modern layout, whole seconds on the compat layout. (A
+	// time.Time bound with clickhouse.Named is whole seconds on both.)
 	Params []string
 	// FromRollup is true for queries that read the daily rollup rather
 	// than the audit table: fast, but a copy of an event inserted from
@@ -34,7 +36,7 @@ type Query struct {
 	SQL string
 }
 
-var queryTemplates = template.Must(template.New("").Funcs(template.FuncMap{"timeNanos": func() string { return "" }}).
+var queryTemplates = template.Must(template.New("").Funcs(template.FuncMap{"timeNanos": func() string { return "" }, "time": timeParam(LayoutCompat)}).
 	Option("missingkey=error").ParseFS(queryFS, "queries/*.sql"))
 
 // Queries returns the query pack, rendered for the layout and options, in
@@ -57,7 +59,7 @@ func Queries(l Layout, opts Options) ([]Query, error) {
 			return "toUnixTimestamp64Nano(time)"
 		}
 		return "toUInt64(time) * 1000000000 + time_ns"
-	}})
+	}, "time": timeParam(l)})
 	data := struct{ Table, Rollup string }{quote(o.Database, o.Table), quote(o.Database, o.RollupTable())}
 	files, err := fs.Glob(queryFS, "queries/*.sql")
 	if err != nil {
@@ -90,6 +92,21 @@ func Queries(l Layout, opts Options) ([]Query, error) {
 		out = append(out, q)
 	}
 	return out, nil
+}
+
+// timeParam renders a DateTime parameter compared with the time column:
+// @name on the compat layout (a DateTime); on the modern layout
+// toDateTime64(@name, 9, 'UTC'), so that the column (a DateTime64(9)) is
+// compared with a DateTime64 whatever the parameter was bound as: a
+// DateTime compared with it makes ClickHouse 26.5 skip rows later within
+// the bound's second (see TimeArg).
+func timeParam(l Layout) func(name string) string {
+	return func(name string) string {
+		if l == LayoutModern {
+			return "toDateTime64(@" + name + ", 9, 'UTC')"
+		}
+		return "@" + name
+	}
 }
 
 // QueryByName returns one query of the pack.

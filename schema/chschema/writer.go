@@ -39,8 +39,9 @@ const DefaultWriterRole = "otelaudit_writer"
 //	SET DEFAULT ROLE otelaudit_writer TO billing_service;
 //
 // role is the role's name, an identifier; "" means [DefaultWriterRole].
-// The statements are covered by golden files only: no modern server runs
-// in this repository's tests.
+// The statements are covered by golden files only: the modern engine of
+// the tests (chDB, ClickHouse 26.5 embedded) has no writable access
+// storage, so roles cannot be created and replayed there.
 func WriterGrants(opts Options, role string) ([]string, error) {
 	o, err := opts.withDefaults()
 	if err != nil {

@@ -33,7 +33,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(testenv.Exit)) // testenv.Exit closes chDB, if used
 }
 
 func testCtx(t testing.TB) context.Context {
@@ -51,6 +51,7 @@ type fixture struct {
 	pg     *pgxpool.Pool
 	ch     driver.Conn
 	chOpts chschema.Options
+	chLay  chschema.Layout // compat on 18.16, modern on chDB (26.5)
 	pgExp  *postgreslog.Exporter
 	chExp  *clickhouselog.Exporter
 	key    ed25519.PrivateKey
@@ -77,6 +78,7 @@ func newFixture(t *testing.T) *fixture {
 	f.chOpts = chschema.Options{Database: db}
 	layout, err := chschema.Migrate(ctx, f.ch, f.chOpts)
 	require.NoError(t, err)
+	f.chLay = layout
 
 	handler := func(err error) { t.Errorf("exporter error: %v", err) }
 	f.pgExp, err = postgreslog.New(f.pg, postgreslog.WithErrorHandler(handler))
@@ -372,7 +374,7 @@ func (f *fixture) pgExec(sql string, args ...any) {
 // chCopy returns an INSERT ... SELECT that copies the ClickHouse row of id
 // with column col set to expr.
 func (f *fixture) chCopy(id uuid.UUID, col, expr string) string {
-	cols := chschema.Columns(chschema.LayoutCompat)
+	cols := chschema.Columns(f.chLay)
 	sel := make([]string, len(cols))
 	for i, c := range cols {
 		sel[i] = c

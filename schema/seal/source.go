@@ -182,13 +182,11 @@ func (s *ClickHouseSource) Rows(ctx context.Context, from, to time.Time, fn func
 	}
 	q := "SELECT event_id, " + timeCols + ", action, workspace_id, user_id, user_name, client_ip, user_agent," +
 		" session_id, resource_type, resource_id, toString(outcome), error_type, details, previous_value, new_value, " +
-		attrCols + ", trace_id, span_id, service_name, sanitized FROM " + s.target +
-		" WHERE time >= toDateTime(?) AND time < toDateTime(?)"
-	lo, hi := from.Unix(), to.Unix()
-	if !to.Equal(time.Unix(hi, 0)) {
-		hi++ // a bound inside a second: read the whole second, filter below
-	}
-	rows, err := s.conn.Query(ctx, q, lo, hi)
+		attrCols + ", trace_id, span_id, service_name, sanitized FROM " + s.target
+	// Exact on the modern layout; whole seconds on the compat layout,
+	// filtered below.
+	bounds, args := chschema.TimeRange(layout, from, to)
+	rows, err := s.conn.Query(ctx, q+" WHERE "+bounds, args...)
 	if err != nil {
 		return fmt.Errorf("seal: read clickhouse rows [%v, %v): %w", from, to, err)
 	}

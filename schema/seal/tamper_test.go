@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelaudit/otelaudit/schema/chschema"
 	"github.com/otelaudit/otelaudit/schema/seal"
 )
 
@@ -95,8 +96,16 @@ func TestTamperingIsDetected(t *testing.T) {
 			return []seal.Finding{{Kind: seal.Edited, Store: "clickhouse", EventID: ids[11]}}
 		}},
 		{"clickhouse/change the time order", func(f *fixture, ids []uuid.UUID) []seal.Finding {
-			f.chExec(f.chCopy(ids[13], "time", "time + 1"))
-			f.chMutate(fmt.Sprintf("DELETE WHERE event_id = %s AND time = toDateTime(%d)", chUUID(ids[13]), f.pgTime(ids[13]).Unix()))
+			f.chExec(f.chCopy(ids[13], "time", "time + INTERVAL 1 SECOND"))
+			// The original: its second in the compat layout (a DateTime);
+			// in the modern one (a DateTime64), before the copy a second
+			// later.
+			orig := f.pgTime(ids[13])
+			cond := fmt.Sprintf("time = toDateTime(%d)", orig.Unix())
+			if f.chLay == chschema.LayoutModern {
+				cond = "time < toDateTime64('" + orig.Add(500*time.Millisecond).UTC().Format("2006-01-02 15:04:05.000000000") + "', 9, 'UTC')"
+			}
+			f.chMutate(fmt.Sprintf("DELETE WHERE event_id = %s AND %s", chUUID(ids[13]), cond))
 			return []seal.Finding{{Kind: seal.Moved, Store: "clickhouse", EventID: ids[13]}}
 		}},
 		{"both stores/delete the same row", func(f *fixture, ids []uuid.UUID) []seal.Finding {

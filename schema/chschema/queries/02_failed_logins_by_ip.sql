@@ -9,7 +9,7 @@ SELECT
     max(time) AS last_seen
 FROM {{.Table}}
 WHERE action = 'login' AND outcome = 'failure'
-    AND time >= @now - INTERVAL 24 HOUR AND time < @now
+    AND time >= {{time "now"}} - INTERVAL 24 HOUR AND time < {{time "now"}}
 GROUP BY client_ip
 HAVING failures >= @min_failures
 ORDER BY failures DESC, client_ip

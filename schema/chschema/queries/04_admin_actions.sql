@@ -9,6 +9,6 @@ SELECT
     outcome,
     details
 FROM {{.Table}}
-WHERE workspace_id = @workspace AND action = 'admin_action' AND time >= @from AND time < @to
+WHERE workspace_id = @workspace AND action = 'admin_action' AND time >= {{time "from"}} AND time < {{time "to"}}
 ORDER BY time_unix_nano, event_id
 LIMIT 1 BY event_id

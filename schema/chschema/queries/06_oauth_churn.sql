@@ -6,6 +6,6 @@ SELECT
     uniqExactIf(event_id, action = 'oauth_disconnected') AS disconnected,
     toInt64(connected) - toInt64(disconnected) AS net
 FROM {{.Table}}
-WHERE action IN ('oauth_connected', 'oauth_disconnected') AND time >= @from AND time < @to
+WHERE action IN ('oauth_connected', 'oauth_disconnected') AND time >= {{time "from"}} AND time < {{time "to"}}
 GROUP BY provider
 ORDER BY provider

@@ -6,6 +6,6 @@ SELECT
     uniqExactIf(event_id, action = 'subscription_cancelled') AS cancelled,
     toInt64(created) - toInt64(cancelled) AS net
 FROM {{.Table}}
-WHERE action IN ('subscription_created', 'subscription_cancelled') AND time >= @from AND time < @to
+WHERE action IN ('subscription_created', 'subscription_cancelled') AND time >= {{time "from"}} AND time < {{time "to"}}
 GROUP BY month
 ORDER BY month

@@ -6,7 +6,7 @@ SELECT
     uniqExact(action) AS actions,
     max(time) AS last_seen
 FROM {{.Table}}
-WHERE workspace_id = @workspace AND time >= @from AND time < @to AND user_id != ''
+WHERE workspace_id = @workspace AND time >= {{time "from"}} AND time < {{time "to"}} AND user_id != ''
 GROUP BY user_id
 ORDER BY events DESC, user_id
 LIMIT @limit

@@ -10,6 +10,6 @@ SELECT
     outcome,
     client_ip
 FROM {{.Table}}
-WHERE user_id = @user_id AND time >= @from AND time < @to
+WHERE user_id = @user_id AND time >= {{time "from"}} AND time < {{time "to"}}
 ORDER BY time_unix_nano, event_id
 LIMIT 1 BY event_id

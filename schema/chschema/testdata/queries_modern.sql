@@ -21,7 +21,7 @@ SELECT
     max(time) AS last_seen
 FROM `audit`.`audit_logs`
 WHERE action = 'login' AND outcome = 'failure'
-    AND time >= @now - INTERVAL 24 HOUR AND time < @now
+    AND time >= toDateTime64(@now, 9, 'UTC') - INTERVAL 24 HOUR AND time < toDateTime64(@now, 9, 'UTC')
 GROUP BY client_ip
 HAVING failures >= @min_failures
 ORDER BY failures DESC, client_ip
@@ -35,7 +35,7 @@ SELECT
     uniqExactIf(event_id, action = 'data_export_requested') AS requested,
     uniqExactIf(event_id, action = 'data_export_completed') AS completed
 FROM `audit`.`audit_logs`
-WHERE action IN ('data_export_requested', 'data_export_completed') AND time >= @from AND time < @to
+WHERE action IN ('data_export_requested', 'data_export_completed') AND time >= toDateTime64(@from, 9, 'UTC') AND time < toDateTime64(@to, 9, 'UTC')
 GROUP BY workspace_id, user_id
 ORDER BY requested DESC, completed DESC, workspace_id, user_id;
 
@@ -50,7 +50,7 @@ SELECT
     outcome,
     details
 FROM `audit`.`audit_logs`
-WHERE workspace_id = @workspace AND action = 'admin_action' AND time >= @from AND time < @to
+WHERE workspace_id = @workspace AND action = 'admin_action' AND time >= toDateTime64(@from, 9, 'UTC') AND time < toDateTime64(@to, 9, 'UTC')
 ORDER BY time_unix_nano, event_id
 LIMIT 1 BY event_id;
 
@@ -75,7 +75,7 @@ SELECT
     uniqExactIf(event_id, action = 'oauth_disconnected') AS disconnected,
     toInt64(connected) - toInt64(disconnected) AS net
 FROM `audit`.`audit_logs`
-WHERE action IN ('oauth_connected', 'oauth_disconnected') AND time >= @from AND time < @to
+WHERE action IN ('oauth_connected', 'oauth_disconnected') AND time >= toDateTime64(@from, 9, 'UTC') AND time < toDateTime64(@to, 9, 'UTC')
 GROUP BY provider
 ORDER BY provider;
 
@@ -87,7 +87,7 @@ SELECT
     uniqExactIf(event_id, action = 'subscription_cancelled') AS cancelled,
     toInt64(created) - toInt64(cancelled) AS net
 FROM `audit`.`audit_logs`
-WHERE action IN ('subscription_created', 'subscription_cancelled') AND time >= @from AND time < @to
+WHERE action IN ('subscription_created', 'subscription_cancelled') AND time >= toDateTime64(@from, 9, 'UTC') AND time < toDateTime64(@to, 9, 'UTC')
 GROUP BY month
 ORDER BY month;
 
@@ -99,7 +99,7 @@ SELECT
     uniqExact(action) AS actions,
     max(time) AS last_seen
 FROM `audit`.`audit_logs`
-WHERE workspace_id = @workspace AND time >= @from AND time < @to AND user_id != ''
+WHERE workspace_id = @workspace AND time >= toDateTime64(@from, 9, 'UTC') AND time < toDateTime64(@to, 9, 'UTC') AND user_id != ''
 GROUP BY user_id
 ORDER BY events DESC, user_id
 LIMIT @limit;
@@ -128,7 +128,7 @@ SELECT
     outcome,
     client_ip
 FROM `audit`.`audit_logs`
-WHERE user_id = @user_id AND time >= @from AND time < @to
+WHERE user_id = @user_id AND time >= toDateTime64(@from, 9, 'UTC') AND time < toDateTime64(@to, 9, 'UTC')
 ORDER BY time_unix_nano, event_id
 LIMIT 1 BY event_id;
 
