@@ -170,6 +170,19 @@
 //
 // TestIngestLive replays each of these on 18.16, with allow_ddl = 1 sent
 // along as a query setting, and shows the bypass with the forwarding user.
+//
+// # Readers
+//
+// Whoever reads the trail (the otelaudit command's search and query, a
+// Grafana data source, an analyst) gets a user that may only read. On
+// 18.16, [ReaderUsersXML] renders a users.d file with such a user: it may
+// use the audit database only, with a profile of readonly = 1, which
+// refuses INSERT, ALTER (DELETE, UPDATE, partitions), DROP, TRUNCATE,
+// OPTIMIZE, CREATE and SET with code 164, even when the client sends
+// readonly = 0 along with its query (unlike allow_ddl above;
+// TestReaderUserLive replays each). On servers with SQL access control,
+// [ReaderGrants] renders a role with SELECT on the audit table and the
+// daily rollup and nothing else (golden files only).
 // Give the server's default user a password, too: a Distributed or
 // remote() connection without a user logs in as default.
 //
