@@ -42,7 +42,8 @@
 //	                                                           service_name, user_agent, sanitized
 //	compression          the server's default (LZ4)          CODEC(Delta, ZSTD) on time,
 //	                                                           ZSTD on strings and JSON
-//	retention            DropExpiredPartitions (by month)    TTL time + TTLDays, ttl_only_drop_parts
+//	retention            DropPartitionsBefore, or            TTL time + TTLDays, ttl_only_drop_parts
+//	                     DropExpiredPartitions (by month)
 //	skipping indexes     none                                bloom_filter on user_id, resource_id,
 //	                                                           client_ip
 //
