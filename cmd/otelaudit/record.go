@@ -43,9 +43,9 @@ func recordEvent(ctx context.Context, c *conn, ev otelaudit.Event) error {
 		sdklog.WithResource(resource.NewSchemaless(attribute.String(otelaudit.KeyServiceName, serviceName))))
 	var rejected error
 	a := bridge.New(bridge.WithLoggerProvider(lp), bridge.WithErrorHandler(func(err error) { rejected = err }))
-	err := a.RecordSync(ctx, ev)
+	a.Record(ctx, ev)
 	_ = lp.Shutdown(ctx)
-	if err = errors.Join(err, rejected); err != nil {
+	if err := rejected; err != nil {
 		return fmt.Errorf("record %s: %w", ev.Action, err)
 	}
 	if len(recs) != 1 {
