@@ -24,6 +24,8 @@
 //	0005_read_paths           the arrival column (xid8, the writing transaction's
 //	                          id) and its index, for followers; an index by
 //	                          resource_id, for subject-access reads
+//	0006_erasure              <table>_erase_user, the one change the triggers let
+//	                          through (see Erasure)
 //
 // Before anything else it checks who controls the schema (see "The schema
 // must be the owner's"). It holds a session advisory lock for the whole
@@ -145,6 +147,25 @@
 // here, only detected: that is what sealing the trail is for. Keep the
 // owner's credentials with the migration and retention jobs, not with the
 // services.
+//
+// # Erasure
+//
+// GDPR erasure is the one change the triggers let through:
+// <table>_erase_user(subject, pseudonym) (SECURITY DEFINER, EXECUTE
+// revoked from PUBLIC: the owner's, or a role the owner grants it to)
+// sets user_id to the pseudonym and user_name, ip_address, user_agent and
+// session_id to NULL in every row whose user_id is subject, and returns
+// the (created_at, event_id) of those rows. The trigger function lets an
+// UPDATE through only when that function announced it (a
+// transaction-local setting), the statement runs as the table's owner,
+// and no other column differs; any other UPDATE is refused as before. The
+// owner could set the same setting by hand and change those five columns:
+// nothing new, the owner can disable the triggers anyway. These are the
+// fields the seal (schema/seal) covers through a per-row commitment, so a
+// sealed row still verifies after erasure once its salt is dropped (the
+// otelaudit command's erase does both). Rows naming the user only as their
+// target (resource_id) and personal values inside details are not
+// changed: the seal's encoding version 1 covers them directly.
 //
 // Rows leave the table only with whole partitions: [DropPartitionsBefore]
 // (the SQL function <table>_drop_partitions_before) drops the partitions
