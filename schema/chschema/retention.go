@@ -73,7 +73,8 @@ func DropExpiredPartitions(ctx context.Context, conn driver.Conn, opts Options, 
 	if o.TTLDays == 0 {
 		return nil, ErrNoTTL
 	}
-	return DropPartitionsBefore(ctx, conn, o, now.UTC().AddDate(0, 0, -o.TTLDays))
+	cutoff := now.UTC().AddDate(0, 0, -o.TTLDays)
+	return DropPartitionsBefore(ctx, conn, o, cutoff)
 }
 
 // PartitionsBefore returns the monthly partitions of the audit table
