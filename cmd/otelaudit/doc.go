@@ -48,7 +48,9 @@
 //   - tail prints the newest -n events, oldest first; with -f it then
 //     prints each new event once, in arrival order, until interrupted
 //     (package trail, Postgres.Follow). --print-cursor prints each event's
-//     cursor on standard error; --after resumes from one.
+//     cursor on standard error; --after resumes from one. A lost
+//     connection (a restarted server) is retried every --retry, and the
+//     events go on from the last one printed.
 //   - query runs a query of the pack with its parameters bound as
 //     literals (String quoted and escaped, DateTime as toDateTime(<Unix
 //     seconds>), Date as toDate('YYYY-MM-DD'), UInt64 as digits, each

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -66,4 +68,23 @@ func describe(err error) string {
 		return err.Error() + " (a table is missing: run otelaudit migrate)"
 	}
 	return err.Error()
+}
+
+// connectionLost reports whether err is a lost or refused connection,
+// after which a follower may reconnect and go on from its cursor.
+func connectionLost(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.As(err, &pe):
+		// admin_shutdown, crash_shutdown, cannot_connect_now
+		return pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }

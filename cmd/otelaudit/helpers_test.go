@@ -109,19 +109,7 @@ func (c *cli) runCtx(ctx context.Context, args ...string) (stdout, stderr string
 // both stores.
 func (c *cli) write(evs ...otelaudit.Event) {
 	c.t.Helper()
-	var recs []sdklog.Record
-	var mu sync.Mutex
-	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(processorFunc(func(r *sdklog.Record) {
-		mu.Lock()
-		defer mu.Unlock()
-		recs = append(recs, r.Clone())
-	})))
-	a := bridge.New(bridge.WithLoggerProvider(log.LoggerProvider(lp)), bridge.WithErrorHandler(func(err error) { c.t.Errorf("bridge: %v", err) }))
-	for _, ev := range evs {
-		a.Record(context.Background(), ev)
-	}
-	require.NoError(c.t, lp.Shutdown(context.Background()))
-	require.Len(c.t, recs, len(evs))
+	recs := captureRecords(c.t, evs)
 	pe, err := postgreslog.New(c.pg)
 	require.NoError(c.t, err)
 	require.NoError(c.t, pe.Export(testCtx(c.t), recs))
@@ -168,4 +156,23 @@ func (c *cli) loginAs(role string) string {
 	require.NoError(c.t, err)
 	u.User = url.User(login)
 	return u.String()
+}
+
+// captureRecords returns the records the bridge emits for evs.
+func captureRecords(t *testing.T, evs []otelaudit.Event) []sdklog.Record {
+	t.Helper()
+	var recs []sdklog.Record
+	var mu sync.Mutex
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(processorFunc(func(r *sdklog.Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		recs = append(recs, r.Clone())
+	})))
+	a := bridge.New(bridge.WithLoggerProvider(log.LoggerProvider(lp)), bridge.WithErrorHandler(func(err error) { t.Errorf("bridge: %v", err) }))
+	for _, ev := range evs {
+		a.Record(context.Background(), ev)
+	}
+	require.NoError(t, lp.Shutdown(context.Background()))
+	require.Len(t, recs, len(evs))
+	return recs
 }

@@ -122,6 +122,7 @@ func runTail(ctx context.Context, args []string, e env) error {
 	after := fs.String("after", "", "tail cursor to resume from (with --print-cursor, each event's)")
 	printCursor := fs.Bool("print-cursor", false, "print each event's tail cursor on stderr")
 	interval := fs.Duration("interval", time.Second, "how often to look for new events")
+	retry := fs.Duration("retry", 2*time.Second, "with -f, how long to wait before reconnecting after a lost connection")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -151,6 +152,9 @@ func runTail(ctx context.Context, args []string, e env) error {
 	// newest events printed and the first followed one twice or never:
 	// rows below the cursor are printed from the search, the others are
 	// followed.
+	if *retry <= 0 {
+		return usagef("--retry %v: more than zero", *retry)
+	}
 	start := *after
 	if start == "" && *follow {
 		if start, err = r.TailStart(ctx); err != nil {
@@ -180,26 +184,40 @@ func runTail(ctx context.Context, args []string, e env) error {
 			return err
 		}
 	}
-	err = r.Tail(ctx, f, start, *interval, func(rec trail.Record) error {
-		if printed[rec.ID] {
-			// Printed above already: its transaction ended after the
-			// cursor was taken, before the search.
+	cursor := start
+	for {
+		err = r.Tail(ctx, f, cursor, *interval, func(rec trail.Record) error {
+			cursor = rec.Cursor()
+			if printed[rec.ID] {
+				// Printed above already: its transaction ended after the
+				// cursor was taken, before the search.
+				return nil
+			}
+			if err := w.write(rec); err != nil {
+				return err
+			}
+			if *printCursor {
+				fmt.Fprintf(e.stderr, "cursor %s\n", rec.Cursor())
+			}
+			if table != nil {
+				return table.w.Flush()
+			}
+			if cw, ok := w.(*csvRecords); ok {
+				cw.w.Flush()
+			}
 			return nil
+		})
+		if ctx.Err() != nil || !connectionLost(err) {
+			break
 		}
-		if err := w.write(rec); err != nil {
-			return err
+		// The connection was lost: go on from the last event printed
+		// once the server answers again.
+		fmt.Fprintf(e.stderr, "otelaudit tail: %v; retrying in %v\n", err, *retry)
+		select {
+		case <-ctx.Done():
+		case <-time.After(*retry):
 		}
-		if *printCursor {
-			fmt.Fprintf(e.stderr, "cursor %s\n", rec.Cursor())
-		}
-		if table != nil {
-			return table.w.Flush()
-		}
-		if cw, ok := w.(*csvRecords); ok {
-			cw.w.Flush()
-		}
-		return nil
-	})
+	}
 	if ctx.Err() != nil {
 		// Interrupted: the normal end of tail -f.
 		_ = w.flush()
