@@ -61,8 +61,16 @@
 // row behind the cursor. The price is a delay: a long transaction on the
 // server holds back what Follow sees until it ends, and nothing is lost.
 // Rows written before that migration have no arrival and are not
-// followed. ClickHouse has no such column (its ingest_version counts
-// seconds and no index orders it), so following is Postgres only.
+// followed.
+//
+// [ClickHouse.Follow] and [ClickHouse.Tail] do the same from what
+// ClickHouse keeps: the insert's start by the server's clock
+// (ingest_version; seconds in the compat layout). ClickHouse has no
+// transaction ids, so a row is delivered once it arrived more than the
+// follow lag ago ([WithFollowLag], default [DefaultFollowLag]): each row
+// once provided that no insert lasts longer than the lag; and every poll
+// reads the table without an index on the arrival. Postgres, the system
+// of record, is the follower's store when no row may be missed.
 //
 // # Errors
 //

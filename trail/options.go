@@ -3,6 +3,7 @@ package trail
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/otelaudit/otelaudit/schema/chschema"
 )
@@ -25,6 +26,7 @@ var ErrInvalidOptions = errors.New("trail: invalid options")
 type config struct {
 	schema, table string
 	ch            chschema.Options
+	lag           time.Duration
 }
 
 // Option configures a reader.
@@ -54,12 +56,26 @@ func WithClickHouseSchema(o chschema.Options) Option {
 	return optionFunc(func(c config) config { c.ch = o; return c })
 }
 
+// DefaultFollowLag is how long ago a ClickHouse row must have arrived for
+// [ClickHouse.Follow] to deliver it.
+const DefaultFollowLag = 10 * time.Second
+
+// WithFollowLag sets how long ago a ClickHouse row must have arrived for
+// [ClickHouse.Follow] to deliver it: longer than any insert takes (default
+// [DefaultFollowLag]; at least a second). Postgres needs no lag.
+func WithFollowLag(d time.Duration) Option {
+	return optionFunc(func(c config) config { c.lag = d; return c })
+}
+
 func newConfig(opts []Option) (config, error) {
-	c := config{schema: DefaultSchema, table: DefaultTable}
+	c := config{schema: DefaultSchema, table: DefaultTable, lag: DefaultFollowLag}
 	for _, o := range opts {
 		if o != nil {
 			c = o.apply(c)
 		}
+	}
+	if c.lag < time.Second {
+		return c, fmt.Errorf("%w: follow lag %v is less than a second", ErrInvalidOptions, c.lag)
 	}
 	for _, n := range []string{c.schema, c.table} {
 		if !identOK(n) {

@@ -275,6 +275,16 @@ const DefaultPollInterval = time.Second
 // cursor ([Record.Cursor]); to resume after a restart, pass the cursor of
 // the last record fn handled. Tail returns ctx's error, or fn's.
 func (p *Postgres) Tail(ctx context.Context, f Filter, after string, interval time.Duration, fn func(Record) error) error {
+	return tail(ctx, p, f, after, interval, fn)
+}
+
+// follower is what tail polls.
+type follower interface {
+	TailStart(ctx context.Context) (string, error)
+	Follow(ctx context.Context, f Filter, after string, limit int) ([]Record, string, error)
+}
+
+func tail(ctx context.Context, fl follower, f Filter, after string, interval time.Duration, fn func(Record) error) error {
 	if fn == nil {
 		return fmt.Errorf("%w: nil callback", ErrInvalidOptions)
 	}
@@ -283,7 +293,7 @@ func (p *Postgres) Tail(ctx context.Context, f Filter, after string, interval ti
 	}
 	if after == "" {
 		var err error
-		if after, err = p.TailStart(ctx); err != nil {
+		if after, err = fl.TailStart(ctx); err != nil {
 			return err
 		}
 	}
@@ -295,7 +305,7 @@ func (p *Postgres) Tail(ctx context.Context, f Filter, after string, interval ti
 			return ctx.Err()
 		case <-t.C:
 		}
-		recs, next, err := p.Follow(ctx, f, after, 0)
+		recs, next, err := fl.Follow(ctx, f, after, 0)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

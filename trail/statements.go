@@ -20,9 +20,11 @@ var (
 // quoted, flags of the filters that are set. No value of a filter reaches
 // the SQL text; they are bound as parameters.
 type tmplData struct {
-	Table  string
-	Micros string // ClickHouse: the time in Unix microseconds
-	Attrs  string // ClickHouse: attribute keys and values
+	Table   string
+	Micros  string // ClickHouse: the time in Unix microseconds
+	Attrs   string // ClickHouse: attribute keys and values
+	Arrival string // ClickHouse: the insert's time, from ingest_version
+	Now     string // ClickHouse: the server's time, in Arrival's unit
 
 	Workspace, Actor, Subject, ResourceType, ResourceID bool
 	Action, ActionPrefix, Outcome, ClientIP             bool

@@ -331,3 +331,29 @@ func TestBadInvocations(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errOut, "OTELAUDIT_POSTGRES_DSN")
 }
+
+func TestTailClickHouseCommand(t *testing.T) {
+	c := newCLI(t, false)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"tail", "-f", "-n", "0", "--store", "clickhouse", "--lag", "1s", "--interval", "50ms", "--output", "jsonl"},
+			env{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return c.vars[k] }})
+	}()
+	time.Sleep(300 * time.Millisecond)
+	evs := events(4, time.Now().UTC().Add(-time.Hour))
+	c.write(evs...)
+	require.Eventually(t, func() bool { return len(lines(stdout.String())) == 4 }, 30*time.Second, 20*time.Millisecond, stderr.String())
+	time.Sleep(1500 * time.Millisecond)
+	cancel()
+	require.Equal(t, exitOK, <-done, stderr.String())
+	got := lines(stdout.String())
+	require.Len(t, got, 4)
+	for i, ev := range evs {
+		require.Contains(t, got[i], ev.ID.String())
+	}
+	_, errOut, code := c.run("tail", "--store", "clickhouse", "--lag", "1ms")
+	require.Equal(t, exitUsage, code, errOut)
+}

@@ -5,7 +5,7 @@
 //
 //	otelaudit migrate [--dry-run] [--writer-role R] [--reader-role R]
 //	otelaudit search [filters] [--store postgres|clickhouse] [--output table|json|jsonl|csv] [--limit N] [--after CURSOR] [--all]
-//	otelaudit tail [-f] [-n N] [filters] [--after CURSOR] [--print-cursor]
+//	otelaudit tail [-f] [-n N] [filters] [--store postgres|clickhouse] [--after CURSOR] [--print-cursor]
 //	otelaudit query --list | NAME --param k=v ... [--sql] [--output ...]
 //	otelaudit export --user U [--output jsonl|csv] [--out FILE]
 //	otelaudit erase --user U [--pseudonym P] [--dry-run]
@@ -27,8 +27,9 @@
 // --pg-table, --ch-database and --ch-table name the tables when they are
 // not the defaults. Commands use the stores that are configured: migrate,
 // retention and erase act on both when both are set; search reads
-// Postgres unless --store clickhouse (or only ClickHouse is set); tail and
-// export read Postgres, the system of record; query reads ClickHouse.
+// Postgres unless --store clickhouse (or only ClickHouse is set); tail
+// reads Postgres unless --store clickhouse; export reads Postgres, the
+// system of record; query reads ClickHouse.
 //
 // # Roles
 //
@@ -50,7 +51,9 @@
 //     (package trail, Postgres.Follow). --print-cursor prints each event's
 //     cursor on standard error; --after resumes from one. A lost
 //     connection (a restarted server) is retried every --retry, and the
-//     events go on from the last one printed.
+//     events go on from the last one printed. With --store clickhouse,
+//     events are printed once they were inserted more than --lag ago
+//     (ClickHouse keeps no transaction ids: see package trail).
 //   - query runs a query of the pack with its parameters bound as
 //     literals (String quoted and escaped, DateTime as toDateTime(<Unix
 //     seconds>), Date as toDate('YYYY-MM-DD'), UInt64 as digits, each

@@ -50,7 +50,7 @@ func commands() []command {
 	return []command{
 		{"migrate", "create or update the tables of both stores (as their owner)", runMigrate},
 		{"search", "find events in Postgres or ClickHouse", runSearch},
-		{"tail", "print the newest events; with -f, follow new ones (Postgres)", runTail},
+		{"tail", "print the newest events; with -f, follow new ones", runTail},
 		{"query", "run a query of the ClickHouse query pack, or print its SQL", runQuery},
 		{"export", "export every event of one user, as actor or target (GDPR subject access)", runExport},
 		{"erase", "pseudonymise one user's personal data in both stores (GDPR erasure)", runErase},

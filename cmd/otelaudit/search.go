@@ -122,6 +122,8 @@ func runTail(ctx context.Context, args []string, e env) error {
 	after := fs.String("after", "", "tail cursor to resume from (with --print-cursor, each event's)")
 	printCursor := fs.Bool("print-cursor", false, "print each event's tail cursor on stderr")
 	interval := fs.Duration("interval", time.Second, "how often to look for new events")
+	store := fs.String("store", "postgres", "postgres (every event once, whatever the inserts do) or clickhouse (with --lag)")
+	lag := fs.Duration("lag", trail.DefaultFollowLag, "clickhouse: deliver events inserted more than this long ago (longer than any insert takes)")
 	retry := fs.Duration("retry", 2*time.Second, "with -f, how long to wait before reconnecting after a lost connection")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -140,13 +142,26 @@ func runTail(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer c.close()
-	pool, err := c.postgres(ctx)
-	if err != nil {
-		return err
-	}
-	r, err := trail.NewPostgres(pool, trail.WithPostgresTable(c.pgSchema, c.pgTable))
-	if err != nil {
-		return err
+	var r tailer
+	switch *store {
+	case "postgres":
+		pool, err := c.postgres(ctx)
+		if err != nil {
+			return err
+		}
+		if r, err = trail.NewPostgres(pool, trail.WithPostgresTable(c.pgSchema, c.pgTable)); err != nil {
+			return err
+		}
+	case "clickhouse":
+		ch, o, err := c.clickhouse(ctx)
+		if err != nil {
+			return err
+		}
+		if r, err = trail.NewClickHouse(ch, trail.WithClickHouseSchema(o), trail.WithFollowLag(*lag)); err != nil {
+			return usageError{err.Error()}
+		}
+	default:
+		return usagef("--store %q: postgres or clickhouse", *store)
 	}
 	// Take the follow cursor first, so that nothing falls between the
 	// newest events printed and the first followed one twice or never:
@@ -224,4 +239,11 @@ func runTail(ctx context.Context, args []string, e env) error {
 		return nil
 	}
 	return err
+}
+
+// tailer is a store tail follows.
+type tailer interface {
+	Search(context.Context, trail.Filter, trail.Page) (trail.Result, error)
+	TailStart(context.Context) (string, error)
+	Tail(ctx context.Context, f trail.Filter, after string, interval time.Duration, fn func(trail.Record) error) error
 }
