@@ -195,7 +195,9 @@
 // most_active_users, daily_activity (from the rollup) and user_activity (a
 // GDPR subject access request). Each has a question, its parameters
 // ("@name", bound client-side by clickhouse-go with clickhouse.Named; time
-// parameters are whole seconds in UTC), and SQL. They differ between the
+// parameters are whole seconds in UTC), and SQL. `otelaudit query NAME
+// --param name=value --sql` prints a query with its parameters as
+// literals, which runs as it is in clickhouse-client and Grafana. They differ between the
 // layouts only where the column types do (nanosecond timestamps). Each is
 // tested against the live server on a seeded dataset with hand-worked
 // answers, and timed on 10 million rows by `make bench`.
