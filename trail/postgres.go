@@ -169,22 +169,46 @@ func scanPostgres(rows pgx.Rows, withArrival bool, fn func(Record, uint64)) erro
 var maxPosition = position{micros: time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro(), id: uuid.Max}
 
 // TailStart returns a tail cursor at the present: [Postgres.Follow] with
-// it delivers the rows of the transactions that had not ended when it was
-// taken, and of later ones, and no older row.
+// it delivers every row of the transactions that had not ended when it was
+// taken, and of later ones, and no row of a transaction that had ended.
+// The cursor starts below the oldest transaction still running on the
+// server (the snapshot's xmin) and lists the ranges of transaction ids
+// above it that had ended, whose rows it skips; the list is bounded by the
+// number of transactions running at once, and is dropped from the
+// cursors as Follow passes it.
 func (p *Postgres) TailStart(ctx context.Context) (string, error) {
-	q, err := render(pgTemplates, "horizon", tmplData{})
+	q, err := render(pgTemplates, "start", tmplData{})
 	if err != nil {
 		return "", err
 	}
-	var h string
-	if err := p.pool.QueryRow(ctx, q).Scan(&h); err != nil {
+	var lo, hi string
+	var running []string
+	if err := p.pool.QueryRow(ctx, q).Scan(&lo, &hi, &running); err != nil {
 		return "", p.wrap("tail start", err)
 	}
-	x, err := strconv.ParseUint(h, 10, 64)
-	if err != nil || x == 0 {
-		return "", fmt.Errorf("trail: tail start: snapshot xmin %q", h)
+	xmin, err1 := strconv.ParseUint(lo, 10, 64)
+	xmax, err2 := strconv.ParseUint(hi, 10, 64)
+	if err1 != nil || err2 != nil || xmin == 0 || xmax < xmin {
+		return "", fmt.Errorf("trail: tail start: snapshot %s:%s", lo, hi)
 	}
-	return tailPosition{arrival: x - 1, position: maxPosition}.String(), nil
+	// The transactions in [xmin, xmax) that are not running have ended:
+	// their rows are before the start.
+	start := tailPosition{arrival: xmin - 1, position: maxPosition}
+	next := xmin
+	for _, r := range running {
+		x, err := strconv.ParseUint(r, 10, 64)
+		if err != nil {
+			return "", fmt.Errorf("trail: tail start: running transaction %q", r)
+		}
+		if x > next {
+			start.skip = append(start.skip, xidRange{next, x - 1})
+		}
+		next = x + 1
+	}
+	if xmax > next {
+		start.skip = append(start.skip, xidRange{next, xmax - 1})
+	}
+	return start.String(), nil
 }
 
 // Follow returns, in arrival order, up to limit (DefaultLimit when 0) rows
@@ -222,6 +246,7 @@ func (p *Postgres) Follow(ctx context.Context, f Filter, after string, limit int
 	}
 	var out []Record
 	next := cur
+	next.skip = append([]xidRange(nil), cur.skip...)
 	err = pgx.BeginTxFunc(ctx, p.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var h string
 		if err := tx.QueryRow(ctx, horizonSQL).Scan(&h); err != nil {
@@ -241,19 +266,25 @@ func (p *Postgres) Follow(ctx context.Context, f Filter, after string, limit int
 		if err != nil {
 			return err
 		}
+		scanned := 0
 		if err := scanPostgres(rows, true, func(r Record, a uint64) {
-			next = tailPosition{arrival: a, position: position{micros: r.Time.UnixMicro(), id: r.ID}}
+			scanned++
+			next.arrival, next.position = a, position{micros: r.Time.UnixMicro(), id: r.ID}
+			next.prune()
+			if cur.skipped(a) {
+				return // ended before the tail's start
+			}
 			r.cursor = next.String()
 			out = append(out, r)
 		}); err != nil {
 			return err
 		}
-		if len(out) < limit && horizon > 0 {
+		if scanned < limit && horizon > 0 {
 			// Every row below the horizon was looked at: skip past the
 			// ones the filter left out, so they are not read again.
-			if done := (tailPosition{arrival: horizon - 1, position: maxPosition}); done.arrival > next.arrival ||
-				done.arrival == next.arrival && next.position != maxPosition {
-				next = done
+			if done := horizon - 1; done > next.arrival || done == next.arrival && next.position != maxPosition {
+				next.arrival, next.position = done, maxPosition
+				next.prune()
 			}
 		}
 		return nil

@@ -30,6 +30,12 @@ ORDER BY created_at {{if .Desc}}DESC{{end}}, event_id {{if .Desc}}DESC{{end}}
 LIMIT @limit
 {{- end}}
 
+{{define "start" -}}
+SELECT pg_catalog.pg_snapshot_xmin(s)::text, pg_catalog.pg_snapshot_xmax(s)::text,
+       ARRAY(SELECT x::text FROM pg_catalog.pg_snapshot_xip(s) AS x ORDER BY x)
+FROM (SELECT pg_catalog.pg_current_snapshot() AS s) AS snapshot
+{{- end}}
+
 {{define "horizon" -}}
 SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text
 {{- end}}
