@@ -47,6 +47,7 @@
 //	sanitized       Sanitized              text[] of "field:change" markers, NULL when none
 //	observed_at     ObservedTime           timestamptz, NULL when absent
 //	ingested_at     -                      the table's default, now()
+//	arrival         -                      the table's default, the writing transaction's id (followers)
 //
 // Trace and span ids are hex text rather than bytea: 17 more bytes a row,
 // but they read and compare as every tracing tool prints them (WHERE

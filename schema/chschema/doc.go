@@ -42,7 +42,8 @@
 //	                                                           service_name, user_agent, sanitized
 //	compression          the server's default (LZ4)          CODEC(Delta, ZSTD) on time,
 //	                                                           ZSTD on strings and JSON
-//	retention            DropExpiredPartitions (by month)    TTL time + TTLDays, ttl_only_drop_parts
+//	retention            DropPartitionsBefore, or            TTL time + TTLDays, ttl_only_drop_parts
+//	                     DropExpiredPartitions (by month)
 //	skipping indexes     none                                bloom_filter on user_id, resource_id,
 //	                                                           client_ip
 //
@@ -185,6 +186,19 @@
 //
 // TestIngestLive replays each of these on 18.16, with allow_ddl = 1 sent
 // along as a query setting, and shows the bypass with the forwarding user.
+//
+// # Readers
+//
+// Whoever reads the trail (the otelaudit command's search and query, a
+// Grafana data source, an analyst) gets a user that may only read. On
+// 18.16, [ReaderUsersXML] renders a users.d file with such a user: it may
+// use the audit database only, with a profile of readonly = 1, which
+// refuses INSERT, ALTER (DELETE, UPDATE, partitions), DROP, TRUNCATE,
+// OPTIMIZE, CREATE and SET with code 164, even when the client sends
+// readonly = 0 along with its query (unlike allow_ddl above;
+// TestReaderUserLive replays each). On servers with SQL access control,
+// [ReaderGrants] renders a role with SELECT on the audit table and the
+// daily rollup and nothing else (golden files only).
 // Give the server's default user a password, too: a Distributed or
 // remote() connection without a user logs in as default.
 //
@@ -197,7 +211,10 @@
 // GDPR subject access request). Each has a question, its parameters
 // ("@name", bound client-side by clickhouse-go: clickhouse.Named, or
 // [TimeArg] for times, which keeps nanoseconds on the modern layout; the
-// compat layout's time parameters are whole seconds), and SQL. They differ between the
+// compat layout's time parameters are whole seconds), and SQL. `otelaudit
+// query NAME --param name=value --sql` prints a query with its parameters
+// as literals, which runs as it is in clickhouse-client and Grafana. They
+// differ between the
 // layouts only where the column types do (nanosecond timestamps). Each is
 // tested against the live server on a seeded dataset with hand-worked
 // answers, and timed on 10 million rows by `make bench`.

@@ -40,7 +40,8 @@ type Options struct {
 	// modern layout (TTL time + INTERVAL TTLDays DAY). 0 keeps them
 	// forever. The compat layout has no TTL: [DropExpiredPartitions] is its
 	// equivalent, a whole month at a time, once the month ended TTLDays
-	// days ago or more.
+	// days ago or more (it returns ErrNoTTL when TTLDays is 0);
+	// [DropPartitionsBefore] drops by a cutoff, whatever TTLDays.
 	TTLDays int
 	// Layout forces a layout; the zero value, [LayoutAuto], picks it from
 	// the server's version (or keeps the one recorded by an earlier

@@ -32,7 +32,8 @@ type Query struct {
 	FromRollup bool
 	// SQL is the query, with @name placeholders for clickhouse-go's
 	// client-side binding (clickhouse.Named("name", value)); in
-	// clickhouse-client, replace each with a literal.
+	// clickhouse-client, replace each with a literal: `otelaudit query
+	// NAME --param name=value --sql` prints the query so.
 	SQL string
 }
 

@@ -96,10 +96,12 @@ func packCases() []packCase {
 			"2024-06-02|subscription_created|1|0",
 		}},
 		{query: "user_activity", args: named("user_id", "u4", "from", day1, "to", day3), skip: []string{"event_id"}, want: []string{
-			"1717200000000000000|ws_b|oauth_connected|oauth_provider|gitlab|success|",  // 38 (at from: in; 39 at to: out)
-			"1717230000000000000|ws_b|login|||failure|198.51.100.1",                    // 25
-			"1717322640000000000|ws_b|login|||failure|198.51.100.66",                   // 27
-			"1717340400000000000|ws_b|subscription_created|subscription|sub3|success|", // 36
+			// time|workspace|action|role|user_id|user_name|resource_type|resource_id|outcome|error_type|client_ip|user_agent|session_id|details|previous|new
+			"1717200000000000000|ws_b|oauth_connected|actor|u4||oauth_provider|gitlab|success|||||||",           // 38 (at from: in; 39 at to: out)
+			"1717230000000000000|ws_b|login|actor|u4||||failure|invalid_password|198.51.100.1|||||",             // 25
+			"1717236000000000000|ws_b|admin_action|target|admin2||user|u4|success|||||{\"op\":\"reset_mfa\"}||", // 31: u4 as the target
+			"1717322640000000000|ws_b|login|actor|u4||||failure|invalid_password|198.51.100.66|||||",            // 27
+			"1717340400000000000|ws_b|subscription_created|actor|u4||subscription|sub3|success|||||||",          // 36
 		}},
 	}
 }

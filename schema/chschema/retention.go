@@ -2,6 +2,7 @@ package chschema
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -45,11 +46,17 @@ func RebuildRollup(ctx context.Context, conn driver.Conn, opts Options, month ti
 	return nil
 }
 
+// ErrNoTTL is returned (wrapped) by [DropExpiredPartitions] when
+// Options.TTLDays is 0: nothing expires, and retention needs a cutoff
+// ([DropPartitionsBefore]).
+var ErrNoTTL = errors.New("chschema: TTLDays is 0, nothing expires (use DropPartitionsBefore with a cutoff)")
+
 // DropExpiredPartitions is the compat layout's retention, where the server
 // has no TTL: it drops every monthly partition of the audit table whose
 // month ended Options.TTLDays days or more before now, and returns the
-// partitions dropped ("202401"). With TTLDays 0 it does nothing. It works
-// on the modern layout too (where TTL already deletes the rows). The daily
+// partitions dropped ("202401"). With TTLDays 0 it drops nothing and
+// returns [ErrNoTTL], rather than succeeding silently. It works on the
+// modern layout too (where TTL already deletes the rows). The daily
 // rollup, which holds no personal data, is kept.
 //
 // "Exactly TTLDays" counts as expired: a month whose end (the first
@@ -60,7 +67,23 @@ func RebuildRollup(ctx context.Context, conn driver.Conn, opts Options, month ti
 // 2024-02-01T00:00Z) is dropped from 2024-03-02T00:00Z on.
 func DropExpiredPartitions(ctx context.Context, conn driver.Conn, opts Options, now time.Time) ([]string, error) {
 	o, err := opts.withDefaults()
-	if err != nil || o.TTLDays == 0 {
+	if err != nil {
+		return nil, err
+	}
+	if o.TTLDays == 0 {
+		return nil, ErrNoTTL
+	}
+	cutoff := now.UTC().AddDate(0, 0, -o.TTLDays)
+	return DropPartitionsBefore(ctx, conn, o, cutoff)
+}
+
+// PartitionsBefore returns the monthly partitions of the audit table
+// ("202401") whose month ends at or before cutoff: every row in them is
+// older than cutoff. It is what [DropPartitionsBefore] drops, and its
+// dry run.
+func PartitionsBefore(ctx context.Context, conn driver.Conn, opts Options, cutoff time.Time) ([]string, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
 		return nil, err
 	}
 	d := newTmplData(LayoutCompat, o)
@@ -81,8 +104,7 @@ func DropExpiredPartitions(ctx context.Context, conn driver.Conn, opts Options, 
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	cutoff := now.UTC().AddDate(0, 0, -o.TTLDays)
-	var dropped []string
+	var out []string
 	for _, p := range parts {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 197001 {
@@ -90,11 +112,34 @@ func DropExpiredPartitions(ctx context.Context, conn driver.Conn, opts Options, 
 		}
 		monthEnd := time.Date(n/100, time.Month(n%100)+1, 1, 0, 0, 0, 0, time.UTC)
 		if !monthEnd.After(cutoff) {
-			if err := conn.Exec(ctx, "ALTER TABLE "+d.Table+d.OnCluster+" DROP PARTITION "+strconv.Itoa(n)); err != nil {
-				return dropped, fmt.Errorf("chschema: drop partition %d of %s: %w", n, d.Table, err)
-			}
-			dropped = append(dropped, p)
+			out = append(out, p)
 		}
+	}
+	return out, nil
+}
+
+// DropPartitionsBefore drops the monthly partitions of the audit table
+// whose month ends at or before cutoff ([PartitionsBefore]), whatever
+// Options.TTLDays, and returns those dropped: the retention of both
+// layouts, with the same rule as the Postgres table's (a partition goes
+// once all its rows are older than the cutoff). The daily rollup, which
+// holds no personal data, is kept.
+func DropPartitionsBefore(ctx context.Context, conn driver.Conn, opts Options, cutoff time.Time) ([]string, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	parts, err := PartitionsBefore(ctx, conn, o, cutoff)
+	if err != nil {
+		return nil, err
+	}
+	d := newTmplData(LayoutCompat, o)
+	var dropped []string
+	for _, p := range parts {
+		if err := conn.Exec(ctx, "ALTER TABLE "+d.Table+d.OnCluster+" DROP PARTITION "+p); err != nil {
+			return dropped, fmt.Errorf("chschema: drop partition %s of %s: %w", p, d.Table, err)
+		}
+		dropped = append(dropped, p)
 	}
 	return dropped, nil
 }

@@ -79,7 +79,7 @@ func TestDropExpiredPartitionsLive(t *testing.T) {
 		dropped []string
 		remains []string
 	}{
-		{"TTLDays 0 keeps everything", 0, boundary.AddDate(1, 0, 0), nil,
+		{"TTLDays 0 keeps everything, and says so", 0, boundary.AddDate(1, 0, 0), nil,
 			[]string{"2024-01-10", "2024-02-29 23:59:59", "2024-03-01", "2024-04-10"}},
 		{"a day before the boundary", 30, boundary.AddDate(0, 0, -1), []string{"202401"},
 			[]string{"2024-02-29 23:59:59", "2024-03-01", "2024-04-10"}},
@@ -116,7 +116,11 @@ func TestDropExpiredPartitionsLive(t *testing.T) {
 			o := opts
 			o.TTLDays = tt.ttlDays
 			dropped, err := chschema.DropExpiredPartitions(ctxT(t), conn, o, tt.now)
-			require.NoError(t, err)
+			if tt.ttlDays == 0 {
+				require.ErrorIs(t, err, chschema.ErrNoTTL)
+			} else {
+				require.NoError(t, err)
+			}
 			require.Equal(t, tt.dropped, dropped)
 			require.Equal(t, tt.remains, queryRows(t, conn, "SELECT time FROM audit_logs ORDER BY time", nil))
 			require.EqualValues(t, 4, count(t, conn, "SELECT sum(events) FROM audit_logs_daily"), "the rollup is kept")
@@ -129,4 +133,35 @@ func newYork(t *testing.T) *time.Location {
 	loc, err := time.LoadLocation("America/New_York")
 	require.NoError(t, err)
 	return loc
+}
+
+// DropPartitionsBefore drops by a cutoff whatever TTLDays, with the rule of
+// the Postgres table: a month goes once it ends at or before the cutoff;
+// PartitionsBefore is its dry run.
+func TestDropPartitionsBeforeLive(t *testing.T) {
+	t.Parallel()
+	conn, opts, layout := migrated(t)
+	exp, err := clickhouselog.New(conn, clickhouselog.WithSchema(opts), clickhouselog.WithLayout(layout))
+	require.NoError(t, err)
+	var events []otelaudit.Event
+	for _, at := range []time.Time{
+		time.Date(2024, 1, 10, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 29, 23, 59, 59, 0, time.UTC),
+		time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		events = append(events, otelaudit.Event{Time: at, Action: otelaudit.ActionLogin})
+	}
+	emit(t, exp, events, 300000)
+	cutoff := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	plan, err := chschema.PartitionsBefore(ctxT(t), conn, opts, cutoff.Add(-time.Second))
+	require.NoError(t, err)
+	require.Equal(t, []string{"202401"}, plan, "February ends after the cutoff")
+	plan, err = chschema.PartitionsBefore(ctxT(t), conn, opts, cutoff)
+	require.NoError(t, err)
+	require.Equal(t, []string{"202401", "202402"}, plan)
+	require.EqualValues(t, 3, count(t, conn, "SELECT count() FROM audit_logs"), "the dry run drops nothing")
+	dropped, err := chschema.DropPartitionsBefore(ctxT(t), conn, opts, cutoff)
+	require.NoError(t, err)
+	require.Equal(t, plan, dropped)
+	require.Equal(t, []string{"2024-03-01"}, queryRows(t, conn, "SELECT time FROM audit_logs ORDER BY time", nil))
 }

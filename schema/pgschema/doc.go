@@ -21,6 +21,11 @@
 //	0003_partition_functions  <table>_ensure_partitions, <table>_drop_partitions_before
 //	0004_partition_limits     the partition window (<table>_partition_settings),
 //	                          <table>_check_partition, both functions bounded
+//	0005_read_paths           the arrival column (xid8, the writing transaction's
+//	                          id) and its index, for followers; an index by
+//	                          resource_id, for subject-access reads
+//	0006_erasure              <table>_erase_user, the one change the triggers let
+//	                          through (see Erasure)
 //
 // Before anything else it checks who controls the schema (see "The schema
 // must be the owner's"). It holds a session advisory lock for the whole
@@ -61,6 +66,8 @@
 //	sanitized       text[]       Sanitized                           what the mapping changed, NULL if nothing
 //	observed_at     timestamptz  ObservedTime
 //	ingested_at     timestamptz  (default now())                     when the row was written
+//	arrival         xid8         (default pg_current_xact_id())      the writing transaction; NULL for rows
+//	                                                                 written before migration 0005
 //
 // Writers fill the columns of [Columns] in that order; [Writer] renders
 // their statements. Empty strings and absent values are NULL.
@@ -75,6 +82,8 @@
 //	by workspace  (workspace_id, created_at) WHERE workspace_id IS NOT NULL
 //	by user       (user_id, created_at)      WHERE user_id IS NOT NULL
 //	by action     (action, created_at)
+//	by target     (resource_id, created_at)  WHERE resource_id IS NOT NULL
+//	by arrival    (arrival, created_at, event_id) WHERE arrival IS NOT NULL (followers)
 //
 // # Partitions
 //
@@ -139,6 +148,25 @@
 // owner's credentials with the migration and retention jobs, not with the
 // services.
 //
+// # Erasure
+//
+// GDPR erasure is the one change the triggers let through:
+// <table>_erase_user(subject, pseudonym) (SECURITY DEFINER, EXECUTE
+// revoked from PUBLIC: the owner's, or a role the owner grants it to)
+// sets user_id to the pseudonym and user_name, ip_address, user_agent and
+// session_id to NULL in every row whose user_id is subject, and returns
+// the (created_at, event_id) of those rows. The trigger function lets an
+// UPDATE through only when that function announced it (a
+// transaction-local setting), the statement runs as the table's owner,
+// and no other column differs; any other UPDATE is refused as before. The
+// owner could set the same setting by hand and change those five columns:
+// nothing new, the owner can disable the triggers anyway. These are the
+// fields the seal (schema/seal) covers through a per-row commitment, so a
+// sealed row still verifies after erasure once its salt is dropped (the
+// otelaudit command's erase does both). Rows naming the user only as their
+// target (resource_id) and personal values inside details are not
+// changed: the seal's encoding version 1 covers them directly.
+//
 // Rows leave the table only with whole partitions: [DropPartitionsBefore]
 // (the SQL function <table>_drop_partitions_before) drops the partitions
 // whose rows are all older than a cutoff. DROP (and ALTER TABLE ... DETACH
@@ -173,6 +201,9 @@
 //	                            per call; create temporary tables (the      hold a lock that blocks inserts or reads,
 //	                            staging table) and temporary views          or delays partition creation or retention
 //	                                                                        longer than their lock timeouts per call
+//	reader (ReaderRole), and    SELECT the table (every partition through   INSERT, UPDATE, DELETE, TRUNCATE; call the
+//	  the logins granted it     it), the partition registry and the         partition or retention functions; disable
+//	                            migrations table                            triggers
 //	any other login             nothing on these objects (the schema's      see the rows; stall the partition
 //	                            USAGE aside, if granted)                    functions (they take no advisory lock)
 //	the owner (ran Migrate)     everything: retention, DISABLE TRIGGER,     be stopped from changing rows: detection
@@ -200,6 +231,16 @@
 //
 // The exporter's duplicate handling uses a temporary table, which needs the
 // TEMPORARY privilege on the database (PUBLIC has it unless revoked).
+//
+// # The reader role
+//
+// With [Options.ReaderRole] set, Migrate creates that role (NOLOGIN) if it
+// does not exist and grants it USAGE on the schema and SELECT on the table,
+// the partition registry and the migrations table: what the read side
+// (package trail, the otelaudit command's search, tail, export and query)
+// needs. Grant it to the login of whoever reads:
+//
+//	GRANT audit_reader TO compliance_team;
 //
 // # Retention
 //

@@ -26,6 +26,8 @@ func ExampleMigrations() {
 	// 0002 append_only
 	// 0003 partition_functions
 	// 0004 partition_limits
+	// 0005 read_paths
+	// 0006 erasure
 }
 
 // Names from configuration are validated before they reach any SQL.

@@ -99,8 +99,9 @@ func migrations(o Options) ([]Migration, error) {
 // [ErrChecksumMismatch].
 //
 // Then, outside the versioned migrations and on every run: the partition
-// window (o.Back, o.Ahead) is recorded, the writer role (when o.WriterRole
-// is set) is created if missing and its grants are (re)applied, and the
+// window (o.Back, o.Ahead) is recorded, the writer and reader roles (when
+// o.WriterRole, o.ReaderRole are set) are created if missing and their
+// grants are (re)applied, and the
 // partitions from the current one to o.Ahead after it are created if
 // missing. Re-running Migrate is therefore a no-op apart from creating
 // partitions as time passes, and from changing the window when o does.
@@ -121,6 +122,13 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, o Options) ([]int, error) 
 		if roleSQL, err = render(o, "sql/writer_role.sql", ""); err != nil {
 			return nil, err
 		}
+	}
+	if o.ReaderRole != "" {
+		readerSQL, err := render(o, "sql/reader_role.sql", "")
+		if err != nil {
+			return nil, err
+		}
+		roleSQL += "\n" + readerSQL
 	}
 	stmts, err := migrateStatements(o)
 	if err != nil {
@@ -244,7 +252,7 @@ func migrateLocked(ctx context.Context, conn *pgx.Conn, o Options, ms []Migratio
 			_, err := tx.Exec(ctx, roleSQL)
 			return err
 		}); err != nil {
-			return applied, fmt.Errorf("writer role %s: %w", o.WriterRole, err)
+			return applied, fmt.Errorf("roles (writer %q, reader %q): %w", o.WriterRole, o.ReaderRole, err)
 		}
 	}
 

@@ -85,11 +85,12 @@ func TestMigrate(t *testing.T) {
 			want[c.Name] = alias[c.Type]
 		}
 		want["ingested_at"] = "timestamptz"
+		want["arrival"] = "xid8"
 		have := map[string]string{}
 		for _, c := range got {
 			have[c.Name] = c.Type
 		}
-		require.Equal(t, want, have, "the table's columns are Columns() plus ingested_at")
+		require.Equal(t, want, have, "the table's columns are Columns() plus ingested_at and arrival")
 	})
 
 	t.Run("partitions from this month to three ahead", func(t *testing.T) {

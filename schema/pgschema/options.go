@@ -79,6 +79,12 @@ type Options struct {
 	// partition function, SELECT on the partition registry. Grant it to the
 	// service's login role.
 	WriterRole string
+	// ReaderRole, when set, is created (NOLOGIN) if missing and granted
+	// what the read side needs and nothing more: USAGE on the schema,
+	// SELECT on the table, the partition registry and the migrations
+	// table. Grant it to the login role of whoever reads the trail (the
+	// otelaudit command's search, tail, export and query, a dashboard).
+	ReaderRole string
 	// Interval is the span of one partition. It is fixed by the first
 	// Migrate: the partition function is created for it, and a later Migrate
 	// with another interval fails with [ErrChecksumMismatch].
@@ -152,6 +158,17 @@ func (o Options) withDefaults() (Options, error) {
 		}
 		if strings.HasPrefix(o.WriterRole, "pg_") {
 			return o, fmt.Errorf("%w: writer role %q: the pg_ prefix is reserved", ErrInvalidOptions, o.WriterRole)
+		}
+	}
+	if o.ReaderRole != "" {
+		if err := checkIdent("reader role", o.ReaderRole, maxIdentLen); err != nil {
+			return o, err
+		}
+		if strings.HasPrefix(o.ReaderRole, "pg_") {
+			return o, fmt.Errorf("%w: reader role %q: the pg_ prefix is reserved", ErrInvalidOptions, o.ReaderRole)
+		}
+		if o.ReaderRole == o.WriterRole {
+			return o, fmt.Errorf("%w: reader role %q is also the writer role: give readers a role of their own", ErrInvalidOptions, o.ReaderRole)
 		}
 	}
 	if o.Interval != Monthly && o.Interval != Daily {

@@ -92,5 +92,5 @@ func TestMigrationsRender(t *testing.T) {
 
 	daily, err := pgschema.Migrations(pgschema.Options{Interval: pgschema.Daily})
 	require.NoError(t, err)
-	require.NotEqual(t, ms[len(ms)-1].Checksum, daily[len(daily)-1].Checksum, "the interval is part of the partition function")
+	require.NotEqual(t, ms[3].Checksum, daily[3].Checksum, "the interval is part of the partition function (0004)")
 }

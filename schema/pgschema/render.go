@@ -17,7 +17,7 @@ import (
 // [Options.withDefaults], rendered quoted (pgx.Identifier.Sanitize) or as
 // literals, and constants of the package.
 //
-//go:embed sql/migrations/*.sql sql/writer_role.sql sql/writer.sql sql/migrate.sql
+//go:embed sql/migrations/*.sql sql/writer_role.sql sql/reader_role.sql sql/writer.sql sql/migrate.sql
 var sqlFiles embed.FS
 
 // Bounds of the partition functions.
@@ -62,6 +62,9 @@ type tmplData struct {
 
 	WriterRole    string // quoted
 	WriterRoleLit string
+
+	ReaderRole    string // quoted
+	ReaderRoleLit string
 }
 
 func newTmplData(o Options) tmplData {
@@ -86,6 +89,10 @@ func newTmplData(o Options) tmplData {
 	if o.WriterRole != "" {
 		d.WriterRole = pgx.Identifier{o.WriterRole}.Sanitize()
 		d.WriterRoleLit = literal(o.WriterRole)
+	}
+	if o.ReaderRole != "" {
+		d.ReaderRole = pgx.Identifier{o.ReaderRole}.Sanitize()
+		d.ReaderRoleLit = literal(o.ReaderRole)
 	}
 	return d
 }

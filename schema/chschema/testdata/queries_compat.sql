@@ -116,19 +116,29 @@ WHERE workspace_id = @workspace AND day >= toDate(@from) AND day < toDate(@to)
 GROUP BY day, action
 ORDER BY day, action;
 
--- user_activity: Everything one user did in a time range (a GDPR subject access request), oldest first.
+-- user_activity: Everything about one user in a time range, as the actor or as the target of someone else's action (a GDPR subject access request), oldest first, with details, previous/new values, client and session.
 -- params: user_id String, from DateTime, to DateTime
 SELECT
     toUInt64(time) * 1000000000 + time_ns AS time_unix_nano,
     event_id,
     workspace_id,
     action,
+    if(user_id = @user_id, 'actor', 'target') AS role,
+    user_id,
+    user_name,
     resource_type,
     resource_id,
     outcome,
-    client_ip
+    error_type,
+    client_ip,
+    user_agent,
+    session_id,
+    details,
+    previous_value,
+    new_value
 FROM `audit`.`audit_logs`
-WHERE user_id = @user_id AND time >= @from AND time < @to
+WHERE (user_id = @user_id OR (resource_type = 'user' AND resource_id = @user_id))
+    AND time >= @from AND time < @to
 ORDER BY time_unix_nano, event_id
 LIMIT 1 BY event_id;
 

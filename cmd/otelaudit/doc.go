@@ -1,0 +1,94 @@
+// Command otelaudit reads and maintains the audit trail: migrate the
+// stores, search and tail the events, run the ClickHouse query pack,
+// export and erase one user's data (GDPR), apply retention, seal and
+// verify.
+//
+//	otelaudit migrate [--dry-run] [--writer-role R] [--reader-role R]
+//	otelaudit search [filters] [--store postgres|clickhouse] [--output table|json|jsonl|csv] [--limit N] [--after CURSOR] [--all]
+//	otelaudit tail [-f] [-n N] [filters] [--store postgres|clickhouse] [--after CURSOR] [--print-cursor]
+//	otelaudit query --list | NAME --param k=v ... [--sql] [--output ...]
+//	otelaudit export --user U [--output jsonl|csv] [--out FILE]
+//	otelaudit erase --user U [--pseudonym P] [--dry-run]
+//	otelaudit retention --before DATE [--dry-run]
+//	otelaudit keygen --out FILE
+//	otelaudit seal --key FILE
+//	otelaudit verify --public-key FILE [--since T] [--until T]
+//
+// Filters (search, tail): --workspace, --actor, --user (actor or target),
+// --resource-type, --resource-id, --action (a name or a prefix with "*":
+// "oauth.*"), --outcome, --ip, --since, --until. Times are 2024-06-01,
+// RFC 3339, Unix seconds, now, or a span before now (90m, 24h, 30d).
+//
+// # Connections
+//
+// --postgres or OTELAUDIT_POSTGRES_DSN (a pgx connection string) and
+// --clickhouse or OTELAUDIT_CLICKHOUSE_DSN
+// (clickhouse://user:password@host:9000/database). --pg-schema,
+// --pg-table, --ch-database and --ch-table name the tables when they are
+// not the defaults. Commands use the stores that are configured: migrate,
+// retention and erase act on both when both are set; search reads
+// Postgres unless --store clickhouse (or only ClickHouse is set); tail
+// reads Postgres unless --store clickhouse; export reads Postgres, the
+// system of record; query reads ClickHouse.
+//
+// # Roles
+//
+// search, tail and query need only read rights (pgschema's ReaderRole,
+// chschema's reader user). export reads with them too, but records a
+// data_export_completed event, which needs INSERT. migrate, retention,
+// erase and seal run as the owner of the tables. verify needs SELECT on
+// the audit tables and the digest tables, and the public key only.
+//
+// # What each command does
+//
+//   - migrate runs the versioned migrations of schema/pgschema,
+//     schema/seal (the digest tables) and schema/chschema, and prints the
+//     versions it applied; --dry-run prints their SQL.
+//   - search prints one page (default 50), newest first, and on standard
+//     error the cursor of the next page; --all reads every page.
+//   - tail prints the newest -n events, oldest first; with -f it then
+//     prints each new event once, in arrival order, until interrupted
+//     (package trail, Postgres.Follow). --print-cursor prints each event's
+//     cursor on standard error; --after resumes from one. A lost
+//     connection (a restarted server) is retried every --retry, and the
+//     events go on from the last one printed. With --store clickhouse,
+//     events are printed once they were inserted more than --lag ago
+//     (ClickHouse keeps no transaction ids: see package trail).
+//   - query runs a query of the pack with its parameters bound as
+//     literals (String quoted and escaped, DateTime as toDateTime(<Unix
+//     seconds>), Date as toDate('YYYY-MM-DD'), UInt64 as digits, each
+//     checked against its type); from, to and now default to the last 30
+//     days. --sql prints that SQL, which runs as it is in
+//     clickhouse-client.
+//   - export writes every event where the user is the actor or the target
+//     (resource type "user"), oldest first, every field, from Postgres;
+//     then records data_export_completed (actor: --operator,
+//     $OTELAUDIT_OPERATOR or $USER; resource: the user).
+//   - erase pseudonymises the user's personal fields (user id, name, IP,
+//     user agent, session) in every row where the user is the actor: in
+//     Postgres through <table>_erase_user (migration 0006; the append-only
+//     triggers stay in force for everyone else) with the seal's salts of
+//     those rows dropped in the same transaction, so that the seals still
+//     verify; in ClickHouse with ALTER TABLE ... UPDATE, waited for. It
+//     records data_delete_completed under the pseudonym. Rows that name
+//     the user only as their target (resource id) and personal values
+//     inside details are counted and kept: seal encoding version 1 covers
+//     them directly, so changing them would break verification.
+//   - retention drops, in both stores, the partitions whose rows are all
+//     older than --before; --dry-run lists them.
+//   - seal seals the windows that are due (schema/seal); verify checks
+//     the chain and both stores against it, prints each finding, and
+//     exits 4 when one fails.
+//
+// # Exit codes
+//
+//	0    success (tail -f: interrupted, its normal end)
+//	1    an error: a database refused, a connection failed, a file
+//	2    usage: an unknown command or flag, a bad value, a missing argument
+//	3    a table is missing: run otelaudit migrate
+//	4    verify found tampering (or a broken chain or signature)
+//	130  interrupted
+//
+// Long operations (export, the ClickHouse mutation of erase) show their
+// progress on standard error when it is a terminal.
+package main

@@ -1,0 +1,50 @@
+{{- /* Statements of the ClickHouse reader. Inputs: the quoted table name,
+     the layout and which filters are set; every value is a named
+     parameter (@name), bound by clickhouse-go. */ -}}
+
+{{define "search" -}}
+SELECT toString(event_id) AS id, {{.Micros}} AS t_us, action, workspace_id, user_id, user_name,
+       client_ip, user_agent, session_id, resource_type, resource_id, toString(outcome) AS outcome_text,
+       error_type, details, previous_value, new_value, {{.Attrs}}, trace_id, span_id, service_name, sanitized
+FROM {{.Table}}
+WHERE 1 = 1
+{{- if .Workspace}} AND workspace_id = @workspace{{end}}
+{{- if .Actor}} AND user_id = @actor{{end}}
+{{- if .Subject}} AND (user_id = @subject OR (resource_id = @subject AND resource_type = @user_type)){{end}}
+{{- if .ResourceType}} AND resource_type = @resource_type{{end}}
+{{- if .ResourceID}} AND resource_id = @resource_id{{end}}
+{{- if .ActionPrefix}} AND substring(action, 1, length(@action)) = @action{{else if .Action}} AND action = @action{{end}}
+{{- if .Outcome}} AND outcome = @outcome{{end}}
+{{- if .ClientIP}} AND client_ip = @client_ip{{end}}
+{{- if .Since}} AND time >= toDateTime(@since_s) AND t_us >= @since_us{{end}}
+{{- if .Until}} AND time <= toDateTime(@until_s) AND t_us < @until_us{{end}}
+{{- if .After}} AND (t_us {{if .Desc}}<{{else}}>{{end}} @after_us OR (t_us = @after_us AND id {{if .Desc}}<{{else}}>{{end}} @after_id)){{end}}
+ORDER BY t_us {{if .Desc}}DESC{{end}}, id {{if .Desc}}DESC{{end}}, ingest_version DESC
+LIMIT 1 BY id
+LIMIT @limit
+{{- end}}
+
+{{define "horizon" -}}
+SELECT toUInt64({{.Now}})
+{{- end}}
+
+{{define "follow" -}}
+SELECT {{.Arrival}} AS arrival, toString(event_id) AS id, {{.Micros}} AS t_us, action, workspace_id, user_id, user_name,
+       client_ip, user_agent, session_id, resource_type, resource_id, toString(outcome) AS outcome_text,
+       error_type, details, previous_value, new_value, {{.Attrs}}, trace_id, span_id, service_name, sanitized
+FROM {{.Table}}
+WHERE arrival < @horizon
+  AND (arrival > @after_arrival OR (arrival = @after_arrival AND (t_us > @after_us OR (t_us = @after_us AND id > @after_id))))
+{{- if .Workspace}} AND workspace_id = @workspace{{end}}
+{{- if .Actor}} AND user_id = @actor{{end}}
+{{- if .Subject}} AND (user_id = @subject OR (resource_id = @subject AND resource_type = @user_type)){{end}}
+{{- if .ResourceType}} AND resource_type = @resource_type{{end}}
+{{- if .ResourceID}} AND resource_id = @resource_id{{end}}
+{{- if .ActionPrefix}} AND substring(action, 1, length(@action)) = @action{{else if .Action}} AND action = @action{{end}}
+{{- if .Outcome}} AND outcome = @outcome{{end}}
+{{- if .ClientIP}} AND client_ip = @client_ip{{end}}
+{{- if .Since}} AND time >= toDateTime(@since_s) AND t_us >= @since_us{{end}}
+{{- if .Until}} AND time <= toDateTime(@until_s) AND t_us < @until_us{{end}}
+ORDER BY arrival, t_us, id
+LIMIT @limit
+{{- end}}
