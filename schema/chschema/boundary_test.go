@@ -143,11 +143,14 @@ func boundaryAnswers(in time.Time) map[string]boundaryAnswer {
 			day + "|subscription_created|1|0",
 		}},
 		"user_activity": {args: []boundaryArg{{"user_id", "u1"}, {"from", day1}, {"to", bound}}, skip: []string{"event_id"}, rows: []string{
-			ns + "|ws_a|login|||failure|192.0.2.7",
-			ns + "|ws_a|data_export_requested|" + bridge.ResourceTypeDataExport + "|exp1|success|",
-			ns + "|ws_a|admin_action|user|u2|success|",
-			ns + "|ws_a|oauth_connected|" + bridge.ResourceTypeOAuthProvider + "|google|success|",
-			ns + "|ws_a|subscription_created|" + bridge.ResourceTypeSubscription + "|sub1|success|",
+			// time, workspace, action, role, user, name, resource type and
+			// id, outcome, error type, IP, user agent, session, details,
+			// previous and new value.
+			ns + "|ws_a|login|actor|u1||||failure|invalid_password|192.0.2.7|||||",
+			ns + "|ws_a|data_export_requested|actor|u1||" + bridge.ResourceTypeDataExport + "|exp1|success|||||||",
+			ns + `|ws_a|admin_action|actor|u1||user|u2|success|||||{"op":"suspend"}||`,
+			ns + "|ws_a|oauth_connected|actor|u1||" + bridge.ResourceTypeOAuthProvider + "|google|success|||||||",
+			ns + "|ws_a|subscription_created|actor|u1||" + bridge.ResourceTypeSubscription + "|sub1|success|||||||",
 		}},
 	}
 }
