@@ -202,7 +202,7 @@ start_postgres() {
 		pick_port
 		PG_PORT="$PORT"
 		if as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$pgroot/postgres.log" -o "-p $PG_PORT" -w -t "$TIMEOUT" start >/dev/null 2>&1; then
-			log "postgres ready on 127.0.0.1:$PG_PORT (pid $(head -1 "$PGDATA_DIR/postmaster.pid"))"
+			log "$("$PG_BIN/postgres" --version) ready on 127.0.0.1:$PG_PORT (pid $(head -1 "$PGDATA_DIR/postmaster.pid"))"
 			return 0
 		fi
 		log "postgres did not start on port $PG_PORT (attempt $attempt); log:"
@@ -238,8 +238,13 @@ stop_postgres() {
 
 postgres_healthy() {
 	local port="$1"
+	local ready
 	PG_BIN="$(pg_bin_dir)" || return 1
-	"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -t 5
+	ready="$PG_BIN/pg_isready"
+	# A server-only bin directory (scripts/postgres18.sh) has no client
+	# tools; any pg_isready can ask.
+	[ -x "$ready" ] || ready="$(command -v pg_isready || ls /usr/lib/postgresql/*/bin/pg_isready 2>/dev/null | head -1)"
+	[ -n "$ready" ] && "$ready" -q -h 127.0.0.1 -p "$port" -t 5
 }
 
 # -------------------------------------------------------------- ClickHouse
