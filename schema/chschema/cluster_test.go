@@ -1,0 +1,352 @@
+package chschema_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/bridge"
+	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
+	"github.com/otelaudit/otelaudit/internal/testenv"
+	"github.com/otelaudit/otelaudit/schema/chschema"
+)
+
+// The cluster of the cluster tests: two shards of two replicas each,
+// ClickHouse 18.16 on loopback, with ZooKeeper.
+const (
+	clusterName     = "otelaudit"
+	clusterShards   = 2
+	clusterReplicas = 2
+)
+
+// syncInsert makes an INSERT into a Distributed table return once every
+// shard has its rows (insert_distributed_sync), so that an insert that
+// returns is stored, and one a shard cannot take fails; without it, the
+// server that received the rows queues them on its disk and forwards them
+// later.
+var syncInsert = clickhouse.Settings{"insert_distributed_sync": 1}
+
+// openCH opens a connection to dsn with settings, closed when the test
+// ends.
+func openCH(t *testing.T, dsn string, settings clickhouse.Settings) driver.Conn {
+	t.Helper()
+	opt, err := testenv.ClickHouseOptions(dsn)
+	require.NoError(t, err)
+	opt.Settings = settings
+	conn, err := clickhouse.Open(opt)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	require.NoError(t, conn.Ping(ctxT(t)))
+	return conn
+}
+
+// testCluster is a running cluster with a connection to every server.
+type testCluster struct {
+	*testenv.ClickHouseCluster
+	conns [][]driver.Conn // [shard][replica]
+}
+
+func startCluster(t *testing.T) *testCluster {
+	t.Helper()
+	zk := testenv.StartZooKeeper(t)
+	cl := testenv.StartClickHouseCluster(t, zk, clusterName, clusterShards, clusterReplicas)
+	tc := &testCluster{ClickHouseCluster: cl, conns: make([][]driver.Conn, clusterShards)}
+	for s := range clusterShards {
+		for r := range clusterReplicas {
+			tc.conns[s] = append(tc.conns[s], openCH(t, cl.Server(s, r).DSN(), nil))
+		}
+	}
+	return tc
+}
+
+// syncReplicas waits until every replica has fetched what its shard has.
+func (tc *testCluster) syncReplicas(t *testing.T, db string) {
+	t.Helper()
+	for _, shard := range tc.conns {
+		for _, c := range shard {
+			for _, table := range []string{"audit_logs_local", "audit_logs_daily_local"} {
+				require.NoError(t, c.Exec(ctxT(t), "SYSTEM SYNC REPLICA `"+db+"`.`"+table+"`"))
+			}
+		}
+	}
+}
+
+// placement reads the local audit table of every server and checks that
+// the replicas of each shard hold the same rows and that every event id
+// is on the shard its hash names (cityHash64 of its text, modulo the
+// shards: the Distributed table's sharding key, equal weights); it
+// returns, per event id, how many rows the cluster holds, counted
+// without FINAL or DISTINCT.
+func (tc *testCluster) placement(t *testing.T, db string) map[string]int {
+	t.Helper()
+	total := map[string]int{}
+	for s, shard := range tc.conns {
+		var first []string
+		for r, c := range shard {
+			rows := queryRows(t, c, fmt.Sprintf("SELECT toString(event_id), count(), cityHash64(toString(event_id)) %% %d FROM `%s`.audit_logs_local GROUP BY event_id ORDER BY event_id", clusterShards, db), nil)
+			if r == 0 {
+				first = rows
+				continue
+			}
+			require.Equal(t, first, rows, "replica %d of shard %d holds what replica 1 holds", r+1, s+1)
+		}
+		for _, row := range first {
+			parts := strings.Split(row, "|")
+			require.Len(t, parts, 3)
+			require.Equal(t, fmt.Sprint(s), parts[2], "event %s is on shard %d, its hash names shard index %s", parts[0], s+1, parts[2])
+			var n int
+			_, err := fmt.Sscan(parts[1], &n)
+			require.NoError(t, err)
+			total[parts[0]] += n
+		}
+	}
+	return total
+}
+
+// requireOnce checks that each of ids is stored exactly once in the
+// cluster, and nothing else.
+func requireOnce(t *testing.T, counts map[string]int, ids []uuid.UUID) {
+	t.Helper()
+	require.Len(t, counts, len(ids), "distinct event ids in the cluster")
+	for _, id := range ids {
+		require.Equal(t, 1, counts[id.String()], "rows of event %s", id)
+	}
+}
+
+// optimize merges every part of the audit table on every shard (OPTIMIZE
+// on a Replicated table merges on one replica and replicates the result).
+func (tc *testCluster) optimize(t *testing.T, db string, partitions ...string) {
+	t.Helper()
+	for _, shard := range tc.conns {
+		for _, p := range partitions {
+			require.NoError(t, shard[0].Exec(ctxT(t), "OPTIMIZE TABLE `"+db+"`.audit_logs_local PARTITION "+p+" FINAL"))
+		}
+	}
+	tc.syncReplicas(t, db)
+}
+
+// TestClusterLive migrates the schema with ON CLUSTER onto two shards of
+// two replicas, writes the seed through the whole path (bridge ->
+// BatchProcessor -> clickhouselog) into the Distributed table, and checks
+// where every row landed, that the query pack gives the hand-worked
+// answers and the same answers as a single server with the same data,
+// and that a re-sent seed collapses to one row per event once the parts
+// merge.
+func TestClusterLive(t *testing.T) {
+	t.Parallel()
+	tc := startCluster(t)
+	opts := chschema.Options{Database: "audit", Cluster: clusterName}
+	admin := tc.conns[0][0]
+	layout, err := chschema.Migrate(ctxT(t), admin, opts)
+	require.NoError(t, err)
+	require.Equal(t, chschema.LayoutCompat, layout)
+
+	t.Run("migrated on every server", func(t *testing.T) {
+		for s, shard := range tc.conns {
+			for r, c := range shard {
+				got := queryRows(t, c, "SELECT name, engine FROM system.tables WHERE database = 'audit' ORDER BY name", nil)
+				require.Equal(t, []string{
+					"audit_logs|Distributed",
+					"audit_logs_daily|Distributed",
+					"audit_logs_daily_local|ReplicatedSummingMergeTree",
+					"audit_logs_daily_local_mv|MaterializedView",
+					"audit_logs_local|ReplicatedReplacingMergeTree",
+					"otelaudit_migrations|ReplicatedReplacingMergeTree",
+				}, got, "shard %d replica %d", s+1, r+1)
+			}
+		}
+		// A second run finds the migrations recorded and changes nothing.
+		again, err := chschema.Migrate(ctxT(t), admin, opts)
+		require.NoError(t, err)
+		require.Equal(t, layout, again)
+	})
+
+	conn := openCH(t, tc.Server(0, 0).DSN(), syncInsert)
+	exp, err := clickhouselog.New(conn, clickhouselog.WithSchema(opts), clickhouselog.WithLayout(layout))
+	require.NoError(t, err)
+	events := seedEvents()
+	for _, r := range [][2]int{{0, 10}, {10, 25}, {25, len(events)}} {
+		emit(t, exp, events[r[0]:r[1]], r[0]+1)
+	}
+	require.EqualValues(t, len(events), exp.Stats().Written)
+	tc.syncReplicas(t, "audit")
+	ids := make([]uuid.UUID, len(events))
+	for i := range events {
+		ids[i] = seedID(i + 1)
+	}
+
+	t.Run("each event on one shard", func(t *testing.T) {
+		counts := tc.placement(t, "audit")
+		requireOnce(t, counts, ids)
+		for s, shard := range tc.conns {
+			n := count(t, shard[0], "SELECT count() FROM audit.audit_logs_local")
+			require.NotZero(t, n, "shard %d holds some of the seed", s+1)
+		}
+		require.EqualValues(t, len(events), count(t, admin, "SELECT count() FROM audit.audit_logs"))
+		require.EqualValues(t, len(events), count(t, admin, "SELECT sum(events) FROM audit.audit_logs_daily"))
+	})
+
+	pack, err := chschema.Queries(layout, opts)
+	require.NoError(t, err)
+	byName := map[string]chschema.Query{}
+	for _, q := range pack {
+		byName[q.Name] = q
+	}
+	// The same seed on one server: the shared test server.
+	single, singleOpts, singleLayout, _ := seeded(t)
+	singlePack, err := chschema.Queries(singleLayout, singleOpts)
+	require.NoError(t, err)
+	singleByName := map[string]chschema.Query{}
+	for _, q := range singlePack {
+		singleByName[q.Name] = q
+	}
+	checkPack := func(t *testing.T) {
+		for _, pc := range packCases() {
+			q, ok := byName[pc.query]
+			require.True(t, ok, "no query %s in the pack", pc.query)
+			got := queryRows(t, conn, q.SQL, pc.args, pc.skip...)
+			require.Equal(t, pc.want, got, "%s %v on the cluster", pc.query, pc.args)
+			require.Equal(t, queryRows(t, single, singleByName[pc.query].SQL, pc.args, pc.skip...), got, "%s %v: the cluster and a single server differ", pc.query, pc.args)
+		}
+	}
+	t.Run("query pack", checkPack)
+
+	t.Run("re-sent events", func(t *testing.T) {
+		emit(t, exp, events, 1) // every seed event again, as a Collector re-sending would
+		tc.syncReplicas(t, "audit")
+		require.EqualValues(t, 2*len(events), count(t, admin, "SELECT count() FROM audit.audit_logs"), "the copies are stored until the parts merge")
+		// Copies met on the shard of their event: uniqExact and LIMIT 1
+		// BY event_id, evaluated per shard, see each event once.
+		require.EqualValues(t, len(events), count(t, admin, "SELECT uniqExact(event_id) FROM audit.audit_logs"))
+		for _, pc := range packCases() {
+			if byName[pc.query].FromRollup {
+				continue
+			}
+			require.Equal(t, pc.want, queryRows(t, conn, byName[pc.query].SQL, pc.args, pc.skip...), "%s %v with copies", pc.query, pc.args)
+		}
+		// What the design says: ReplacingMergeTree collapses copies when
+		// parts merge.
+		tc.optimize(t, "audit", "202405", "202406")
+		requireOnce(t, tc.placement(t, "audit"), ids)
+
+		// The rollup counted the copies; RebuildRollup recomputes it over
+		// the cluster.
+		require.EqualValues(t, 2*len(events), count(t, admin, "SELECT sum(events) FROM audit.audit_logs_daily"))
+		for _, month := range []time.Time{may1, day1} {
+			require.NoError(t, chschema.RebuildRollup(ctxT(t), conn, opts, month))
+		}
+		tc.syncReplicas(t, "audit")
+		require.EqualValues(t, len(events), count(t, admin, "SELECT sum(events) FROM audit.audit_logs_daily"))
+		checkPack(t)
+	})
+}
+
+// outageEvent is event i of the outage test: logins in June 2024, ids of
+// their own.
+func outageEvent(i int) otelaudit.Event {
+	return otelaudit.Event{
+		ID:     uuid.MustParse(fmt.Sprintf("01900000-0000-7000-9000-%012d", i)),
+		Time:   day1.Add(time.Duration(i) * time.Second),
+		Action: otelaudit.ActionLogin,
+		Actor:  otelaudit.Actor{WorkspaceID: fmt.Sprintf("ws_%d", i%5), UserID: fmt.Sprintf("u%d", i%50)},
+		Client: otelaudit.Client{IP: "192.0.2.1"},
+	}
+}
+
+// TestClusterShardOutageLive writes through the whole path into the
+// Distributed table (synchronous inserts) while first one replica of a
+// shard, then the whole shard, is stopped and started again, and checks
+// what the exporter did: with a replica left the inserts go on; with none
+// they fail and are retried until the shard is back, nothing is lost,
+// nothing is stored twice, and the retries are counted.
+func TestClusterShardOutageLive(t *testing.T) {
+	t.Parallel()
+	tc := startCluster(t)
+	opts := chschema.Options{Database: "outage", Cluster: clusterName}
+	layout, err := chschema.Migrate(ctxT(t), tc.conns[0][0], opts)
+	require.NoError(t, err)
+
+	conn := openCH(t, tc.Server(0, 0).DSN(), syncInsert)
+	exp, err := clickhouselog.New(conn, clickhouselog.WithSchema(opts), clickhouselog.WithLayout(layout),
+		clickhouselog.WithRetry(clickhouselog.RetryConfig{Enabled: true, InitialInterval: 50 * time.Millisecond, MaxInterval: 500 * time.Millisecond, MaxElapsedTime: 2 * time.Minute}))
+	require.NoError(t, err)
+	var handled []error
+	var mu sync.Mutex
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(keepOpen{exp},
+		sdklog.WithExportMaxBatchSize(100), sdklog.WithExportInterval(50*time.Millisecond), sdklog.WithMaxQueueSize(10_000))))
+	a := bridge.New(bridge.WithLoggerProvider(lp), bridge.WithErrorHandler(func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		handled = append(handled, err)
+	}))
+
+	const rounds, perRound = 30, 50
+	var ids []uuid.UUID
+	for i := range rounds * perRound {
+		ids = append(ids, outageEvent(i).ID)
+	}
+	written := make(chan int, rounds)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for r := range rounds {
+			for i := r * perRound; i < (r+1)*perRound; i++ {
+				a.Record(context.Background(), outageEvent(i))
+			}
+			written <- r
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	waitRound := func(n int) {
+		for r := range written {
+			if r >= n {
+				return
+			}
+		}
+	}
+
+	// One replica of shard 2 stops: the other takes the inserts.
+	waitRound(5)
+	tc.Server(1, 1).Stop(t)
+	waitRound(10)
+	before := exp.Stats()
+	tc.Server(1, 1).Start(t)
+	require.Zero(t, before.Failed, "with a replica left, no insert fails")
+
+	// The whole of shard 2 stops: inserts fail until it is back.
+	waitRound(15)
+	tc.Server(1, 0).Stop(t)
+	tc.Server(1, 1).Stop(t)
+	time.Sleep(3 * time.Second)
+	tc.Server(1, 0).Start(t)
+	tc.Server(1, 1).Start(t)
+	<-done
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	require.NoError(t, lp.Shutdown(shutdownCtx))
+
+	st := exp.Stats()
+	t.Logf("exporter stats: %+v", st)
+	mu.Lock()
+	require.Empty(t, handled)
+	mu.Unlock()
+	require.EqualValues(t, len(ids), st.Received)
+	require.Zero(t, st.Failed, "no batch given up")
+	require.EqualValues(t, len(ids), st.Written+st.AlreadyStored, "every record written, or found stored after an ambiguous failure")
+	require.NotZero(t, st.Retried, "the outage was retried")
+
+	tc.syncReplicas(t, "outage")
+	// Exactly once, before any merge: the exporter looked up what the
+	// failed inserts had stored on the shard that was up.
+	requireOnce(t, tc.placement(t, "outage"), ids)
+}
