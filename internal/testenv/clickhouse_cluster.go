@@ -117,4 +117,3 @@ func (c *ClickHouseCluster) Replicas() int { return len(c.servers[0]) }
 // Server returns the server of shard s, replica r, both counted from 0
 // (its {shard} macro is s+1, its {replica} "r" followed by r+1).
 func (c *ClickHouseCluster) Server(s, r int) *ClickHouseServer { return c.servers[s][r] }
-
