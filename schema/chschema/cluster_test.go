@@ -165,10 +165,16 @@ func TestClusterLive(t *testing.T) {
 				}, got, "shard %d replica %d", s+1, r+1)
 			}
 		}
-		// A second run finds the migrations recorded and changes nothing.
-		again, err := chschema.Migrate(ctxT(t), admin, opts)
-		require.NoError(t, err)
-		require.Equal(t, layout, again)
+		// A second run finds the migrations recorded and changes nothing;
+		// so does a run from a server of the other shard, whose
+		// migrations table (replicated within its shard) has no record
+		// yet: every statement is IF NOT EXISTS.
+		for _, c := range []driver.Conn{admin, tc.conns[1][1]} {
+			again, err := chschema.Migrate(ctxT(t), c, opts)
+			require.NoError(t, err)
+			require.Equal(t, layout, again)
+		}
+		require.EqualValues(t, 2, count(t, tc.conns[1][1], "SELECT count() FROM audit.otelaudit_migrations FINAL"), "recorded on the other shard too")
 	})
 
 	conn := openCH(t, tc.Server(0, 0).DSN(), syncInsert)
@@ -248,6 +254,37 @@ func TestClusterLive(t *testing.T) {
 		tc.syncReplicas(t, "audit")
 		require.EqualValues(t, len(events), count(t, admin, "SELECT sum(events) FROM audit.audit_logs_daily"))
 		checkPack(t)
+	})
+
+	t.Run("retention", func(t *testing.T) {
+		// An event in April 2024 whose id hashes to the second shard:
+		// the server the admin connection reaches holds no April part.
+		n := 100
+		for ; ; n++ {
+			var shard uint64
+			require.NoError(t, admin.QueryRow(ctxT(t), fmt.Sprintf("SELECT toUInt64(cityHash64(toString(toUUID('%s'))) %% %d)", seedID(n), clusterShards)).Scan(&shard))
+			if shard == 1 {
+				break
+			}
+		}
+		april := otelaudit.Event{Time: time.Date(2024, 4, 10, 12, 0, 0, 0, time.UTC), Action: otelaudit.ActionLogin, Actor: otelaudit.Actor{WorkspaceID: "ws_a", UserID: "u1"}}
+		emit(t, exp, []otelaudit.Event{april}, n)
+		tc.syncReplicas(t, "audit")
+		require.EqualValues(t, 1, count(t, tc.conns[1][0], "SELECT count() FROM audit.audit_logs_local WHERE toYYYYMM(time) = 202404"))
+		require.Zero(t, count(t, admin, "SELECT count() FROM audit.audit_logs_local WHERE toYYYYMM(time) = 202404"))
+
+		ttl := opts
+		ttl.TTLDays = 30 // on 2024-07-01, April and May are expired
+		dropped, err := chschema.DropExpiredPartitions(ctxT(t), admin, ttl, jul1)
+		require.NoError(t, err)
+		require.Equal(t, []string{"202404", "202405"}, dropped)
+		tc.syncReplicas(t, "audit")
+		for s, shard := range tc.conns {
+			for r, c := range shard {
+				require.Zero(t, count(t, c, "SELECT count() FROM audit.audit_logs_local WHERE toYYYYMM(time) < 202406"), "shard %d replica %d", s+1, r+1)
+			}
+		}
+		require.EqualValues(t, len(events)-2, count(t, admin, "SELECT count() FROM audit.audit_logs"), "the two May events are gone, June's stay")
 	})
 }
 
