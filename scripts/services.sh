@@ -107,6 +107,18 @@ ensure_clickhouse() {
 	fi
 }
 
+# ZooKeeper is not a shared service: the cluster tests start their own
+# (internal/testenv StartZooKeeper) from Debian's jar and Java; it is only
+# installed here.
+ensure_zookeeper() {
+	local jar="${OTELAUDIT_ZOOKEEPER_JAR:-/usr/share/java/zookeeper.jar}"
+	if [ ! -f "$jar" ] || ! command -v "${OTELAUDIT_JAVA:-java}" >/dev/null 2>&1; then
+		log "ZooKeeper ($jar) or java not found"
+		apt_install zookeeper
+		[ -f "$jar" ] || die "zookeeper installed, but $jar is still missing"
+	fi
+}
+
 # ------------------------------------------------------------------- ports
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -487,9 +499,10 @@ cmd_start() {
 	else
 		[ "$MODE" = native ] || die "OTELAUDIT_SERVICES_MODE must be native or docker, not $MODE"
 		echo native >"$STATE/mode"
-		# Both installs first, so one apt-get update serves both.
+		# The installs first, so one apt-get update serves them all.
 		ensure_postgres
 		ensure_clickhouse
+		ensure_zookeeper
 		start_postgres
 		start_clickhouse
 		CH_CLIENT_CMD="$CH_CLIENT --host 127.0.0.1 --port $CH_TCP_PORT"
