@@ -308,7 +308,9 @@ func outageEvent(i int) otelaudit.Event {
 // started; with none, the insert fails (code 279, "All connection tries
 // failed") and is retried, looking up first which rows are stored already
 // (the lookup fails too until the shard is back). Nothing is lost,
-// nothing is stored twice, and the retries are counted.
+// nothing is stored twice, and the retries are counted. Last, without
+// insert_distributed_sync, the inserts succeed while the shard is down
+// and the rows queued on the receiving server arrive once it is back.
 func TestClusterShardOutageLive(t *testing.T) {
 	t.Parallel()
 	tc := startCluster(t)
@@ -390,11 +392,45 @@ func TestClusterShardOutageLive(t *testing.T) {
 		require.EqualValues(t, len(ids), st.Written+st.AlreadyStored, "every record written or found stored")
 	})
 
+	t.Run("whole shard down, asynchronous inserts", func(t *testing.T) {
+		// Without insert_distributed_sync, the server that receives an
+		// INSERT queues the other shard's rows on its own disk: the
+		// exporter's inserts succeed while the shard is down, and the rows
+		// arrive once it is back.
+		aexp, err := clickhouselog.New(openCH(t, tc.Server(0, 0).DSN(), nil), clickhouselog.WithSchema(opts), clickhouselog.WithLayout(layout))
+		require.NoError(t, err)
+		alp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(aexp, sdklog.WithExportMaxBatchSize(200))))
+		aa := bridge.New(bridge.WithLoggerProvider(alp), bridge.WithErrorHandler(func(err error) { t.Errorf("record refused: %v", err) }))
+		tc.Server(1, 0).Stop(t)
+		tc.Server(1, 1).Stop(t)
+		for range 200 {
+			e := outageEvent(len(ids))
+			ids = append(ids, e.ID)
+			aa.Record(context.Background(), e)
+		}
+		require.NoError(t, alp.Shutdown(ctxT(t)))
+		st := aexp.Stats()
+		require.EqualValues(t, 200, st.Written, "queued on the first shard's server")
+		require.Zero(t, st.Retried)
+		require.Zero(t, st.Failed)
+		tc.Server(1, 0).Start(t)
+		tc.Server(1, 1).Start(t)
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			n := count(t, tc.conns[0][0], "SELECT count() FROM outage.audit_logs")
+			if n == uint64(len(ids)) {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "the queued rows did not arrive within 90 s: %d of %d", n, len(ids))
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+
 	require.NoError(t, lp.Shutdown(ctxT(t)))
 	mu.Lock()
 	require.Empty(t, handled)
 	mu.Unlock()
-	require.EqualValues(t, len(ids), exp.Stats().Received)
+	require.EqualValues(t, len(ids)-200, exp.Stats().Received)
 	tc.syncReplicas(t, "outage")
 	// Exactly once, before any merge.
 	requireOnce(t, tc.placement(t, "outage"), ids)
