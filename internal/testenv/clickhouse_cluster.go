@@ -51,22 +51,24 @@ func StartClickHouseCluster(tb testing.TB, zk *ZooKeeperServer, name string, sha
 		return nil
 	}
 	// Every server's configuration names every port: reserve them first.
-	reserve := func() int {
+	// The native ports are released by their servers' cleanups, the
+	// interserver ports by this test's.
+	reserve := func(release bool) int {
 		p, err := freePort()
 		if err != nil {
 			tb.Fatalf("testenv: ClickHouse cluster: %v", err)
 		}
-		// A server's cleanup releases its native port too, should it
-		// have started; releasing twice is harmless.
-		tb.Cleanup(func() { releasePort(p) })
+		if release {
+			tb.Cleanup(func() { releasePort(p) })
+		}
 		return p
 	}
 	ports := make([][]int, shards)
 	interserver := make([][]int, shards)
 	for s := range ports {
 		for range replicas {
-			ports[s] = append(ports[s], reserve())
-			interserver[s] = append(interserver[s], reserve())
+			ports[s] = append(ports[s], reserve(false))
+			interserver[s] = append(interserver[s], reserve(true))
 		}
 	}
 	c := &ClickHouseCluster{name: name, servers: make([][]*ClickHouseServer, shards)}
