@@ -231,8 +231,13 @@ func TestClusterLive(t *testing.T) {
 		emit(t, exp, events, 1) // every seed event again, as a Collector re-sending would
 		tc.syncReplicas(t, "audit")
 		require.EqualValues(t, 2*len(events), count(t, admin, "SELECT count() FROM audit.audit_logs"), "the copies are stored until the parts merge")
-		// Copies met on the shard of their event: uniqExact and LIMIT 1
-		// BY event_id, evaluated per shard, see each event once.
+		// Each copy went to the shard of its event (placement checks every
+		// row's shard), where both rows of the event sit.
+		for id, n := range tc.placement(t, "audit") {
+			require.Equal(t, 2, n, "rows of event %s before the merge", id)
+		}
+		// So uniqExact and LIMIT 1 BY event_id, evaluated per shard, see
+		// each event once.
 		require.EqualValues(t, len(events), count(t, admin, "SELECT uniqExact(event_id) FROM audit.audit_logs"))
 		for _, pc := range packCases() {
 			if byName[pc.query].FromRollup {
