@@ -4,11 +4,12 @@
 #                       module and every nested module (bench/,
 #                       exporter/autoexport/), with
 #                       throwaway Postgres and ClickHouse servers
-#                       (scripts/with-services.sh); then the Postgres suites
-#                       again with a session time zone other than UTC
-#                       (PG_TIMEZONE); then the ClickHouse suites again on
-#                       ClickHouse 26.5 (chDB; make test-chdb). This is
-#                       what CI runs.
+#                       (scripts/with-services.sh) on PostgreSQL 15; then
+#                       the packages that use Postgres (PG_SUITES) again on
+#                       PostgreSQL 18 (scripts/postgres18.sh) with a session
+#                       time zone other than UTC (PG_TIMEZONE); then the
+#                       ClickHouse suites again on ClickHouse 26.5 (chDB;
+#                       make test-chdb). This is what CI runs.
 #   make test-chdb      the ClickHouse suites among PKGS on ClickHouse 26.5
 #                       only (chDB, embedded; scripts/chdb.sh installs it
 #                       into ~/.cache/otelaudit), plus 18.16 servers for the
@@ -41,10 +42,12 @@ SHELL := bash
 GO ?= go
 GOTEST_FLAGS ?= -race -count=1 -timeout 20m
 PKGS ?= ./...
-# The Postgres suites (schema/pgschema, exporter/postgreslog) among PKGS run
-# a second time with this session time zone (PGTZ, which pgx reads), so that
-# nothing they check depends on the session's zone being UTC.
+# The packages that use Postgres among PKGS run a second time, on
+# PostgreSQL 18 (the first run is on Debian's 15) and with this session time
+# zone (PGTZ, which pgx reads), so that nothing they check depends on the
+# server's major version or on the session's zone being UTC.
 PG_TIMEZONE ?= Asia/Tokyo
+PG_SUITES := schema/pgschema|exporter/postgreslog|schema/seal|exporter/pipeline|exporter/journal|bridge|internal/testenv
 
 # make mutate runs these unless PKGS is given; the slowest last.
 MUTATE_PKGS := ./bridge ./exporter/auditrow ./exporter/clickhouselog ./schema/... sql ./exporter/postgreslog
@@ -53,10 +56,11 @@ MUTATE_PKGS := ./bridge ./exporter/auditrow ./exporter/clickhouselog ./schema/..
 
 test: lint
 	scripts/with-services.sh scripts/each-module.sh $(GO) test $(GOTEST_FLAGS) $(PKGS)
-	@pg="$$($(GO) list $(PKGS) 2>/dev/null | grep -E '/(schema/pgschema|exporter/postgreslog)$$' || true)"; \
+	@pg="$$($(GO) list $(PKGS) 2>/dev/null | grep -E '/($(PG_SUITES))$$' || true)"; \
 	if [ -n "$$pg" ]; then \
-		echo "==> the Postgres suites again, session time zone $(PG_TIMEZONE) (PGTZ)" >&2; \
-		PGTZ=$(PG_TIMEZONE) scripts/with-services.sh $(GO) test $(GOTEST_FLAGS) $$pg; \
+		pg18="$$(scripts/postgres18.sh)"; \
+		echo "==> the Postgres suites again on PostgreSQL 18, session time zone $(PG_TIMEZONE) (PGTZ)" >&2; \
+		OTELAUDIT_PG_BIN="$$pg18" PGTZ=$(PG_TIMEZONE) scripts/with-services.sh $(GO) test $(GOTEST_FLAGS) $$pg; \
 	fi
 	@$(MAKE) --no-print-directory test-chdb
 

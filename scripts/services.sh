@@ -107,6 +107,18 @@ ensure_clickhouse() {
 	fi
 }
 
+# ZooKeeper is not a shared service: the cluster tests start their own
+# (internal/testenv StartZooKeeper) from Debian's jar and Java; it is only
+# installed here.
+ensure_zookeeper() {
+	local jar="${OTELAUDIT_ZOOKEEPER_JAR:-/usr/share/java/zookeeper.jar}"
+	if [ ! -f "$jar" ] || ! command -v "${OTELAUDIT_JAVA:-java}" >/dev/null 2>&1; then
+		log "ZooKeeper ($jar) or java not found"
+		apt_install zookeeper
+		[ -f "$jar" ] || die "zookeeper installed, but $jar is still missing"
+	fi
+}
+
 # ------------------------------------------------------------------- ports
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -202,7 +214,7 @@ start_postgres() {
 		pick_port
 		PG_PORT="$PORT"
 		if as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$pgroot/postgres.log" -o "-p $PG_PORT" -w -t "$TIMEOUT" start >/dev/null 2>&1; then
-			log "postgres ready on 127.0.0.1:$PG_PORT (pid $(head -1 "$PGDATA_DIR/postmaster.pid"))"
+			log "$("$PG_BIN/postgres" --version) ready on 127.0.0.1:$PG_PORT (pid $(head -1 "$PGDATA_DIR/postmaster.pid"))"
 			return 0
 		fi
 		log "postgres did not start on port $PG_PORT (attempt $attempt); log:"
@@ -238,8 +250,13 @@ stop_postgres() {
 
 postgres_healthy() {
 	local port="$1"
+	local ready
 	PG_BIN="$(pg_bin_dir)" || return 1
-	"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -t 5
+	ready="$PG_BIN/pg_isready"
+	# A server-only bin directory (scripts/postgres18.sh) has no client
+	# tools; any pg_isready can ask.
+	[ -x "$ready" ] || ready="$(command -v pg_isready || ls /usr/lib/postgresql/*/bin/pg_isready 2>/dev/null | head -1)"
+	[ -n "$ready" ] && "$ready" -q -h 127.0.0.1 -p "$port" -t 5
 }
 
 # -------------------------------------------------------------- ClickHouse
@@ -482,9 +499,10 @@ cmd_start() {
 	else
 		[ "$MODE" = native ] || die "OTELAUDIT_SERVICES_MODE must be native or docker, not $MODE"
 		echo native >"$STATE/mode"
-		# Both installs first, so one apt-get update serves both.
+		# The installs first, so one apt-get update serves them all.
 		ensure_postgres
 		ensure_clickhouse
+		ensure_zookeeper
 		start_postgres
 		start_clickhouse
 		CH_CLIENT_CMD="$CH_CLIENT --host 127.0.0.1 --port $CH_TCP_PORT"

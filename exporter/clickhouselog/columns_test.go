@@ -116,6 +116,7 @@ func TestClassify(t *testing.T) {
 		{"memory limit", ex(codeMemoryLimitExceeded, "Memory limit (for query) exceeded"), classMemory},
 		{"cannot allocate", ex(codeCannotAllocateMemory, "Cannot allocate memory"), classMemory},
 		{"timeout", ex(codeTimeoutExceeded, "Timeout exceeded"), classTransient},
+		{"a shard of the Distributed table unreachable", ex(codeAllConnectionTries, "All connection tries failed. Log: Connection refused"), classTransient},
 		{"unexpected EOF", io.ErrUnexpectedEOF, classTransient},
 		{"connection reset", &net.OpError{Op: "read", Err: syscall.ECONNRESET}, classTransient},
 		{"connection reset while writing a block", fmt.Errorf("send data: failed to flush partial block: %w", &net.OpError{Op: "write", Err: syscall.ECONNRESET}), classMemory},

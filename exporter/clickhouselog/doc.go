@@ -86,7 +86,8 @@
 // # Retries and exactly-once
 //
 // A transient failure (network error, timeout, server overload, too many
-// parts, read-only replica) is retried with capped exponential backoff and
+// parts, read-only replica, no replica of a Distributed table's shard
+// reachable) is retried with capped exponential backoff and
 // jitter ([WithRetry]; by default from 50ms up to 5s between attempts, for
 // at most a minute), within the Export context's deadline; a sent or
 // failed batch is never reused: every attempt builds a new INSERT.

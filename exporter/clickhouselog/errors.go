@@ -48,6 +48,7 @@ const (
 	codeMemoryLimitExceeded   = 241
 	codeTableIsReadOnly       = 242
 	codeTooManyParts          = 252
+	codeAllConnectionTries    = 279 // a Distributed table reached no replica of a shard
 	codeTooFewLiveReplicas    = 285
 	codeUnknownStatusOfInsert = 319
 	codeQueryWasCancelled     = 394
@@ -99,7 +100,7 @@ func classify(err error) errorClass {
 			return classMemory
 		case codeUnexpectedEOF, codeTimeoutExceeded, codeTooManySimultaneous, codeNoFreeConnection,
 			codeSocketTimeout, codeNetworkError, codeAborted, codeTableIsReadOnly,
-			codeTooFewLiveReplicas, codeUnknownStatusOfInsert, codeQueryWasCancelled, codeSystemError,
+			codeAllConnectionTries, codeTooFewLiveReplicas, codeUnknownStatusOfInsert, codeQueryWasCancelled, codeSystemError,
 			codeCannotScheduleTask, codeKeeperException, codePocoException:
 			return classTransient
 		}

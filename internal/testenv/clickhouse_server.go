@@ -74,7 +74,8 @@ func StartClickHouse(tb testing.TB, opts ...ClickHouseOption) *ClickHouseServer 
 			}
 			return startProcess(bin, []string{"--config-file=" + filepath.Join(root, "config.xml")}, root, stdoutLog, nil)
 		},
-		probe: s.probe,
+		probe:     s.probe,
+		fixedPort: cfg.port,
 	}
 	tb.Cleanup(func() { s.srv.cleanup(tb) })
 
@@ -103,6 +104,7 @@ type clickHouseOptions struct {
 	usersFiles  []usersFile
 	configFiles []configFile
 	listen      []string
+	port        int // reserved by StartClickHouseCluster; 0: pick one
 }
 
 type configFile struct {

@@ -43,6 +43,14 @@
 //
 // [ClickHouseServer] has the same methods; its DSN is native-protocol.
 //
+// For cluster tests, [StartZooKeeper] starts a private standalone ZooKeeper
+// (Debian's zookeeper 3.8 jar, run with java; Stop and Start as above), and
+// [StartClickHouseCluster] starts shards × replicas private ClickHouse
+// servers configured as one cluster coordinated by it (remote_servers,
+// macros {shard} and {replica}, distributed_ddl, interserver ports); see
+// their documentation for the configuration. scripts/services.sh installs
+// the zookeeper package when it is missing.
+//
 //   - The servers are the machine's binaries, found as scripts/services.sh
 //     finds them: Postgres in $OTELAUDIT_TEST_POSTGRES_BIN, else the newest
 //     /usr/lib/postgresql/*/bin, else initdb on PATH; ClickHouse in

@@ -27,6 +27,9 @@ type server struct {
 	probe func(ctx context.Context, port int) error
 
 	port atomic.Int32 // set by firstStart, cleared by cleanup
+	// fixedPort, when set, is the port firstStart uses (reserved by the
+	// caller with freePort), with no second attempt on another port.
+	fixedPort int
 
 	mu     sync.Mutex
 	proc   *process // nil while stopped
@@ -57,6 +60,10 @@ func (s *server) cleanup(tb testing.TB) {
 func (s *server) firstStart() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.fixedPort != 0 {
+		s.port.Store(int32(s.fixedPort))
+		return s.startLocked()
+	}
 	var errs []error
 	for range attempts {
 		port, err := freePort()

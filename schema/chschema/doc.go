@@ -130,10 +130,44 @@
 // With Options.Cluster, every statement runs ON CLUSTER; the data lives in
 // Replicated* tables named Table+"_local" (ZooKeeper path
 // /clickhouse/tables/{shard}/<database>/<table>_local, replica {replica});
-// Table is a Distributed table over them, sharded by cityHash64(event_id),
-// so that copies of one event meet on one shard, where they collapse.
-// Replicated tables also deduplicate a re-sent identical insert block
-// (insert_deduplicate). This path is covered by golden files only.
+// Table is a Distributed table over them, sharded by the event id's hash
+// (cityHash64(event_id); on the compat layout cityHash64(toString(event_id)),
+// as 18.16 does not hash a UUID), so that copies of one event meet on one
+// shard, where they collapse. Replicated tables also deduplicate a re-sent
+// identical insert block (insert_deduplicate). On the compat layout the
+// Distributed table lists the columns an INSERT fills, without
+// ingest_version: 18.16 would compute that MATERIALIZED column and send it
+// along, which the local tables refuse.
+//
+// The servers need, besides remote_servers (with internal_replication for
+// shards of several replicas), the macros {shard} and {replica}, a
+// zookeeper section, distributed_ddl (for ON CLUSTER) and an
+// interserver_http_port (where replicas fetch parts from each other).
+//
+//   - Insert with insert_distributed_sync = 1 on the writing connection
+//     (clickhouse.Options.Settings): an INSERT that returns is then stored
+//     on its shard, and one that a shard cannot take fails and the
+//     exporter retries it. Without it, the server that receives the rows
+//     queues them on its own disk and forwards them later, so the
+//     exporter's Written means queued there.
+//   - Reads through the Distributed tables need one replica of every
+//     shard: while a whole shard is down, the pack, and the exporter's
+//     lookup of stored event ids after an ambiguous failure, fail (code
+//     279, which the exporter retries).
+//   - The migrations table is replicated within a shard: Migrate records
+//     its migrations on the shard of the server it is connected to. Run
+//     from another shard, it finds none there and runs them again, which
+//     changes nothing (every statement is IF NOT EXISTS).
+//   - [DropExpiredPartitions] lists the partitions of every shard (through
+//     the cluster() table function) and drops them ON CLUSTER;
+//     [RebuildRollup] reads and writes through the Distributed tables.
+//
+// TestClusterLive and TestClusterShardOutageLive run the compat layout on
+// two shards of two ClickHouse 18.16 servers each with ZooKeeper 3.8: the
+// migration, where each event lands, the query pack against a single
+// server, copies collapsing in merges, retention, and a replica and then a
+// whole shard stopped during writes. The modern layout's cluster DDL is
+// covered by golden files only.
 //
 // # Who may do what
 //

@@ -57,7 +57,8 @@ var ErrNoTTL = errors.New("chschema: TTLDays is 0, nothing expires (use DropPart
 // partitions dropped ("202401"). With TTLDays 0 it drops nothing and
 // returns [ErrNoTTL], rather than succeeding silently. It works on the
 // modern layout too (where TTL already deletes the rows). The daily
-// rollup, which holds no personal data, is kept.
+// rollup, which holds no personal data, is kept. On a cluster it looks for
+// partitions on every shard and drops them ON CLUSTER.
 //
 // "Exactly TTLDays" counts as expired: a month whose end (the first
 // instant of the next month, UTC) is at or before now minus TTLDays days
@@ -87,25 +88,31 @@ func PartitionsBefore(ctx context.Context, conn driver.Conn, opts Options, cutof
 		return nil, err
 	}
 	d := newTmplData(LayoutCompat, o)
-	rows, err := conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active ORDER BY partition", o.Database, d.TableName)
+	parts := "system.parts"
+	if o.Cluster != "" {
+		// A month may have rows on some shards only: ask one replica of
+		// every shard, not just the server conn reaches.
+		parts = "cluster('" + o.Cluster + "', system, parts)"
+	}
+	rows, err := conn.Query(ctx, "SELECT DISTINCT partition FROM "+parts+" WHERE database = ? AND table = ? AND active ORDER BY partition", o.Database, d.TableName)
 	if err != nil {
 		return nil, fmt.Errorf("chschema: list partitions of %s: %w", d.Table, err)
 	}
-	var parts []string
+	var months []string
 	for rows.Next() {
 		var p string
 		if err := rows.Scan(&p); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		parts = append(parts, p)
+		months = append(months, p)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	var out []string
-	for _, p := range parts {
+	for _, p := range months {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 197001 {
 			continue // not a toYYYYMM partition

@@ -16,6 +16,45 @@
 -- The sort key serves the analyst questions: per tenant, per action, by time.
 CREATE TABLE IF NOT EXISTS {{.Table}}{{.OnCluster}}
 (
+{{template "audit_logs_columns" .}},
+{{- if .Modern}}
+    ingest_version UInt64 MATERIALIZED toUInt64(4102444800000000000 - toUnixTimestamp64Nano(now64(9)))
+{{- else}}
+    ingest_version UInt32 MATERIALIZED 4294967295 - toUInt32(now())
+{{- end}}
+{{- if .Modern}},
+    INDEX idx_user_id user_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_resource_id resource_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_client_ip client_ip TYPE bloom_filter(0.01) GRANULARITY 4
+{{- end}}
+)
+ENGINE = {{engine "ReplacingMergeTree" .TableName "ingest_version"}}
+PARTITION BY toYYYYMM(time)
+ORDER BY (workspace_id, action, time, event_id)
+{{- if and .Modern .TTLDays}}
+TTL toDateTime(time) + INTERVAL {{.TTLDays}} DAY
+{{- end}}
+SETTINGS index_granularity = 8192{{if and .Modern .TTLDays}}, ttl_only_drop_parts = 1{{end}};
+{{- if .Cluster}}
+
+-- Sharded by event id: copies of one event meet on one shard, where they
+-- collapse. On the compat layout the Distributed table lists the columns
+-- an INSERT fills: with ingest_version (as CREATE TABLE ... AS the local
+-- table would have it), 18.16 computes the column and sends it along,
+-- which the local tables refuse (servers from 19.x on leave MATERIALIZED
+-- columns out of what they send); and cityHash64 hashes the id's text,
+-- as 18.16 does not hash a UUID.
+CREATE TABLE IF NOT EXISTS {{.Distributed}}{{.OnCluster}}
+{{- if .Modern}}
+AS {{.Table}}
+{{- else}}
+(
+{{- template "audit_logs_columns" .}}
+)
+{{- end}}
+ENGINE = Distributed('{{.Cluster}}', '{{.DatabaseName}}', '{{.TableName}}', {{if .Modern}}cityHash64(event_id){{else}}cityHash64(toString(event_id)){{end}});
+{{- end}}
+{{define "audit_logs_columns"}}
     event_id UUID,
 {{- if .Modern}}
     time DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
@@ -49,28 +88,5 @@ CREATE TABLE IF NOT EXISTS {{.Table}}{{.OnCluster}}
     trace_id String{{codec "ZSTD(1)"}},
     span_id String{{codec "ZSTD(1)"}},
     service_name {{lc "String"}},
-    sanitized Array({{lc "String"}}),
-{{- if .Modern}}
-    ingest_version UInt64 MATERIALIZED toUInt64(4102444800000000000 - toUnixTimestamp64Nano(now64(9)))
-{{- else}}
-    ingest_version UInt32 MATERIALIZED 4294967295 - toUInt32(now())
-{{- end}}
-{{- if .Modern}},
-    INDEX idx_user_id user_id TYPE bloom_filter(0.01) GRANULARITY 4,
-    INDEX idx_resource_id resource_id TYPE bloom_filter(0.01) GRANULARITY 4,
-    INDEX idx_client_ip client_ip TYPE bloom_filter(0.01) GRANULARITY 4
-{{- end}}
-)
-ENGINE = {{engine "ReplacingMergeTree" .TableName "ingest_version"}}
-PARTITION BY toYYYYMM(time)
-ORDER BY (workspace_id, action, time, event_id)
-{{- if and .Modern .TTLDays}}
-TTL toDateTime(time) + INTERVAL {{.TTLDays}} DAY
-{{- end}}
-SETTINGS index_granularity = 8192{{if and .Modern .TTLDays}}, ttl_only_drop_parts = 1{{end}};
-{{- if .Cluster}}
-
-CREATE TABLE IF NOT EXISTS {{.Distributed}}{{.OnCluster}}
-AS {{.Table}}
-ENGINE = Distributed('{{.Cluster}}', '{{.DatabaseName}}', '{{.TableName}}', cityHash64(event_id));
+    sanitized Array({{lc "String"}})
 {{- end}}

@@ -43,8 +43,32 @@ ORDER BY (workspace_id, action, time, event_id)
 SETTINGS index_granularity = 8192;
 
 CREATE TABLE IF NOT EXISTS `audit`.`audit_logs` ON CLUSTER `analytics`
-AS `audit`.`audit_logs_local`
-ENGINE = Distributed('analytics', 'audit', 'audit_logs_local', cityHash64(event_id));
+(
+    event_id UUID,
+    time DateTime,
+    time_ns UInt32,
+    action String,
+    workspace_id String,
+    user_id String,
+    user_name String,
+    client_ip String,
+    user_agent String,
+    session_id String,
+    resource_type String,
+    resource_id String,
+    outcome Enum8('success' = 1, 'failure' = 2),
+    error_type String,
+    details String,
+    previous_value String,
+    new_value String,
+    attr_keys Array(String),
+    attr_values Array(String),
+    trace_id String,
+    span_id String,
+    service_name String,
+    sanitized Array(String)
+)
+ENGINE = Distributed('analytics', 'audit', 'audit_logs_local', cityHash64(toString(event_id)));
 
 CREATE TABLE IF NOT EXISTS `audit`.`audit_logs_daily_local` ON CLUSTER `analytics`
 (
