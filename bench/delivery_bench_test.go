@@ -179,7 +179,7 @@ func benchOnEmitJournal(b *testing.B) float64 {
 // of emit_recommended in the same round.
 func benchEmitStock(b *testing.B) float64 {
 	exp := &discardExporter{}
-	lp := newProvider(exp)
+	lp := newProvider(exp, false)
 	em := newBridge(lp)
 	cpu := startCallerCPU()
 	n := loop(b, em)

@@ -20,7 +20,7 @@ import (
 // the resource names the service.
 func TestDeliveryEmitEquivalent(t *testing.T) {
 	stockExp := &captureExporter{}
-	stock := newProvider(stockExp)
+	stock := newProvider(stockExp, false)
 	em := newBridge(stock)
 	em.emit(context.Background())
 	if err := em.check(); err != nil {
