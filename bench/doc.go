@@ -42,7 +42,11 @@
 // unchanged.
 //
 // Each scenario is timed on one goroutine (no b.RunParallel), so ns/op and
-// allocs/op are the per-event cost on the caller's goroutine.
+// allocs/op are the per-event cost on the caller's goroutine; cpu_ns/op is
+// the CPU time of that goroutine's thread per event (Linux only), which
+// waiting for the CPUs of a busy machine does not inflate (the SDK's
+// export goroutine and the garbage collector's background work are not
+// in it, the caller's GC assists are).
 //
 // Every scenario runs twice, one run right after the other: with the SDK's
 // per-record key deduplication on (its default, the scenario's name) and
