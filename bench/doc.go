@@ -83,8 +83,8 @@
 // The same scenarios emit into a logger that is enabled for everything and
 // discards every record on Emit, with no SDK behind it: what each scenario
 // costs on the caller's side (building the record, the id, the time). In
-// BenchmarkEmit the SDK's own work (per-attribute deduplication, the record
-// copy in the BatchProcessor) is most of the cost and hides the differences
+// BenchmarkEmit the SDK's own work (the key deduplication unless it is
+// off, the record copy in the BatchProcessor) is most of the cost and hides the differences
 // between the scenarios; here they show.
 //
 // # BenchmarkDelivery
