@@ -184,6 +184,7 @@ func copyCeiling(b *testing.B, dump string, n int, produce func(pool *pgxpool.Po
 	runtime.GC()
 
 	b.ReportAllocs()
+	b.StartTimer() // produce may have stopped it
 	b.ResetTimer()
 	start := time.Now()
 	tag, err := conn.Conn().PgConn().CopyFrom(context.Background(), f, copySQL)
