@@ -70,7 +70,7 @@ func BenchmarkDelivery(b *testing.B) {
 		reportRatio(b, benchJournalPostgres(b, dump), ref.postgres, "ratio_to_stock")
 	})
 	b.Run("ceiling", func(b *testing.B) {
-		copyCeiling(b, dump, dlvPostgresEvents, func(pool *pgxpool.Pool) { journalToPostgres(b, pool, dlvPostgresEvents) })
+		copyCeiling(b, dump, dlvPostgresEvents, func(pool *pgxpool.Pool, _ string) { journalToPostgres(b, pool, dlvPostgresEvents) })
 	})
 	b.Run("outage_postgres", benchOutagePostgres)
 	if *runOnce {
@@ -179,7 +179,7 @@ func benchOnEmitJournal(b *testing.B) float64 {
 // of emit_recommended in the same round.
 func benchEmitStock(b *testing.B) float64 {
 	exp := &discardExporter{}
-	lp := newProvider(exp)
+	lp := newProvider(exp, false)
 	em := newBridge(lp)
 	cpu := startCallerCPU()
 	n := loop(b, em)
@@ -207,18 +207,17 @@ func benchEmitRecommended(b *testing.B) float64 {
 }
 
 // postgresPath times the whole path of stock_postgres and journal_postgres:
-// n events through p, at most pgMaxOutstanding ahead of the records exp
-// has received, then p's provider shut down, which delivers the rest. The
-// clock runs from the first event to the shutdown's return.
-func postgresPath(b *testing.B, p pipeline, exp *postgreslog.Exporter, n int) time.Duration {
+// n events through p at full speed, then p's provider shut down, which
+// delivers the rest. The clock runs from the first event to the
+// shutdown's return.
+func postgresPath(b *testing.B, p pipeline, n int) time.Duration {
 	b.Helper()
 	ctx := context.Background()
-	received := func() int64 { return int64(exp.Stats().Received) }
 	runtime.GC()
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
-	emitEvents(ctx, p.auditor, n, pgMaxOutstanding, received)
+	emitEvents(ctx, p.auditor, n)
 	sctx, cancel := context.WithTimeout(ctx, dlvShutdownTimeout)
 	defer cancel()
 	err := p.provider.Shutdown(sctx)
@@ -234,9 +233,9 @@ func postgresPath(b *testing.B, p pipeline, exp *postgreslog.Exporter, n int) ti
 }
 
 // benchStockPostgres is the stock path: PostgresInsert/exporter's pipeline
-// (BatchProcessor with export batches of pgBatchSize and a queue larger
-// than the emitter may run ahead) for dlvPostgresEvents events. It reports
-// what the table lacks rather than failing.
+// (BatchProcessor with export batches of pgBatchSize and a queue that
+// holds the whole run) for dlvPostgresEvents events. It reports what the
+// table lacks rather than failing.
 func benchStockPostgres(b *testing.B) float64 {
 	pool := pgTable(b)
 	errs := &errorLog{}
@@ -244,8 +243,8 @@ func benchStockPostgres(b *testing.B) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := newPipeline(exp, pgMaxOutstanding+pgBatchSize, pgBatchSize, pgService)
-	elapsed := postgresPath(b, p, exp, dlvPostgresEvents)
+	p := newPipeline(exp, dlvPostgresEvents, pgBatchSize, pgService)
+	elapsed := postgresPath(b, p, dlvPostgresEvents)
 	if lost, dup := reportLoss(b, pool, dlvPostgresEvents); lost != 0 || dup != 0 {
 		b.Logf("the stock path lost %d events and stored %d twice (exporter stats %+v)", lost, dup, exp.Stats())
 	}
@@ -271,7 +270,7 @@ func journalToPostgres(b *testing.B, pool *pgxpool.Pool, n int) time.Duration {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = proc.Shutdown(context.Background()) })
-	elapsed := postgresPath(b, newPipelineWith(proc, pgService), exp, n)
+	elapsed := postgresPath(b, newPipelineWith(proc, pgService), n)
 	if err := checkJournal(proc, "postgres", uint64(n)); err != nil {
 		b.Fatal(err)
 	}
@@ -341,7 +340,7 @@ func benchOutagePostgres(b *testing.B) {
 		emitTime time.Duration
 	)
 	emitting.Go(func() {
-		emitted = emitEvents(emitCtx, p.auditor, outageEvents, 0, nil)
+		emitted = emitEvents(emitCtx, p.auditor, outageEvents)
 		emitTime = time.Since(start)
 	})
 	if !waitUntil(time.Minute, func() bool { return exp.Stats().Written >= outageAfter }) {
@@ -470,15 +469,16 @@ func waitUntil(d time.Duration, cond func() bool) bool {
 }
 
 // benchFullSpeedPostgres runs fullSpeedEvents events at full speed through
-// the journal into Postgres in a child process (runFullSpeedChild), and
-// reports the journal's bytes per event and peak size and the child's peak
-// RSS. Every event must be in the table, once.
+// the journal into Postgres in a child process (runChild), and reports the
+// journal's bytes per event and peak size and the child's peak RSS and
+// live heap. Every event must be in the table, once.
 func benchFullSpeedPostgres(b *testing.B) {
 	res, rss := fullSpeedPostgres(b, childConfig{Events: fullSpeedEvents, Timeout: fullSpeedTimeout, PollEvery: fullSpeedPoll})
 	n := res.Emitted
 	b.ReportMetric(float64(res.Journal.Bytes)/float64(n), "disk_bytes/event")
 	b.ReportMetric(float64(res.Journal.PeakBytes)/(1<<20), "journal_peak_MiB")
 	b.ReportMetric(rss, "peak_rss_MiB")
+	b.ReportMetric(res.PeakLiveHeapMiB, "peak_live_heap_MiB")
 	b.ReportMetric(res.EmitSeconds, "emit_seconds")
 	report(b, n, time.Duration(res.Seconds*float64(time.Second)))
 }
@@ -490,16 +490,10 @@ func benchFullSpeedPostgres(b *testing.B) {
 func fullSpeedPostgres(tb testing.TB, cfg childConfig) (childResult, float64) {
 	tb.Helper()
 	ctx := context.Background()
-	cfg.DSN = testenv.PostgresDSN(tb)
+	cfg.Scenario = childJournalPostgres
+	pool, dsn := pgTableDSN(tb)
+	cfg.DSN = dsn
 	cfg.Dir = filepath.Join(tb.TempDir(), "journal")
-	pool, err := pgxpool.New(ctx, cfg.DSN)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(pool.Close)
-	if _, err := pgschema.Migrate(ctx, pool, pgschema.Options{}); err != nil {
-		tb.Fatal(err)
-	}
 	if b, ok := tb.(*testing.B); ok {
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -508,7 +502,7 @@ func fullSpeedPostgres(tb testing.TB, cfg childConfig) (childResult, float64) {
 	// The child gives up at cfg.Timeout; it is killed a minute later.
 	cctx, cancel := context.WithTimeout(ctx, cfg.Timeout+time.Minute)
 	defer cancel()
-	res, rss, err := runFullSpeedChild(cctx, cfg)
+	res, rss, err := runChild(cctx, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

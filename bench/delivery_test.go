@@ -20,7 +20,7 @@ import (
 // the resource names the service.
 func TestDeliveryEmitEquivalent(t *testing.T) {
 	stockExp := &captureExporter{}
-	stock := newProvider(stockExp)
+	stock := newProvider(stockExp, false)
 	em := newBridge(stock)
 	em.emit(context.Background())
 	if err := em.check(); err != nil {
@@ -142,7 +142,7 @@ func TestJournalWatch(t *testing.T) {
 	p := newPipelineWith(proc, pgService)
 	w := newJournalWatch(dir, proc)
 	const events = 500
-	emitEvents(context.Background(), p.auditor, events, 0, nil)
+	emitEvents(context.Background(), p.auditor, events)
 
 	// Wait until everything is written: the journal's size is then the
 	// size of its files.
@@ -258,7 +258,8 @@ func TestFullSpeedChild(t *testing.T) {
 func TestFullSpeedChildFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, _, err := runFullSpeedChild(ctx, childConfig{
+	_, _, err := runChild(ctx, childConfig{
+		Scenario:  childJournalPostgres,
 		DSN:       "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2",
 		Dir:       filepath.Join(t.TempDir(), "journal"),
 		Events:    10,

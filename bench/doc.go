@@ -42,12 +42,25 @@
 // unchanged.
 //
 // Each scenario is timed on one goroutine (no b.RunParallel), so ns/op and
-// allocs/op are the per-event cost on the caller's goroutine.
+// allocs/op are the per-event cost on the caller's goroutine; cpu_ns/op is
+// the CPU time of that goroutine's thread per event (Linux only), which
+// waiting for the CPUs of a busy machine does not inflate (the SDK's
+// export goroutine and the garbage collector's background work are not
+// in it, the caller's GC assists are).
+//
+// Every scenario runs twice, one run right after the other: with the SDK's
+// per-record key deduplication on (its default, the scenario's name) and
+// off (sdklog.WithAllowKeyDuplication, the name followed by _dedup_off).
+// The pipelines (exporter/pipeline) and the bridge documentation set it
+// off, since the Auditor never emits a key twice: the _dedup_off figures
+// are what the recommended setup costs. benchfmt compares each with the
+// ceiling of the same setting (direct or direct_dedup_off).
 //
 // # Provider configuration
 //
 // Every scenario gets a fresh SDK LoggerProvider (go.opentelemetry.io/otel/sdk/log)
-// with the default resource and limits (attribute deduplication on) and one
+// with the default resource and limits (key deduplication on, or off for
+// the _dedup_off runs) and one
 // stock BatchProcessor in front of an exporter that discards what it receives
 // (Export only counts the records and returns nil). The BatchProcessor has
 // the SDK's default settings except the queue: export batches of 512, an
@@ -70,8 +83,8 @@
 // The same scenarios emit into a logger that is enabled for everything and
 // discards every record on Emit, with no SDK behind it: what each scenario
 // costs on the caller's side (building the record, the id, the time). In
-// BenchmarkEmit the SDK's own work (per-attribute deduplication, the record
-// copy in the BatchProcessor) is most of the cost and hides the differences
+// BenchmarkEmit the SDK's own work (the key deduplication unless it is
+// off, the record copy in the BatchProcessor) is most of the cost and hides the differences
 // between the scenarios; here they show.
 //
 // # BenchmarkDelivery
@@ -112,13 +125,14 @@
 //   - stock_postgres and journal_postgres: dlvPostgresEvents events through
 //     the whole path into a fresh audit table on the shared Postgres
 //     server, timed from the first event to the provider's Shutdown
-//     (everything committed). Both use PostgresInsert/exporter's emitter
-//     (one goroutine, pausing while more than pgMaxOutstanding events are
-//     emitted but not yet received by the exporter), provider settings
-//     (no key deduplication, service.name) and postgreslog.Exporter; the
-//     stock path has PostgresInsert/exporter's BatchProcessor (batches of
-//     pgBatchSize, a queue larger than the emitter runs ahead), the journal
-//     path the journal with its defaults (batches of up to 2048 records).
+//     (everything committed). Both emit from one goroutine at full speed,
+//     with nothing pacing them, and use the provider settings of the
+//     pipelines (no key deduplication, service.name) and
+//     postgreslog.Exporter; the stock path has PostgresInsert/exporter's
+//     BatchProcessor (batches of pgBatchSize, a queue that holds the whole
+//     run, so that it drops nothing), the journal path the journal with
+//     its defaults (batches of up to 2048 records; it holds the emitter
+//     back when its writer falls behind, rather than dropping).
 //     Both count the table's rows and distinct event ids and report lost
 //     and duplicated events: the journal path fails unless both are 0, the
 //     stock path only reports them.
@@ -138,9 +152,7 @@
 //     and lost and duplicated events, which must be 0.
 //   - fullspeed_postgres: fullSpeedEvents events through the journal (the
 //     recommended provider) into Postgres at full speed, in a child process
-//     (this test binary run again, see fullspeed_child_test.go) so that its
-//     peak resident set size, VmHWM read from /proc/<pid>/status when it
-//     is done, is that of the emitting process alone (peak_rss_MiB). It
+//     (see Memory below), with its peak RSS and live heap. It
 //     also reports the journal's bytes on disk per event (the final sizes
 //     of all the segment files it wrote, deleted ones included, over the
 //     events), its peak size (journal_peak_MiB, the largest
@@ -151,4 +163,47 @@
 //     dlvPostgresEvents.
 //     scripts/bench.sh runs it in its first round only (-once=false on the
 //     others).
+//
+// # BenchmarkPostgresInsert and BenchmarkClickHouseInsert
+//
+// A million events into a fresh, migrated audit table: the whole path
+// (exporter: Auditor, stock BatchProcessor, this project's exporter), the
+// exporter alone (export_only), and a ceiling that writes the same rows
+// without this project's code (one binary COPY from a file for Postgres,
+// clickhouse-client with a TSV file for ClickHouse); for Postgres also the
+// original design, one INSERT per event. Every scenario is timed by the
+// wall clock from its first event to its last row committed, whatever
+// the server does meanwhile (checkpoints, merges): export_only included,
+// whose next batch is prepared on another goroutine while the current one
+// is exported. Nothing paces the emitters: no scenario reads an exporter's
+// counters to slow its caller down, which no real caller can do. The
+// stock BatchProcessor drops records when its queue is full, so the whole
+// path's queue holds the whole run; the emitter runs ahead of the
+// database, and the backlog is in the memory figures. Every scenario
+// counts the table's rows and distinct event ids afterwards. The
+// benchmark functions document each scenario.
+//
+// # BenchmarkClickHouseQuery and BenchmarkClickHouseDedup
+//
+// The analyst query pack (schema/chschema) on ten million events with the
+// skew of a real service (see chSeedSQL: Zipf-like tenant and user sizes,
+// one tenant with 30% of the events, weekly and daily cycles, realistic
+// user agents and details, attackers among other failed logins), merged
+// into one part per partition before anything is timed. The queries about
+// one tenant run for the biggest tenant and a small one, the queries over
+// a time range for 30 and 90 days. Each case's row count is taken first
+// by an independent query; a case fails if it expects none, and whenever
+// an answer has another number of rows.
+//
+// # Memory
+//
+// The scenarios that report memory (the inserts' exporter and export_only,
+// Delivery/fullspeed_postgres) run in a child process: this test binary
+// run again (see fullspeed_child_test.go), doing nothing but the
+// scenario. peak_rss_MiB is the child's peak resident set size, VmHWM read
+// from /proc/<pid>/status once it has reported and before it exits: a
+// fresh process, so nothing an earlier scenario allocated counts.
+// peak_live_heap_MiB is the largest live heap a garbage collection left
+// in the child (runtime/metrics /gc/heap/live:bytes, sampled every 2 ms):
+// marked objects only, no garbage waiting to be swept.
 package bench

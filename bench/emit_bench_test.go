@@ -7,21 +7,36 @@ import (
 
 // BenchmarkEmit emits one audit event per operation through each scenario
 // (see the package documentation) into an SDK LoggerProvider with the stock
-// BatchProcessor and a discarding exporter. benchfmt reports each
-// scenario's ratio to the "direct" ceiling.
+// BatchProcessor and a discarding exporter, twice: with the SDK's
+// per-record key deduplication on (its default; the scenario's name) and
+// off (sdklog.WithAllowKeyDuplication, as the pipelines and the bridge
+// documentation set it up; the name followed by _dedup_off), one after the
+// other. benchfmt reports each scenario's ratio to the "direct" ceiling
+// with the same setting ("direct" or "direct_dedup_off"). Besides the
+// wall time (ns/op), each run reports the CPU time of the emitting
+// goroutine per event (cpu_ns/op, Linux only), which waiting for a busy
+// machine's CPUs does not inflate.
 func BenchmarkEmit(b *testing.B) {
 	for _, sc := range scenarios {
-		b.Run(sc.name, func(b *testing.B) {
-			exp := &discardExporter{}
-			lp := newProvider(exp)
-			em := sc.new(lp)
-
-			n := loop(b, em)
-
-			if err := flushAndCount(lp, exp, n); err != nil {
-				b.Fatal(err)
+		for _, dedupOff := range []bool{false, true} {
+			name := sc.name
+			if dedupOff {
+				name += dedupOffSuffix
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				exp := &discardExporter{}
+				lp := newProvider(exp, dedupOff)
+				em := sc.new(lp)
+
+				cpu := startCallerCPU()
+				n := loop(b, em)
+				reportCallerCPU(b, cpu)
+
+				if err := flushAndCount(lp, exp, n); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
 	}
 }
 

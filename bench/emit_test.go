@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -21,12 +22,32 @@ import (
 // build the same record (EventName, severity, scope, attribute keys and
 // values; the ids differ and are UUIDv7s; the timestamps are the time of the
 // call), and otelslog carries the same attributes with the action as its
-// body.
+// body. It checks them with the SDK's key deduplication on and off, and
+// that the record is the same either way (the Auditor never emits a key
+// twice, so the deduplication finds nothing to remove).
 func TestEmitEquivalent(t *testing.T) {
+	var direct [2]map[string]string
+	for i, dedupOff := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dedup_off=%v", dedupOff), func(t *testing.T) {
+			direct[i] = emitEquivalent(t, dedupOff)
+		})
+	}
+	if direct[0] == nil || direct[1] == nil {
+		return
+	}
+	if !maps.Equal(direct[0], direct[1]) {
+		t.Errorf("direct's attributes with deduplication on\n%v\nand off\n%v", direct[0], direct[1])
+	}
+}
+
+// emitEquivalent emits one event through every scenario into a provider
+// with the key deduplication on or off, checks that the records are
+// equivalent, and returns the attributes of direct's record.
+func emitEquivalent(t *testing.T, dedupOff bool) map[string]string {
 	got := make(map[string]sdklog.Record)
 	for _, sc := range scenarios {
 		exp := &captureExporter{}
-		lp := newProvider(exp)
+		lp := newProvider(exp, dedupOff)
 		em := sc.new(lp)
 		before := time.Now()
 		em.emit(context.Background())
@@ -91,6 +112,7 @@ func TestEmitEquivalent(t *testing.T) {
 	if slogged.EventName() != "" || slogged.Body().AsString() != string(fixture.action) {
 		t.Errorf("otelslog: EventName %q, body %v, want no EventName and body %q", slogged.EventName(), slogged.Body(), fixture.action)
 	}
+	return want
 }
 
 // attrs returns r's attributes as key -> "TYPE:value", with the event id

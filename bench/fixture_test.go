@@ -85,10 +85,21 @@ const (
 	batchExportTimeout = 30 * time.Second
 )
 
+// dedupOffSuffix ends the names of BenchmarkEmit's scenarios that run
+// with the SDK's key deduplication off.
+const dedupOffSuffix = "_dedup_off"
+
 // newProvider returns the LoggerProvider every scenario emits into: the
-// stock BatchProcessor in front of exp.
-func newProvider(exp sdklog.Exporter) *sdklog.LoggerProvider {
-	return sdklog.NewLoggerProvider(sdklog.WithProcessor(newBatchProcessor(exp)))
+// stock BatchProcessor in front of exp, with the SDK's default limits and
+// resource. With dedupOff the SDK's per-record key deduplication is off
+// (sdklog.WithAllowKeyDuplication), as the pipelines set it up; else on,
+// the SDK's default.
+func newProvider(exp sdklog.Exporter, dedupOff bool) *sdklog.LoggerProvider {
+	opts := []sdklog.LoggerProviderOption{sdklog.WithProcessor(newBatchProcessor(exp))}
+	if dedupOff {
+		opts = append(opts, sdklog.WithAllowKeyDuplication())
+	}
+	return sdklog.NewLoggerProvider(opts...)
 }
 
 // newBatchProcessor returns the stock BatchProcessor of every scenario in

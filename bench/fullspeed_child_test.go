@@ -10,8 +10,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,17 +23,48 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 )
 
-// The full-speed scenario of BenchmarkDelivery runs in a child process, so
-// that the peak resident set size it reports is that of a process doing
-// nothing but emitting audit events through the journal into Postgres: the
+// Some scenarios run in a child process, so that the memory they report
+// is that of a fresh process doing nothing but the scenario's work: the
 // test binary runs again with childEnv set to the JSON of a childConfig,
-// and TestMain hands it to childMain instead of running tests.
+// and TestMain hands it to childMain instead of running tests. The parent
+// reads the child's peak resident set size (VmHWM) once the child has
+// reported; the child reports the largest live heap a garbage collection
+// left (peak_live_heap_MiB: marked objects only, no garbage waiting to be
+// swept).
 const childEnv = "OTELAUDIT_BENCH_CHILD"
+
+// The scenarios a child process runs (childConfig.Scenario).
+const (
+	// childJournalPostgres: Delivery/fullspeed_postgres (fullSpeed).
+	childJournalPostgres = "journal_postgres"
+	// childPostgresExporter and childClickHouseExporter: the whole path
+	// of PostgresInsert/exporter and ClickHouseInsert/exporter.
+	childPostgresExporter   = "postgres_exporter"
+	childClickHouseExporter = "clickhouse_exporter"
+	// childPostgresExportOnly and childClickHouseExportOnly: the exporter
+	// alone, PostgresInsert/export_only and ClickHouseInsert/export_only.
+	childPostgresExportOnly   = "postgres_export_only"
+	childClickHouseExportOnly = "clickhouse_export_only"
+)
+
+// childScenarios maps childConfig.Scenario to its work.
+var childScenarios = map[string]func(childConfig) (childResult, error){
+	childJournalPostgres:      fullSpeed,
+	childPostgresExporter:     postgresExporterChild,
+	childClickHouseExporter:   clickHouseExporterChild,
+	childPostgresExportOnly:   postgresExportOnlyChild,
+	childClickHouseExportOnly: clickHouseExportOnlyChild,
+}
 
 // childConfig is the child's work.
 type childConfig struct {
-	// DSN is the pgx URL of a database with the audit table migrated.
+	// Scenario names the work (childScenarios).
+	Scenario string
+	// DSN is the pgx URL of a Postgres database, or the DSN of a
+	// ClickHouse server, with the audit table migrated.
 	DSN string
+	// Database is the ClickHouse database of the audit table.
+	Database string
 	// Dir is the journal directory, empty or missing.
 	Dir string
 	// Events is how many events to record.
@@ -46,23 +80,30 @@ type childConfig struct {
 // childResult is what the child reports, as one JSON line on its
 // standard output.
 type childResult struct {
-	// Emitted is how many events the Auditor recorded.
+	// Emitted is how many events the Auditor recorded (or the exporter
+	// was given, for export_only).
 	Emitted int
 	// EmitSeconds is how long the emitting goroutine took for them, and
-	// Seconds the time from the first event to the last row confirmed by
-	// Postgres.
+	// Seconds the wall-clock time from the first event to the last row
+	// confirmed by the database.
 	EmitSeconds, Seconds float64
+	// WaitSeconds is, for export_only, how long the exporting goroutine
+	// waited for its next batch to be prepared (part of Seconds).
+	WaitSeconds float64
+	// PeakLiveHeapMiB is the largest live heap a garbage collection left
+	// during the run.
+	PeakLiveHeapMiB float64
 	// Journal is what the journal wrote to disk.
 	Journal journalUsage
 	// Err is why the run failed, if it did.
 	Err string
 }
 
-// runFullSpeedChild runs cfg in a child process (a new run of this test
-// binary), and returns its result and its peak resident set size in MiB:
-// VmHWM from /proc/<pid>/status, read once the child has reported and
-// before it exits. The child is killed when ctx ends.
-func runFullSpeedChild(ctx context.Context, cfg childConfig) (childResult, float64, error) {
+// runChild runs cfg in a child process (a new run of this test binary),
+// and returns its result and its peak resident set size in MiB: VmHWM from
+// /proc/<pid>/status, read once the child has reported and before it
+// exits. The child is killed when ctx ends.
+func runChild(ctx context.Context, cfg childConfig) (childResult, float64, error) {
 	var res childResult
 	exe, err := os.Executable()
 	if err != nil {
@@ -124,7 +165,14 @@ func childMain(js string) int {
 	res := childResult{}
 	err := json.Unmarshal([]byte(js), &cfg)
 	if err == nil {
-		res, err = fullSpeed(cfg)
+		run := childScenarios[cfg.Scenario]
+		if run == nil {
+			err = fmt.Errorf("no child scenario %q", cfg.Scenario)
+		} else {
+			heap := startLiveHeap()
+			res, err = run(cfg)
+			res.PeakLiveHeapMiB = heap.stop()
+		}
 	}
 	if err != nil {
 		res.Err = err.Error()
@@ -138,6 +186,48 @@ func childMain(js string) int {
 		return 1
 	}
 	return 0
+}
+
+// liveHeap follows the live heap a garbage collection leaves
+// (runtime/metrics /gc/heap/live:bytes, the objects the last cycle
+// marked) and keeps the largest.
+type liveHeap struct {
+	stopc chan struct{}
+	done  sync.WaitGroup
+	peak  atomic.Uint64
+}
+
+const liveHeapMetric = "/gc/heap/live:bytes"
+
+// startLiveHeap starts sampling every 2 ms.
+func startLiveHeap() *liveHeap {
+	h := &liveHeap{stopc: make(chan struct{})}
+	s := []metrics.Sample{{Name: liveHeapMetric}}
+	h.done.Go(func() {
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			if s[0].Value.Kind() == metrics.KindUint64 {
+				if v := s[0].Value.Uint64(); v > h.peak.Load() {
+					h.peak.Store(v)
+				}
+			}
+			select {
+			case <-h.stopc:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return h
+}
+
+// stop ends the sampling and returns the largest live heap in MiB.
+func (h *liveHeap) stop() float64 {
+	close(h.stopc)
+	h.done.Wait()
+	return float64(h.peak.Load()) / (1 << 20)
 }
 
 // fullSpeed records cfg.Events events (pgEvent) through the Auditor into a
@@ -188,8 +278,9 @@ func fullSpeed(cfg childConfig) (childResult, error) {
 		}
 	})
 
+	runtime.GC()
 	start := time.Now()
-	res.Emitted = emitEvents(ctx, p.auditor, cfg.Events, 0, nil)
+	res.Emitted = emitEvents(ctx, p.auditor, cfg.Events)
 	res.EmitSeconds = time.Since(start).Seconds()
 	flushErr := p.provider.ForceFlush(ctx)
 	res.Seconds = time.Since(start).Seconds()

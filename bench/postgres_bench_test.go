@@ -10,21 +10,16 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
-	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
-	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 	"github.com/otelaudit/otelaudit/internal/testenv"
 	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
@@ -35,45 +30,38 @@ const (
 	pgInsertEvents   = 20_000
 	// pgBatchSize is the BatchProcessor's export batch: one COPY each.
 	pgBatchSize = 8192
-	// pgMaxOutstanding bounds how far the emitters run ahead of the
-	// exporter: records emitted but not yet handed to Export. Three batches
-	// are queued behind the one being written, so the exporter never waits
-	// for work; the bound makes the peak memory that of a process in a
-	// steady state rather than of a queue holding a whole backlog, and
-	// keeps the emitters from taking the CPU Postgres needs on a small
-	// machine for work nobody can use yet (in our runs on two cores, a
-	// backlog of 16 batches cost 10 to 20% of the throughput).
-	pgMaxOutstanding = 3 * pgBatchSize
-	// pgEmitters is how many goroutines make the audit calls. One, as in
-	// the ClickHouse benchmark: on the 2-core machine Postgres, the export
-	// and the emitters share the cores, and a second emitter only takes CPU
-	// from the other two (back to back: 24.0-25.0k events/s with one,
-	// 21.7-24.0k with two).
-	pgEmitters = 1
-	pgService  = "bench"
+	pgService   = "bench"
+	// insertChildTimeout bounds a child process of the insert benchmarks.
+	insertChildTimeout = 10 * time.Minute
 )
 
 // BenchmarkPostgresInsert writes audit events into a fresh, migrated
 // Postgres audit table (all its indexes, monthly partitions) in four ways,
-// each timed from the first event to the last row committed, and counts
-// the rows afterwards:
+// each timed by the wall clock from the first event to the last row
+// committed, and counts the rows afterwards:
 //
-//   - exporter: the whole path for pgExporterEvents events. Auditor calls
-//     from pgEmitters goroutines, the SDK's stock BatchProcessor (export
-//     batches of pgBatchSize; its queue holds more than the emitters may
-//     run ahead, pgMaxOutstanding, so it never drops: checked by the
+//   - exporter: the whole path for pgExporterEvents events, in a child
+//     process (see insert_child_test.go) that reports its peak RSS and
+//     live heap. Auditor calls from one goroutine at full speed, the SDK's
+//     stock BatchProcessor (export batches of pgBatchSize, a queue that
+//     holds the whole run, so that nothing is dropped: checked by the
 //     exporter's count and the table's), this project's
-//     postgreslog.Exporter, committed rows. Also reports the peak Go heap
-//     (sampled every 5ms) and the peak RSS (VmHWM, reset at the start) of
-//     the process during the run.
+//     postgreslog.Exporter, committed rows. Nothing paces the emitter: it
+//     runs ahead of Postgres, and the queue holds the backlog (the memory
+//     figures include it).
 //   - ceiling: the same rows, preformatted in COPY's binary format (dumped
 //     from the exporter's table before the clock starts), sent by one COPY
 //     from a file into a fresh table: what the server does without us.
-//   - export_only: the exporter alone, the same events: Export called
-//     with batches of pgBatchSize SDK records built (through the Auditor)
-//     before the clock restarts for each batch, one batch after another as
-//     the BatchProcessor calls it. The gap between exporter and export_only
-//     is what emitting through the SDK costs on the same CPUs.
+//   - export_only: the exporter alone, the same number of events, in a
+//     child process: Export called with batches of pgBatchSize SDK records,
+//     one batch after another as the BatchProcessor calls it, while a
+//     second goroutine prepares the next batch (copies of records emitted
+//     through the Auditor once, with fresh event ids and times). The clock
+//     runs from the first Export to the last one's return, so whatever
+//     Postgres does between the calls (checkpoints, WAL writes) is on it;
+//     wait_seconds is how long Export waited for a batch (part of the
+//     time). The gap between exporter and export_only is what emitting
+//     through the SDK costs on the same CPUs.
 //   - insert_per_event: the original design, one INSERT (and so one
 //     transaction) per event, for pgInsertEvents events from GOMAXPROCS
 //     goroutines, with the values mapped and a prepared statement ready
@@ -99,73 +87,36 @@ func BenchmarkPostgresInsert(b *testing.B) {
 // pgTable returns a pool on a fresh database with the audit table migrated.
 func pgTable(b *testing.B) *pgxpool.Pool {
 	b.Helper()
-	pool := testenv.Postgres(b)
-	if _, err := pgschema.Migrate(context.Background(), pool, pgschema.Options{}); err != nil {
-		b.Fatal(err)
-	}
+	pool, _ := pgTableDSN(b)
 	return pool
 }
 
+// pgTableDSN returns a pool on a fresh database with the audit table
+// migrated, and the database's DSN for a child process.
+func pgTableDSN(tb testing.TB) (*pgxpool.Pool, string) {
+	tb.Helper()
+	dsn := testenv.PostgresDSN(tb)
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pool.Close)
+	if _, err := pgschema.Migrate(context.Background(), pool, pgschema.Options{}); err != nil {
+		tb.Fatal(err)
+	}
+	return pool, dsn
+}
+
 func benchPostgresExporter(b *testing.B, dump string) {
-	pool := pgTable(b)
-	elapsed, heap, rss := exportThroughSDK(b, pool, pgExporterEvents)
+	pool, dsn := pgTableDSN(b)
+	res, rss := insertChild(b, childConfig{Scenario: childPostgresExporter, DSN: dsn, Events: pgExporterEvents})
 	checkPgRows(b, pool, pgExporterEvents)
-	report(b, pgExporterEvents, elapsed)
-	b.ReportMetric(heap, "peak_heap_MiB")
-	b.ReportMetric(rss, "peak_rss_MiB")
+	reportChild(b, res, rss)
+	b.ReportMetric(res.EmitSeconds, "emit_seconds")
+	report(b, pgExporterEvents, seconds(res.Seconds))
 	if err := dumpRows(pool, dump); err != nil {
 		b.Fatal(err)
 	}
-}
-
-// exportThroughSDK records n events through the whole path into pool's
-// table and returns the time it took and the memory peaks.
-func exportThroughSDK(b *testing.B, pool *pgxpool.Pool, n int) (elapsed time.Duration, heapMiB, rssMiB float64) {
-	b.Helper()
-	var handled atomic.Int64
-	exp, err := postgreslog.New(pool, postgreslog.WithErrorHandler(func(error) { handled.Add(1) }))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// The queue holds more than the emitters may run ahead: nothing dropped.
-	p := newPipeline(exp, pgMaxOutstanding+pgBatchSize, pgBatchSize, pgService)
-	workers := pgEmitters
-	ctx := context.Background()
-	var emitted atomic.Int64
-	runtime.GC()
-
-	mem := startMemoryPeak()
-	b.ResetTimer()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < n; i += workers {
-				if emitted.Add(1)%1024 == 0 {
-					// Received counts records as Export receives them.
-					for emitted.Load()-int64(exp.Stats().Received) > pgMaxOutstanding {
-						time.Sleep(200 * time.Microsecond)
-					}
-				}
-				p.auditor.Record(ctx, pgEvent(i))
-			}
-		})
-	}
-	wg.Wait()
-	if err := p.provider.Shutdown(ctx); err != nil { // flushes the queue, then shuts exp down
-		b.Fatal(err)
-	}
-	elapsed = time.Since(start)
-	b.StopTimer()
-	heapMiB, rssMiB = mem.end()
-
-	if n := p.rejected.Load(); n > 0 {
-		b.Fatalf("the Auditor rejected %d events", n)
-	}
-	if st := exp.Stats(); st.Written != uint64(n) || st.Failed > 0 || handled.Load() > 0 {
-		b.Fatalf("exporter stats %+v (%d errors handled), want %d written", st, handled.Load(), n)
-	}
-	return elapsed, heapMiB, rssMiB
 }
 
 // pgCopyColumns is the column list of the dump and of the ceiling's COPY.
@@ -197,19 +148,20 @@ func dumpRows(pool *pgxpool.Pool, path string) error {
 }
 
 func benchPostgresCeiling(b *testing.B, dump string) {
-	copyCeiling(b, dump, pgExporterEvents, func(pool *pgxpool.Pool) {
-		exportThroughSDK(b, pool, pgExporterEvents)
+	copyCeiling(b, dump, pgExporterEvents, func(_ *pgxpool.Pool, dsn string) {
+		insertChild(b, childConfig{Scenario: childPostgresExporter, DSN: dsn, Events: pgExporterEvents})
 	})
 }
 
 // copyCeiling times one binary COPY of the n rows in dump into a fresh
 // audit table. When dump does not exist (the scenario that writes it did
-// not run), produce writes the rows into a scratch table first, untimed.
-func copyCeiling(b *testing.B, dump string, n int, produce func(*pgxpool.Pool)) {
+// not run), produce writes the rows into a scratch table (pool, reached at
+// dsn) first, untimed.
+func copyCeiling(b *testing.B, dump string, n int, produce func(pool *pgxpool.Pool, dsn string)) {
 	if _, err := os.Stat(dump); err != nil {
 		// Run alone: make the rows the exporter scenario would have made.
-		scratch := pgTable(b)
-		produce(scratch)
+		scratch, dsn := pgTableDSN(b)
+		produce(scratch, dsn)
 		if err := dumpRows(scratch, dump); err != nil {
 			b.Fatal(err)
 		}
@@ -232,6 +184,7 @@ func copyCeiling(b *testing.B, dump string, n int, produce func(*pgxpool.Pool)) 
 	runtime.GC()
 
 	b.ReportAllocs()
+	b.StartTimer() // produce may have stopped it
 	b.ResetTimer()
 	start := time.Now()
 	tag, err := conn.Conn().PgConn().CopyFrom(context.Background(), f, copySQL)
@@ -248,66 +201,23 @@ func copyCeiling(b *testing.B, dump string, n int, produce func(*pgxpool.Pool)) 
 }
 
 func benchPostgresExportOnly(b *testing.B) {
-	pool := pgTable(b)
-	var handled atomic.Int64
-	exp, err := postgreslog.New(pool, postgreslog.WithErrorHandler(func(error) { handled.Add(1) }))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// One batch of records from the Auditor; each round gives them fresh
-	// ids and times, so that every exported record is a new event.
-	template, err := auditRecords(0, pgBatchSize)
-	if err != nil {
-		b.Fatal(err)
-	}
-	batch := make([]sdklog.Record, len(template))
-	var kvs []attribute.KeyValue
-	ctx := context.Background()
-	runtime.GC()
-
-	b.ResetTimer()
-	var elapsed time.Duration
-	for done := 0; done < pgExporterEvents; done += len(batch) {
-		b.StopTimer()
-		n := min(len(batch), pgExporterEvents-done)
-		now := time.Now()
-		for i := range n {
-			batch[i] = template[(done+i)%len(template)].Clone()
-			kvs = kvs[:0]
-			batch[i].WalkAttributes(func(kv attribute.KeyValue) bool {
-				if kv.Key == otelaudit.KeyEventID {
-					kv.Value = attribute.StringValue(uuid.Must(uuid.NewV7()).String())
-				}
-				kvs = append(kvs, kv)
-				return true
-			})
-			batch[i].SetAttributes(kvs...)
-			batch[i].SetTimestamp(now)
-		}
-		b.StartTimer()
-		start := time.Now()
-		if err := exp.Export(ctx, batch[:n]); err != nil {
-			b.Fatal(err)
-		}
-		elapsed += time.Since(start)
-	}
-	b.StopTimer()
-	if st := exp.Stats(); st.Written != pgExporterEvents || handled.Load() > 0 {
-		b.Fatalf("exporter stats %+v (%d errors handled), want %d written", st, handled.Load(), pgExporterEvents)
-	}
+	pool, dsn := pgTableDSN(b)
+	res, rss := insertChild(b, childConfig{Scenario: childPostgresExportOnly, DSN: dsn, Events: pgExporterEvents})
 	checkPgRows(b, pool, pgExporterEvents)
-	report(b, pgExporterEvents, elapsed)
+	reportChild(b, res, rss)
+	b.ReportMetric(res.WaitSeconds, "wait_seconds")
+	report(b, pgExporterEvents, seconds(res.Seconds))
 }
 
-// auditRecords returns the SDK records of events [from, from+n), emitted
-// through the Auditor into a provider with the benchmarks' resource.
-func auditRecords(from, n int) ([]sdklog.Record, error) {
+// auditRecords returns the SDK records of events [0, n) of event, emitted
+// through the Auditor into a provider with the audit settings of
+// newAuditProvider (no key deduplication, resource service.name service).
+func auditRecords(event func(i int) otelaudit.Event, n int, service string) ([]sdklog.Record, error) {
 	exp := &captureExporter{}
-	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)),
-		sdklog.WithResource(resource.NewSchemaless(attribute.String(otelaudit.KeyServiceName, pgService))))
+	lp := newAuditProvider(sdklog.NewSimpleProcessor(exp), service)
 	a := bridge.New(bridge.WithLoggerProvider(lp))
 	for i := range n {
-		a.Record(context.Background(), pgEvent(from+i))
+		a.Record(context.Background(), event(i))
 	}
 	if err := lp.Shutdown(context.Background()); err != nil {
 		return nil, err
@@ -371,7 +281,7 @@ func benchPostgresInsertPerEvent(b *testing.B) {
 // exporter would write, mapped by auditrow from SDK records emitted through
 // the Auditor.
 func insertArgs(n int) ([][]any, error) {
-	records, err := auditRecords(0, n)
+	records, err := auditRecords(pgEvent, n, pgService)
 	if err != nil {
 		return nil, err
 	}

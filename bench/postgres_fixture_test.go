@@ -5,11 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"runtime/metrics"
 	"strconv"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/otelaudit/otelaudit"
 )
@@ -60,59 +56,6 @@ func numbered(prefix string, n int) []string {
 		out[i] = prefix + strconv.Itoa(i)
 	}
 	return out
-}
-
-// memoryPeak samples the Go heap while a scenario runs and reads the
-// process's peak resident set size (VmHWM), reset when the scenario starts.
-type memoryPeak struct {
-	stop     chan struct{}
-	done     sync.WaitGroup
-	heapPeak atomic.Uint64
-	rssReset bool
-}
-
-// heapSample is the runtime/metrics name of the bytes of live and
-// not-yet-swept heap objects.
-const heapSample = "/memory/classes/heap/objects:bytes"
-
-func startMemoryPeak() *memoryPeak {
-	m := &memoryPeak{stop: make(chan struct{})}
-	// Writing 5 to clear_refs resets the peak RSS to the current RSS
-	// (Linux), so that what earlier scenarios used is not counted.
-	m.rssReset = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
-	s := []metrics.Sample{{Name: heapSample}}
-	m.done.Go(func() {
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(s)
-			if v := s[0].Value.Uint64(); v > m.heapPeak.Load() {
-				m.heapPeak.Store(v)
-			}
-			select {
-			case <-m.stop:
-				return
-			case <-t.C:
-			}
-		}
-	})
-	return m
-}
-
-// end stops the sampling and returns the peaks in MiB (rss is 0 when
-// /proc is not available or could not be reset).
-func (m *memoryPeak) end() (heapMiB, rssMiB float64) {
-	close(m.stop)
-	m.done.Wait()
-	heapMiB = float64(m.heapPeak.Load()) / (1 << 20)
-	if !m.rssReset {
-		return heapMiB, 0
-	}
-	rssMiB, err := readVmHWM("/proc/self/status")
-	if err != nil {
-		return heapMiB, 0
-	}
-	return heapMiB, rssMiB
 }
 
 // readVmHWM returns the peak resident set size (VmHWM) in MiB from a

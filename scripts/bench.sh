@@ -2,20 +2,21 @@
 # Run the benchmarks of the bench/ module and summarise them:
 #
 #   scripts/bench.sh                      # everything (make bench)
-#   BENCH=Emit ROUNDS=3 scripts/bench.sh  # a subset, fewer rounds
+#   BENCH=Emit ROUNDS=5 BENCHTIME=200ms scripts/bench.sh  # a subset, shorter
 #   BENCH=Delivery ROUNDS=1 scripts/bench.sh  # the durable journal against
 #                                             # the stock BatchProcessor
 #
 # Prints one line per scenario at the end (internal/cmd/benchfmt: median
-# ns/op, allocs/op, custom metrics, ratio to the ceiling of the group) and
+# ns/op, allocs/op, custom metrics, and the ratio to the ceiling of the
+# group taken in each round, with its median, ratio_min and ratio_max) and
 # keeps the raw go test output and the summary under bench/results/
 # (gitignored), named by UTC time.
 #
 # The benchmarks run in ROUNDS rounds of one run each (-count 1), rather than
 # one go test -count ROUNDS: each round runs every scenario of a group back to
 # back, so a burst of load on the machine hits one round of every scenario
-# instead of all the runs of one, and benchfmt's median over the rounds
-# discards it. Scenarios too long to repeat (Delivery/fullspeed_postgres, a
+# instead of all the runs of one, and benchfmt's ratios pair each scenario
+# with its ceiling of the same round. Scenarios too long to repeat (Delivery/fullspeed_postgres, a
 # million events through the durable journal into Postgres in a child
 # process, for its disk and memory figures) run in the first round only:
 # the later rounds pass the test binary -once=false.
@@ -28,7 +29,7 @@
 # Environment:
 #   BENCH       -test.bench regexp (default: .)
 #   BENCHTIME   -test.benchtime per run (default: 1s)
-#   ROUNDS      number of rounds, the medians' sample size (default: 3)
+#   ROUNDS      number of rounds, the medians' sample size (default: 5)
 #   BENCHFLAGS  extra flags for the test binary (e.g. -test.cpu=4)
 set -euo pipefail
 
@@ -38,7 +39,7 @@ TESTBIN="$RESULTS/bench.test"
 
 : "${BENCH:=.}"
 : "${BENCHTIME:=1s}"
-: "${ROUNDS:=3}"
+: "${ROUNDS:=5}"
 : "${BENCHFLAGS:=}"
 
 # Inner mode, run (under with-services.sh when present) by the outer one:

@@ -25,19 +25,42 @@
 // "Emit/direct" and "Emit/otelslog" form the group "Emit". The ceiling of a
 // group is the scenario whose last name element is one of the -ceiling
 // names, "ceiling" or "direct" by default: the best that can be done, the
-// yardstick the others are measured against. A group without a ceiling gets
-// no ratios.
+// yardstick the others are measured against. A variant of the ceiling,
+// its name followed by "_" and a suffix ("direct_dedup_off"), is the
+// ceiling of the scenarios of the group whose names end in the same suffix
+// ("bridge_dedup_off"); the others keep the plain ceiling. A group without
+// a ceiling gets no ratios.
 //
 // A scenario that ran more than once (go test -count, or the same scenario
 // in several runs concatenated on the input) is summarised by the median of
 // each metric, taken separately.
 //
+// # Rounds and ratios
+//
+// Ratios are never taken between medians. A scenario is divided by its
+// ceiling round by round: its result in one run of the test binary (a run
+// starts at scripts/bench.sh's "# round i/N" line or at go test's "pkg:"
+// header) is paired with the ceiling's result in the same run, and with
+// go test -count, the k-th result of the scenario with the k-th of the
+// ceiling. A round in which either did not run (or failed) gives no
+// ratio. The line then carries
+//
+//	ratio_to_ceiling=0.83 ratio_min=0.71 ratio_max=0.96 ratio_rounds=0.83,0.71,0.96,0.80,0.88
+//
+// the median of the rounds' ratios, the smallest and the largest, and
+// every round's ratio in input order. A benchmark may also report ratios
+// of its own, taken between two scenarios of the same run, under a unit
+// that starts with "ratio_" (b.ReportMetric(v, "ratio_to_stock")): they
+// are summarised the same way. The first ratio of a line (ratio_to_ceiling
+// when the group has a ceiling) is followed by ratio_min, ratio_max and
+// ratio_rounds; any further ratio by <key>_min and <key>_max.
+
 // # Per-operation benchmarks
 //
 // An ordinary benchmark (b.ReportAllocs, one operation per b.Loop
 // iteration) is printed as
 //
-//	scenario=Emit/bridge ns_per_op=1234 allocs_per_op=9 ratio_to_ceiling=1.04
+//	scenario=Emit/bridge ns_per_op=1234 allocs_per_op=9 ratio_to_ceiling=1.04 ratio_min=0.98 ratio_max=1.12 ratio_rounds=1.04,0.98,1.12
 //
 // where ratio_to_ceiling is the scenario's ns_per_op divided by the
 // ceiling's: 1.20 means 20% slower than the ceiling.
@@ -57,7 +80,7 @@
 // line holds the metrics it reported, the rate last, and the ratio of its
 // rate to the ceiling's rate:
 //
-//	scenario=Export/postgres events=100000 seconds=2.5 events_per_s=40000 ratio_to_ceiling=0.80
+//	scenario=Export/postgres events=100000 seconds=2.5 events_per_s=40000 ratio_to_ceiling=0.80 ratio_min=0.74 ratio_max=0.85 ratio_rounds=0.80,0.74,0.85
 //
 // Here 0.80 means 80% of the ceiling's throughput. Name the ceiling
 // sub-benchmark "ceiling" (the raw write path without the code under test,
@@ -70,7 +93,8 @@
 // other character that is not a letter or digit into "_": "ns/op" is
 // ns_per_op, "events/s" is events_per_s. Per-operation lines print
 // ns_per_op, allocs_per_op and then any custom metrics in the order go test
-// prints them (sorted by unit); B/op and MB/s stay in the raw output.
+// prints them (sorted by unit), the ratios last; B/op and MB/s stay in the
+// raw output.
 // Numbers are printed without exponent (integers in full, other values to
 // six significant digits); ratios with two decimals.
 package main

@@ -33,6 +33,17 @@ type Result struct {
 	Iterations int64
 	// Metrics are the values in the order of the line.
 	Metrics []Metric
+	// Round tells the runs of a scenario apart: results with the same
+	// Round were measured in the same run, and a scenario's ratio to its
+	// ceiling is taken only between results of the same Round.
+	Round Round
+}
+
+// Round identifies one run of a scenario: the Run-th run of a test binary
+// in the input (counted from the "# round" and "pkg:" lines), and the
+// Count-th result of that scenario within it (go test -count).
+type Round struct {
+	Run, Count int
 }
 
 // Parse reads go test output and returns its benchmark result lines, in
@@ -41,8 +52,18 @@ func Parse(r io.Reader) ([]Result, error) {
 	var results []Result
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	run := 0
+	seen := make(map[string]int) // results per scenario in this run
 	for sc.Scan() {
-		if res, ok := parseLine(sc.Text()); ok {
+		line := sc.Text()
+		if isRunStart(line) {
+			run++
+			clear(seen)
+			continue
+		}
+		if res, ok := parseLine(line); ok {
+			res.Round = Round{Run: run, Count: seen[res.Name]}
+			seen[res.Name]++
 			results = append(results, res)
 		}
 	}
@@ -50,6 +71,12 @@ func Parse(r io.Reader) ([]Result, error) {
 		return nil, fmt.Errorf("reading input: %w", err)
 	}
 	return results, nil
+}
+
+// isRunStart reports whether line starts a new run of a test binary:
+// scripts/bench.sh's "# round i/N" line, or go test's "pkg:" header.
+func isRunStart(line string) bool {
+	return strings.HasPrefix(line, "# round ") || strings.HasPrefix(line, "pkg: ")
 }
 
 // parseLine parses "BenchmarkName-N  iterations  value unit  value unit...".
@@ -86,11 +113,18 @@ func scenarioName(name string) string {
 
 // scenario gathers the results of one scenario.
 type scenario struct {
-	name   string
-	group  string
-	leaf   string
-	units  []string // in order of first appearance
-	values map[string][]float64
+	name    string
+	group   string
+	leaf    string
+	units   []string // in order of first appearance
+	values  map[string][]float64
+	samples []sample // in input order
+}
+
+// sample is one result of a scenario: its metrics by unit.
+type sample struct {
+	round  Round
+	values map[string]float64
 }
 
 func (s *scenario) median(unit string) (float64, bool) {
@@ -112,9 +146,41 @@ func (s *scenario) rateUnit() string {
 	return ""
 }
 
+// primaryUnit is the unit s is compared by: its rate, or ns/op.
+func (s *scenario) primaryUnit() string {
+	if u := s.rateUnit(); u != "" {
+		return u
+	}
+	return unitNsPerOp
+}
+
+// Ratios returns the ratio of s to ceiling in every round in which both
+// ran and the ceiling's value is not 0, in s's order: s's primary metric
+// (its rate, or ns/op) over the ceiling's.
+func (s *scenario) ratios(ceiling *scenario) []float64 {
+	unit := s.primaryUnit()
+	var out []float64
+	for _, a := range s.samples {
+		v, ok := a.values[unit]
+		if !ok {
+			continue
+		}
+		for _, c := range ceiling.samples {
+			if c.round != a.round {
+				continue
+			}
+			if cv, ok := c.values[unit]; ok && cv != 0 {
+				out = append(out, v/cv)
+			}
+			break
+		}
+	}
+	return out
+}
+
 // Summarize returns one line per scenario, in order of first appearance,
 // each with the median of its metrics and its ratio to the ceiling of its
-// group (see the package documentation).
+// group, paired round by round (see the package documentation).
 func Summarize(results []Result, ceilings []string) []string {
 	var order []*scenario
 	byName := make(map[string]*scenario)
@@ -126,26 +192,47 @@ func Summarize(results []Result, ceilings []string) []string {
 			byName[r.Name] = s
 			order = append(order, s)
 		}
+		smp := sample{round: r.Round, values: make(map[string]float64, len(r.Metrics))}
 		for _, m := range r.Metrics {
 			if _, seen := s.values[m.Unit]; !seen {
 				s.units = append(s.units, m.Unit)
 			}
 			s.values[m.Unit] = append(s.values[m.Unit], m.Value)
+			smp.values[m.Unit] = m.Value
 		}
-	}
-
-	ceilingOf := make(map[string]*scenario)
-	for _, s := range order {
-		if s.leaf != "" && slices.Contains(ceilings, s.leaf) && ceilingOf[s.group] == nil {
-			ceilingOf[s.group] = s
-		}
+		s.samples = append(s.samples, smp)
 	}
 
 	lines := make([]string, 0, len(order))
 	for _, s := range order {
-		lines = append(lines, format(s, ceilingOf[s.group]))
+		lines = append(lines, format(s, ceilingOf(s, order, ceilings)))
 	}
 	return lines
+}
+
+// ceilingOf returns the ceiling of s among all, or nil: the scenario of
+// s's group whose leaf is one of ceilings followed by the variant suffix
+// of s's leaf ("direct_dedup_off" for "bridge_dedup_off"), the longest
+// such suffix first; else the one whose leaf is one of ceilings. Among
+// several, the first in input order wins.
+func ceilingOf(s *scenario, all []*scenario, ceilings []string) *scenario {
+	var best *scenario
+	bestSuffix := -1
+	for _, c := range all {
+		if c.group != s.group || c.leaf == "" {
+			continue
+		}
+		for _, name := range ceilings {
+			suffix, ok := strings.CutPrefix(c.leaf, name)
+			if !ok || (suffix != "" && (suffix[0] != '_' || !strings.HasSuffix(s.leaf, suffix))) {
+				continue
+			}
+			if len(suffix) > bestSuffix {
+				best, bestSuffix = c, len(suffix)
+			}
+		}
+	}
+	return best
 }
 
 // splitName returns the group and the last element of a scenario name;
@@ -158,6 +245,12 @@ func splitName(name string) (group, leaf string) {
 	return name[:i], name[i+1:]
 }
 
+// isRatio reports whether a reported unit is a ratio the benchmark took
+// itself, between two scenarios of the same run ("ratio_to_stock").
+func isRatio(unit string) bool {
+	return strings.HasPrefix(unit, "ratio_")
+}
+
 func format(s, ceiling *scenario) string {
 	var b strings.Builder
 	b.WriteString("scenario=")
@@ -167,34 +260,56 @@ func format(s, ceiling *scenario) string {
 			fmt.Fprintf(&b, " %s=%s", metricKey(unit), formatNumber(v))
 		}
 	}
+	// The headline ratio is followed by ratio_min, ratio_max and the
+	// ratio of every round; other ratios by <key>_min and <key>_max.
+	headline := true
+	ratio := func(key string, rs []float64) {
+		if len(rs) == 0 {
+			return
+		}
+		minKey, maxKey := key+"_min", key+"_max"
+		if headline {
+			minKey, maxKey = "ratio_min", "ratio_max"
+		}
+		fmt.Fprintf(&b, " %s=%.2f %s=%.2f %s=%.2f", key, median(rs), minKey, slices.Min(rs), maxKey, slices.Max(rs))
+		if headline {
+			b.WriteString(" ratio_rounds=")
+			for i, r := range rs {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, "%.2f", r)
+			}
+		}
+		headline = false
+	}
 
-	primary := s.rateUnit()
-	if primary == "" {
+	primary := s.primaryUnit()
+	var own []string // the ratios the benchmark reported itself
+	if primary == unitNsPerOp {
 		// A per-operation benchmark.
-		primary = unitNsPerOp
 		field(unitNsPerOp)
 		field(unitAllocsPerOp)
-		for _, u := range s.units {
-			if !isStandard(u) {
-				field(u)
-			}
+	}
+	for _, u := range s.units {
+		switch {
+		case isStandard(u) || u == primary:
+		case isRatio(u):
+			own = append(own, u)
+		default:
+			field(u)
 		}
-	} else {
+	}
+	if primary != unitNsPerOp {
 		// A throughput benchmark: its own metrics, the rate last.
-		for _, u := range s.units {
-			if !isStandard(u) && u != primary {
-				field(u)
-			}
-		}
 		field(primary)
 	}
 
 	if ceiling != nil {
-		v, ok1 := s.median(primary)
-		c, ok2 := ceiling.median(primary)
-		if ok1 && ok2 && c != 0 {
-			fmt.Fprintf(&b, " ratio_to_ceiling=%.2f", v/c)
-		}
+		ratio("ratio_to_ceiling", s.ratios(ceiling))
+	}
+	for _, u := range own {
+		ratio(metricKey(u), s.values[u])
 	}
 	return b.String()
 }

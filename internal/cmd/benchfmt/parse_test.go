@@ -164,3 +164,144 @@ func TestMedian(t *testing.T) {
 		}
 	}
 }
+
+// fields returns the key=value fields of a summary line.
+func fields(line string) map[string]string {
+	m := make(map[string]string)
+	for _, f := range strings.Fields(line) {
+		k, v, _ := strings.Cut(f, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// TestSummarizeRatioPerRound checks that a scenario is divided by its
+// ceiling round by round, not median by median, and that the summary
+// carries the median, the smallest and the largest of those ratios and
+// each round's ratio in input order.
+func TestSummarizeRatioPerRound(t *testing.T) {
+	// Medians taken separately would give 100/100 = 1.00; the rounds give
+	// 0.50, 1.50, 1.00 (exporter / ceiling) and the median 1.00 is not the
+	// point: the spread is. Round 4 has no ceiling (it failed) and round 5
+	// no exporter: neither yields a ratio.
+	in := `# round 1/5
+pkg: example.com/bench
+BenchmarkInsert/exporter-2 1 50 events/s
+BenchmarkInsert/ceiling-2 1 100 events/s
+# round 2/5
+pkg: example.com/bench
+BenchmarkInsert/exporter-2 1 150 events/s
+BenchmarkInsert/ceiling-2 1 100 events/s
+# round 3/5
+pkg: example.com/bench
+BenchmarkInsert/exporter-2 1 120 events/s
+BenchmarkInsert/ceiling-2 1 120 events/s
+# round 4/5
+pkg: example.com/bench
+BenchmarkInsert/exporter-2 1 100 events/s
+# round 5/5
+pkg: example.com/bench
+BenchmarkInsert/ceiling-2 1 10 events/s
+`
+	results, err := Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := Summarize(results, []string{"ceiling"})
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2: %q", len(lines), lines)
+	}
+	got := fields(lines[0])
+	want := map[string]string{
+		"scenario":         "Insert/exporter",
+		"events_per_s":     "110", // median of 50, 150, 120, 100
+		"ratio_to_ceiling": "1.00",
+		"ratio_min":        "0.50",
+		"ratio_max":        "1.50",
+		"ratio_rounds":     "0.50,1.50,1.00",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q (line %q)", k, got[k], v, lines[0])
+		}
+	}
+	if c := fields(lines[1]); c["ratio_min"] != "1.00" || c["ratio_max"] != "1.00" || c["ratio_rounds"] != "1.00,1.00,1.00,1.00" {
+		t.Errorf("ceiling line %q, want its own ratio 1.00 in each of its 4 rounds", lines[1])
+	}
+}
+
+// TestSummarizeCountPairing checks the pairing of go test -count output,
+// where every run of one scenario comes before the next scenario's: the
+// k-th result of a scenario is paired with the k-th of its ceiling.
+func TestSummarizeCountPairing(t *testing.T) {
+	in := `pkg: example.com/bench
+BenchmarkEmit/bridge-2 100 30 ns/op
+BenchmarkEmit/bridge-2 100 10 ns/op
+BenchmarkEmit/direct-2 100 10 ns/op
+BenchmarkEmit/direct-2 100 20 ns/op
+`
+	results, err := Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fields(Summarize(results, []string{"direct"})[0])
+	if got["ratio_rounds"] != "3.00,0.50" || got["ratio_to_ceiling"] != "1.75" || got["ratio_min"] != "0.50" || got["ratio_max"] != "3.00" {
+		t.Errorf("bridge: %v, want rounds 3.00,0.50, median 1.75, min 0.50, max 3.00", got)
+	}
+}
+
+// TestSummarizeOwnRatios checks ratios a benchmark reports itself
+// (ratio_to_*): the median, smallest and largest over the rounds; when
+// the group has no ceiling the first of them is the line's headline ratio
+// and carries ratio_min and ratio_max.
+func TestSummarizeOwnRatios(t *testing.T) {
+	in := `# round 1/3
+BenchmarkDelivery/emit_recommended-2 100 8 ns/op 0.8 ratio_to_stock
+# round 2/3
+BenchmarkDelivery/emit_recommended-2 100 9 ns/op 1.2 ratio_to_stock
+# round 3/3
+BenchmarkDelivery/emit_recommended-2 100 7 ns/op 0.9 ratio_to_stock
+`
+	results, err := Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := Summarize(results, []string{"ceiling"})[0]
+	got := fields(line)
+	want := map[string]string{"ns_per_op": "8", "ratio_to_stock": "0.90", "ratio_min": "0.80", "ratio_max": "1.20", "ratio_rounds": "0.80,1.20,0.90"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q (line %q)", k, got[k], v, line)
+		}
+	}
+}
+
+// TestCeilingOf checks which scenario is the ceiling of which: a variant
+// ("_dedup_off") of the ceiling is the ceiling of the same variant of the
+// others, and the plain ceiling of the rest.
+func TestCeilingOf(t *testing.T) {
+	var all []*scenario
+	for _, name := range []string{"Emit/bridge", "Emit/bridge_dedup_off", "Emit/direct", "Emit/direct_dedup_off", "Emit/bridge_any", "Other/x"} {
+		s := &scenario{name: name}
+		s.group, s.leaf = splitName(name)
+		all = append(all, s)
+	}
+	want := map[string]string{
+		"Emit/bridge":           "Emit/direct",
+		"Emit/bridge_dedup_off": "Emit/direct_dedup_off",
+		"Emit/direct":           "Emit/direct",
+		"Emit/direct_dedup_off": "Emit/direct_dedup_off",
+		"Emit/bridge_any":       "Emit/direct",
+		"Other/x":               "",
+	}
+	for _, s := range all {
+		c := ceilingOf(s, all, []string{"ceiling", "direct"})
+		got := ""
+		if c != nil {
+			got = c.name
+		}
+		if got != want[s.name] {
+			t.Errorf("ceiling of %s = %q, want %q", s.name, got, want[s.name])
+		}
+	}
+}
