@@ -88,3 +88,9 @@ services-up:
 
 services-down:
 	scripts/services.sh stop
+
+# make collector: build the Collector distribution (cmd/otelaudit-collector,
+# its own module) into bin/otelaudit-collector.
+.PHONY: collector
+collector:
+	cd cmd/otelaudit-collector && $(GO) build -o ../../bin/otelaudit-collector .
