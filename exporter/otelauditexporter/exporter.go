@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
@@ -195,7 +197,9 @@ func (e *logsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 		return fmt.Errorf("otelaudit: %d records: %w", recs.Len(), errors.Join(errs...))
 	}
 	if err := refusals.err(e.cfg.NonAudit == NonAuditReject, recs.Len()); err != nil {
-		return consumererror.NewPermanent(err)
+		// InvalidArgument: the OTLP receiver answers 400 (gRPC
+		// InvalidArgument), which senders do not retry.
+		return consumererror.NewPermanent(status.Error(codes.InvalidArgument, err.Error()))
 	}
 	return nil
 }
