@@ -75,6 +75,7 @@ go-test:
 
 bench:
 	scripts/bench.sh
+	scripts/bench-collector.sh
 
 demo:
 	scripts/with-services.sh $(GO) run ./examples/demo

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -33,7 +36,7 @@ type process struct {
 // startProcess runs the distribution (this test binary as main) with the
 // config at path, its output in a file of the test's temporary directory
 // (printed if the test fails).
-func startProcess(t *testing.T, c collector, path string) *process {
+func startProcess(t testing.TB, c collector, path string) *process {
 	t.Helper()
 	exe, err := os.Executable()
 	require.NoError(t, err)
@@ -58,7 +61,7 @@ func startProcess(t *testing.T, c collector, path string) *process {
 }
 
 // kill ends the process with SIGKILL, as a crash does, and reaps it.
-func (p *process) kill(t *testing.T) {
+func (p *process) kill(t testing.TB) {
 	t.Helper()
 	if p.cmd.ProcessState != nil {
 		return
@@ -68,7 +71,7 @@ func (p *process) kill(t *testing.T) {
 }
 
 // stop ends the process with SIGTERM (a graceful shutdown) and waits.
-func (p *process) stop(t *testing.T) {
+func (p *process) stop(t testing.TB) {
 	t.Helper()
 	if p.cmd.ProcessState != nil {
 		return
@@ -83,4 +86,20 @@ func (p *process) stop(t *testing.T) {
 		p.kill(t)
 		t.Fatal("collector did not stop within a minute of SIGTERM")
 	}
+}
+
+// peakRSS returns the process's peak resident set size (VmHWM), in bytes.
+func (p *process) peakRSS(t testing.TB) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			require.NoError(t, err)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM in /proc status")
+	return 0
 }
