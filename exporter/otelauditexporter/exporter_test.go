@@ -15,6 +15,9 @@ import (
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/exporter/otelauditexporter/internal/metadata"
@@ -32,6 +35,11 @@ func ctxT(t *testing.T) context.Context {
 // the stores say.
 func newTestExporter(t *testing.T, edit func(*Config)) (exporter.Logs, *Config) {
 	t.Helper()
+	return newTestExporterWith(t, exportertest.NewNopSettings(metadata.Type), edit)
+}
+
+func newTestExporterWith(t *testing.T, set exporter.Settings, edit func(*Config)) (exporter.Logs, *Config) {
+	t.Helper()
 	pgDSN := testenv.PostgresDSN(t)
 	chDSN, _ := testenv.ClickHouseDSN(t)
 	cfg := NewFactory().CreateDefaultConfig().(*Config)
@@ -43,7 +51,7 @@ func newTestExporter(t *testing.T, edit func(*Config)) (exporter.Logs, *Config) 
 		edit(cfg)
 	}
 	require.NoError(t, cfg.Validate())
-	exp, err := NewFactory().CreateLogs(ctxT(t), exportertest.NewNopSettings(metadata.Type), cfg)
+	exp, err := NewFactory().CreateLogs(ctxT(t), set, cfg)
 	require.NoError(t, err)
 	require.NoError(t, exp.Start(ctxT(t), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, exp.Shutdown(context.Background())) })
@@ -232,9 +240,41 @@ func TestRefusalsArePermanentForThoseRecordsOnly(t *testing.T) {
 				require.Error(t, err)
 				assert.True(t, consumererror.IsPermanent(err), "%v", err)
 				assert.Contains(t, err.Error(), "invalid_action")
+				st, ok := status.FromError(err)
+				require.True(t, ok)
+				assert.Equal(t, codes.InvalidArgument, st.Code(), "the OTLP receiver answers 400")
 			}
 			require.NoError(t, pgPool(t, cfg.Postgres.DSN).QueryRow(ctxT(t), `SELECT count(*) FROM audit_logs`).Scan(&n))
 			assert.Equal(t, want, n, "the other record of the batch is stored")
 		})
 	}
+}
+
+// TestComponentTelemetry: the stores' metrics (exporter/auditrow's) come
+// out of the Collector's MeterProvider.
+func TestComponentTelemetry(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	exp, _ := newTestExporterWith(t, set, nil)
+	require.NoError(t, exp.ConsumeLogs(ctxT(t), otlpLogs()))
+
+	m, err := tel.GetMetric("otelaudit.exporter.records")
+	require.NoError(t, err)
+	sum, ok := m.Data.(metricdata.Sum[int64])
+	require.True(t, ok, "%T", m.Data)
+	got := map[string]int64{}
+	for _, dp := range sum.DataPoints {
+		store, _ := dp.Attributes.Value("otelaudit.exporter")
+		outcome, _ := dp.Attributes.Value("otelaudit.export.outcome")
+		reason, _ := dp.Attributes.Value("otelaudit.reject.reason")
+		got[store.AsString()+"/"+outcome.AsString()+"/"+reason.AsString()] += dp.Value
+	}
+	assert.Equal(t, map[string]int64{
+		"postgreslog/written/":             2,
+		"postgreslog/rejected/non_audit":   1,
+		"clickhouselog/written/":           2,
+		"clickhouselog/rejected/non_audit": 1,
+	}, got)
 }
