@@ -179,20 +179,21 @@ func (e *logsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if recs.Len() == 0 {
 		return nil
 	}
-	var refusals refusals
-	ctx = auditrow.ContextWithRejectHook(ctx, refusals.add)
-
+	// Each store refuses the same records: their refusals are collected
+	// apart, and a record counts once.
+	var pgRefusals, chRefusals refusals
 	var errs []error
 	if pg != nil {
-		if err := pg.ExportRecords(ctx, recs); err != nil {
+		if err := pg.ExportRecords(auditrow.ContextWithRejectHook(ctx, pgRefusals.add), recs); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if ch != nil {
-		if err := ch.ExportRecords(ctx, recs); err != nil {
+		if err := ch.ExportRecords(auditrow.ContextWithRejectHook(ctx, chRefusals.add), recs); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	refusals := pgRefusals.merge(&chRefusals)
 	if len(errs) > 0 {
 		return fmt.Errorf("otelaudit: %d records: %w", recs.Len(), errors.Join(errs...))
 	}
@@ -223,9 +224,24 @@ func (r *refusals) add(re *auditrow.RejectError) {
 	}
 }
 
+// merge returns the refusals of two stores: by reason, the larger count
+// (the stores refuse the same records for their content; one may refuse
+// more, such as a value only it cannot hold).
+func (r *refusals) merge(o *refusals) *refusals {
+	m := &refusals{count: make(map[string]int), first: r.first}
+	if m.first == nil {
+		m.first = o.first
+	}
+	for _, src := range []*refusals{r, o} {
+		for reason, c := range src.count {
+			m.count[reason] = max(m.count[reason], c)
+		}
+	}
+	return m
+}
+
 // err returns the refusals as one error, nil when none counts: non-audit
-// records count only when rejectNonAudit is set. With two stores a record
-// refused by both is counted twice.
+// records count only when rejectNonAudit is set.
 func (r *refusals) err(rejectNonAudit bool, total int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -208,14 +208,14 @@ func TestExportOTLPRecordsToBothStores(t *testing.T) {
 func TestRefusalsArePermanentForThoseRecordsOnly(t *testing.T) {
 	for _, mode := range []string{NonAuditDrop, NonAuditStore, NonAuditReject} {
 		t.Run(mode, func(t *testing.T) {
-			exp, cfg := newTestExporter(t, func(c *Config) { c.NonAudit = mode; c.ClickHouse = ClickHouseConfig{} })
+			exp, cfg := newTestExporter(t, func(c *Config) { c.NonAudit = mode })
 			ld := otlpLogs()
 			err := exp.ConsumeLogs(ctxT(t), ld)
 			want := map[string]int{NonAuditDrop: 2, NonAuditStore: 3, NonAuditReject: 2}[mode]
 			if mode == NonAuditReject {
 				require.Error(t, err)
 				assert.True(t, consumererror.IsPermanent(err), "%v", err)
-				assert.Contains(t, err.Error(), "1 of 3 records refused")
+				assert.Contains(t, err.Error(), "1 of 3 records refused", "refused by both stores, counted once")
 			} else {
 				require.NoError(t, err)
 			}
