@@ -278,3 +278,44 @@ func TestComponentTelemetry(t *testing.T) {
 		"clickhouselog/rejected/non_audit": 1,
 	}, got)
 }
+
+// TestClickHouseLookupWindow: batches are looked up in ClickHouse after
+// start and after a failed write, and only then.
+func TestClickHouseLookupWindow(t *testing.T) {
+	chDSN, _ := testenv.ClickHouseDSN(t)
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.ClickHouse = ClickHouseConfig{DSN: chDSN, Migrate: true}
+	e := newLogsExporter(cfg, exportertest.NewNopSettings(metadata.Type))
+	require.NoError(t, e.start(ctxT(t), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, e.shutdown(context.Background())) })
+
+	_, ch, err := e.ready(ctxT(t))
+	require.NoError(t, err)
+	assert.Same(t, e.chCheck, ch, "after start: looked up")
+
+	// Copies stay countable: no merges collapse them.
+	require.NoError(t, chConn(t, chDSN).Exec(ctxT(t), "SYSTEM STOP MERGES audit_logs"))
+	e.checkUntil.Store(0)
+	_, ch, err = e.ready(ctxT(t))
+	require.NoError(t, err)
+	assert.Same(t, e.ch, ch, "later: inserted as they come")
+	require.NoError(t, e.pushLogs(ctxT(t), otlpLogs()))
+	require.NoError(t, e.pushLogs(ctxT(t), otlpLogs()))
+	assert.Equal(t, uint64(4), countCH(t, chDSN), "outside the window a batch given twice is inserted twice (until parts merge)")
+
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.Error(t, e.pushLogs(canceled, otlpLogs()), "a failed write")
+	_, ch, err = e.ready(ctxT(t))
+	require.NoError(t, err)
+	assert.Same(t, e.chCheck, ch, "after a failed write: looked up")
+	require.NoError(t, e.pushLogs(ctxT(t), otlpLogs()))
+	assert.Equal(t, uint64(4), countCH(t, chDSN), "the retry stores nothing again")
+}
+
+func countCH(t *testing.T, dsn string) uint64 {
+	t.Helper()
+	var n uint64
+	require.NoError(t, chConn(t, dsn).QueryRow(ctxT(t), `SELECT count() FROM audit_logs`).Scan(&n))
+	return n
+}
