@@ -197,7 +197,7 @@ func benchCollector(b *testing.B, store string, n int) (secs float64, peakRSS in
 	}
 	cfg := strings.Replace(c.configYAML(pgDSN, chDSN, "memory", "drop"), "    retry_on_failure:", `    sending_queue:
       sizer: items
-      queue_size: 200000
+      queue_size: 40000
       block_on_overflow: true
       num_consumers: 2
       batch:
