@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/otelaudit/otelaudit/internal/testenv"
 )
@@ -134,6 +136,27 @@ func TestHostileOTLP(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, status, msg)
 	assert.Contains(t, msg, "invalid_action")
 
+	// The same over gRPC: the refusal is InvalidArgument, which the SDK's
+	// exporter does not retry; the other record is stored.
+	exp, err := otlploggrpc.New(ctxT(t), otlploggrpc.WithEndpoint(fmt.Sprintf("127.0.0.1:%d", c.grpc)), otlploggrpc.WithInsecure())
+	require.NoError(t, err)
+	var bad, good sdklog.Record
+	bad.SetEventName("audit.Not An Action")
+	bad.SetTimestamp(time.Now())
+	good.SetEventName("audit.logout")
+	good.SetTimestamp(time.Now())
+	good.SetObservedTimestamp(time.Now())
+	err = exp.Export(ctxT(t), []sdklog.Record{bad, good})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "InvalidArgument")
+	require.NoError(t, exp.Shutdown(ctxT(t)))
+
+	require.NoError(t, pool.QueryRow(ctxT(t), `SELECT count(*) FROM audit_logs WHERE action = 'logout'`).Scan(&n))
+	assert.Equal(t, 2, n, "postgres: the other record of each refused request")
+	var logouts uint64
+	require.NoError(t, conn.QueryRow(ctxT(t), `SELECT count() FROM audit_logs WHERE action = 'logout'`).Scan(&logouts))
+	assert.Equal(t, uint64(2), logouts, "clickhouse: the other record of each refused request")
+
 	for _, id := range []string{everyType, bigDetails, bigAttr, fine} {
 		require.NoError(t, pool.QueryRow(ctxT(t), `SELECT count(*) FROM audit_logs WHERE event_id = $1`, id).Scan(&n))
 		assert.Equal(t, 1, n, "postgres %s", id)
@@ -142,5 +165,5 @@ func TestHostileOTLP(t *testing.T) {
 		assert.Equal(t, uint64(1), chN, "clickhouse %s", id)
 	}
 	require.NoError(t, pool.QueryRow(ctxT(t), `SELECT count(*) FROM audit_logs`).Scan(&n))
-	assert.Equal(t, 4, n, "nothing else")
+	assert.Equal(t, 5, n, "nothing else")
 }
