@@ -75,6 +75,7 @@ go-test:
 
 bench:
 	scripts/bench.sh
+	scripts/bench-collector.sh
 
 demo:
 	scripts/with-services.sh $(GO) run ./examples/demo
@@ -88,3 +89,9 @@ services-up:
 
 services-down:
 	scripts/services.sh stop
+
+# make collector: build the Collector distribution (cmd/otelaudit-collector,
+# its own module) into bin/otelaudit-collector.
+.PHONY: collector
+collector:
+	cd cmd/otelaudit-collector && $(GO) build -o ../../bin/otelaudit-collector .

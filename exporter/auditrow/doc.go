@@ -31,7 +31,8 @@
 //	                                           "prefix":"<first 1 KiB>"}, marker <field>:too_large
 //	client.address not an IP                   ClientIP empty, raw value kept in Attrs,
 //	                                           marker client.address:invalid_ip
-//	client.address "ip:port", "[v6]:port"      the IP (port and zone dropped; IPv4-mapped unmapped)
+//	client.address "ip:port", "[v6]:port",     the IP (port and zone dropped; IPv4-mapped unmapped),
+//	"v6%zone"                                  raw value kept in Attrs, marker client.address:port_or_zone
 //	contract key with a non-string value       its JSON text, marker <key>:wrong_type
 //	contract key given twice                   the last value, marker <key>:duplicate
 //	audit.outcome not success/failure          "failure", raw value in Attrs,
@@ -45,6 +46,9 @@
 //	                                           the mapping time, marker time:missing
 //	any other attribute                        Attrs (strings as is, other types as JSON text) and
 //	                                           AttributesJSON (one object, values keep their types)
+//	body and severity of an audit record       attributes log.body (its type kept),
+//	sent over OTLP (OTLPSource: the            log.severity_number, log.severity_text, when set
+//	Collector's records)                       (KeyBody, KeySeverityNumber, KeySeverityText)
 //
 // Derived ids make retries idempotent: the same record always maps to the same
 // id. Two records without ids that are equal in every mapped field (time to

@@ -103,6 +103,37 @@ type Source interface {
 
 var _ Source = (*sdklog.Record)(nil)
 
+// OTLPSource is a [Source] of a record that another SDK sent over OTLP
+// (the Collector's records, exporter/otelauditexporter): the mapping
+// stores the body of such an audit record and its severity, when set (a
+// number other than 0, or a text), among the other attributes, under
+// [KeyBody], [KeySeverityNumber] and [KeySeverityText]. *sdklog.Record
+// does not implement it: the bridge derives an SDK record's severity from
+// its outcome, and puts a slog message both in the body and in details.
+type OTLPSource interface {
+	Source
+	SeverityNumber() int
+	SeverityText() string
+}
+
+// Keys under which the mapping keeps, among the other attributes, what an
+// audit record of an [OTLPSource] carries outside its attributes: its body
+// (when not empty) and its severity (when set).
+const (
+	KeyBody           = "log.body"
+	KeySeverityNumber = "log.severity_number"
+	KeySeverityText   = "log.severity_text"
+)
+
+// Records is a batch of records given to an exporter's ExportRecords: the
+// way in for pipelines whose records are not SDK records (the Collector's
+// pdata). At returns record i, 0 <= i < Len(), and the service name of its
+// resource; the exporter maps the Source before it calls At again.
+type Records interface {
+	Len() int
+	At(i int) (src Source, serviceName string)
+}
+
 // Mapper maps records to rows. It reuses its buffers: a Row it returns is
 // valid until its next call. A Mapper is not safe for concurrent use; use
 // one per goroutine.
@@ -282,9 +313,13 @@ func (m *Mapper) Map(src Source, serviceName string) (row Row, err error) {
 	}
 
 	if ip := m.field(fClientAddress, vals[fClientAddress], fo.MaxFieldBytes); ip != "" {
-		addr, ok := parseIP(ip)
+		addr, trimmed, ok := parseIP(ip)
 		if ok {
 			row.ClientIP = addr
+			if trimmed {
+				m.mark(otelaudit.KeyClientAddress, ChangePortOrZone)
+				m.addAttr(attribute.String(otelaudit.KeyClientAddress, ip))
+			}
 		} else {
 			m.mark(otelaudit.KeyClientAddress, ChangeInvalidIP)
 			m.addAttr(attribute.String(otelaudit.KeyClientAddress, ip))
@@ -319,9 +354,21 @@ func (m *Mapper) Map(src Source, serviceName string) (row Row, err error) {
 	// JSON values: collect spans first, slice once the buffer is final.
 	var details, prev, next, attrsJSON span
 	detailsVal := vals[fDetails]
-	if !isAudit {
-		if body := src.Body(); body.Type() != attribute.EMPTY {
+	otlp, isOTLP := src.(OTLPSource)
+	if body := src.Body(); body.Type() != attribute.EMPTY {
+		switch {
+		case !isAudit:
 			detailsVal = attribute.MapValue(attribute.KeyValue{Key: "body", Value: body})
+		case isOTLP:
+			m.addAttr(attribute.KeyValue{Key: KeyBody, Value: body})
+		}
+	}
+	if isOTLP {
+		if n := otlp.SeverityNumber(); n != 0 {
+			m.addAttr(attribute.Int(KeySeverityNumber, n))
+		}
+		if t := otlp.SeverityText(); t != "" {
+			m.addAttr(attribute.String(KeySeverityText, t))
 		}
 	}
 	details = m.json(otelaudit.KeyDetails, detailsVal)
@@ -500,12 +547,13 @@ func (m *Mapper) derivedID(raw attribute.Value, present bool, row *Row) uuid.UUI
 
 // parseIP accepts an IP address, optionally with a port ("1.2.3.4:80",
 // "[::1]:80") or an IPv6 zone; IPv4-mapped IPv6 addresses are unmapped.
-func parseIP(s string) (netip.Addr, bool) {
+// trimmed reports a port or zone dropped.
+func parseIP(s string) (addr netip.Addr, trimmed, ok bool) {
 	if a, err := netip.ParseAddr(s); err == nil {
-		return a.WithZone("").Unmap(), true
+		return a.WithZone("").Unmap(), a.Zone() != "", true
 	}
 	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().WithZone("").Unmap(), true
+		return ap.Addr().WithZone("").Unmap(), true, true
 	}
-	return netip.Addr{}, false
+	return netip.Addr{}, false, false
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit"
@@ -317,25 +318,37 @@ func TestBadInput(t *testing.T) {
 			},
 		},
 		{
-			name: "client address with zone",
-			src:  base(attribute.String(otelaudit.KeyClientAddress, "fe80::1%eth0")),
+			name:  "client address with zone",
+			src:   base(attribute.String(otelaudit.KeyClientAddress, "fe80::1%eth0")),
+			marks: []string{"client.address:port_or_zone"},
 			check: func(t *testing.T, r auditrow.Row) {
 				assert.Equal(t, netip.MustParseAddr("fe80::1"), r.ClientIP)
 				assert.Equal(t, "fe80::1", r.ClientIP.String())
-				assert.Nil(t, r.Attrs, "a valid address is not kept raw")
+				assert.Equal(t, []auditrow.Attr{{Key: "client.address", Value: "fe80::1%eth0"}}, r.Attrs, "the raw value is kept")
 			},
 		},
 		{
-			name: "client address with zone and port",
-			src:  base(attribute.String(otelaudit.KeyClientAddress, "[fe80::1%eth0]:443")),
+			name: "plain client address",
+			src:  base(attribute.String(otelaudit.KeyClientAddress, "::ffff:192.0.2.1")),
 			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, "192.0.2.1", r.ClientIP.String())
+				assert.Nil(t, r.Attrs, "an address without port or zone is not kept raw")
+			},
+		},
+		{
+			name:  "client address with zone and port",
+			src:   base(attribute.String(otelaudit.KeyClientAddress, "[fe80::1%eth0]:443")),
+			marks: []string{"client.address:port_or_zone"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.JSONEq(t, `{"client.address":"[fe80::1%eth0]:443"}`, string(r.AttributesJSON))
 				assert.Equal(t, netip.MustParseAddr("fe80::1"), r.ClientIP)
 				assert.Equal(t, "fe80::1", r.ClientIP.String())
 			},
 		},
 		{
-			name: "client address v4-mapped with port and zone",
-			src:  base(attribute.String(otelaudit.KeyClientAddress, "[::ffff:192.0.2.1%eth0]:443")),
+			name:  "client address v4-mapped with port and zone",
+			src:   base(attribute.String(otelaudit.KeyClientAddress, "[::ffff:192.0.2.1%eth0]:443")),
+			marks: []string{"client.address:port_or_zone"},
 			check: func(t *testing.T, r auditrow.Row) {
 				assert.Equal(t, netip.MustParseAddr("192.0.2.1"), r.ClientIP)
 				assert.Equal(t, "192.0.2.1", r.ClientIP.String())
@@ -344,6 +357,7 @@ func TestBadInput(t *testing.T) {
 		{
 			name:  "client address with port and v4-mapped",
 			src:   base(attribute.String(otelaudit.KeyClientAddress, "[::ffff:192.0.2.1]:443")),
+			marks: []string{"client.address:port_or_zone"},
 			check: func(t *testing.T, r auditrow.Row) { assert.Equal(t, "192.0.2.1", r.ClientIP.String()) },
 		},
 		{
@@ -497,4 +511,51 @@ func TestRowCloneOutlivesTheMapper(t *testing.T) {
 	assert.Equal(t, []string{"log.record.uid:generated_id"}, kept.Sanitized)
 	// Without Clone the first row's bytes are the Mapper's, now overwritten.
 	assert.NotEqual(t, `{"k":"first"}`, string(first.Details))
+}
+
+// severitySource is a fakeSource with an OTLP severity.
+type severitySource struct {
+	fakeSource
+	number int
+	text   string
+}
+
+func (s *severitySource) SeverityNumber() int  { return s.number }
+func (s *severitySource) SeverityText() string { return s.text }
+
+func TestBodyAndSeverityOfAuditRecordKept(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	src := &severitySource{
+		fakeSource: fakeSource{name: "audit.login", ts: at, body: attribute.StringValue("user logged in"),
+			attrs: []attribute.KeyValue{attribute.String(otelaudit.KeyUserID, "u1"), attribute.Int("retries", 2)}},
+		number: 13, text: "WARN",
+	}
+	row, err := auditrow.NewMapper(auditrow.Options{}).Map(src, "svc")
+	require.NoError(t, err)
+	assert.Equal(t, "login", row.Action)
+	assert.Equal(t, "u1", row.UserID)
+	assert.Nil(t, row.Details, "the body of an audit record is not its details")
+	assert.Equal(t, []auditrow.Attr{
+		{Key: "retries", Value: "2", JSON: true},
+		{Key: auditrow.KeyBody, Value: "user logged in"},
+		{Key: auditrow.KeySeverityNumber, Value: "13", JSON: true},
+		{Key: auditrow.KeySeverityText, Value: "WARN"},
+	}, row.Attrs)
+	assert.JSONEq(t, `{"retries":2,"log.body":"user logged in","log.severity_number":13,"log.severity_text":"WARN"}`, string(row.AttributesJSON))
+
+	// A structured body keeps its types; an unset severity adds nothing.
+	src = &severitySource{fakeSource: fakeSource{name: "audit.login", ts: at,
+		body: attribute.MapValue(attribute.Int("n", 1), attribute.Bool("ok", true))}}
+	row, err = auditrow.NewMapper(auditrow.Options{}).Map(src, "svc")
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"log.body":{"n":1,"ok":true}}`, string(row.AttributesJSON))
+
+	// An SDK record is not an OTLPSource, and a body alone is not kept:
+	// the bridge's severity follows the outcome, and a slog message is in
+	// details already.
+	_, isOTLP := any(&sdklog.Record{}).(auditrow.OTLPSource)
+	assert.False(t, isOTLP)
+	row, err = auditrow.NewMapper(auditrow.Options{}).Map(&src.fakeSource, "svc")
+	require.NoError(t, err)
+	assert.Nil(t, row.AttributesJSON)
 }

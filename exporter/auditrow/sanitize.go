@@ -20,6 +20,7 @@ const (
 	ChangeDepthLimit     = "depth_limit"     // nesting below the depth limit replaced
 	ChangeTooLarge       = "too_large"       // JSON value replaced by a truncation object
 	ChangeInvalidIP      = "invalid_ip"      // client address did not parse as an IP
+	ChangePortOrZone     = "port_or_zone"    // client address had a port or zone; the IP kept, raw value in attributes
 	ChangeInvalidID      = "invalid_id"      // event id was not a UUID; id derived from it
 	ChangeGeneratedID    = "generated_id"    // no event id; id derived from the content
 	ChangeTimeObserved   = "observed"        // no timestamp; the observed timestamp used

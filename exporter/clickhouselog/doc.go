@@ -104,7 +104,12 @@
 //
 // Copies can still reach the table from outside one Export: the same
 // record exported twice (a Collector retry, a replayed journal), or a write
-// the server completes after the lookup. The table is a ReplacingMergeTree
+// the server completes after the lookup. [WithStoredCheck] makes every
+// Export look its events up before the first insert, for callers that
+// give records again after failures the Exporter did not see (the
+// Collector exporter, exporter/otelauditexporter, turns it on);
+// [Exporter.ExportRecords] takes such callers' records, which are not SDK
+// records (an auditrow.Records). The table is a ReplacingMergeTree
 // whose sort key ends in event_id, so such copies collapse when parts merge,
 // keeping the first stored (see schema/chschema: a later insert of the
 // same id with other values does not replace it).

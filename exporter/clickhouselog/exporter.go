@@ -167,20 +167,42 @@ func (e *Exporter) Stats() auditrow.ExportStats {
 // the server refuses for its data or its size, and never writing a row
 // twice after an ambiguous failure (see the package documentation).
 func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
+	return e.export(ctx, len(records), func(m *auditrow.Mapper, i int) (auditrow.Row, error) {
+		return m.MapRecord(&records[i])
+	})
+}
+
+// ExportRecords writes records that are not SDK records (the Collector's,
+// through exporter/otelauditexporter) with the same mapping, exactly-once
+// rules, outcomes and errors as [Exporter.Export]. It keeps nothing of
+// records once it returns.
+func (e *Exporter) ExportRecords(ctx context.Context, records auditrow.Records) error {
+	n := 0
+	if records != nil {
+		n = records.Len()
+	}
+	return e.export(ctx, n, func(m *auditrow.Mapper, i int) (auditrow.Row, error) {
+		src, service := records.At(i)
+		return m.Map(src, service)
+	})
+}
+
+// export writes n records, mapping record i with mapAt.
+func (e *Exporter) export(ctx context.Context, n int, mapAt func(*auditrow.Mapper, int) (auditrow.Row, error)) error {
 	if e.stopped.Load() {
 		return sdklog.ErrExporterShutdown
 	}
-	if len(records) == 0 {
+	if n == 0 {
 		return nil
 	}
-	call := e.stats.Start(ctx, len(records))
+	call := e.stats.Start(ctx, n)
 	defer call.End()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.ownsConn {
 		if e.stopped.Load() {
 			// Shut down while this call waited: the connection is closed.
-			e.stats.Failed(len(records))
+			e.stats.Failed(n)
 			return sdklog.ErrExporterShutdown
 		}
 		var cancel context.CancelCauseFunc
@@ -193,8 +215,8 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 	if e.layout == chschema.LayoutAuto {
 		l, err := chschema.TableLayout(ctx, e.conn, e.cfg.schema)
 		if err != nil {
-			e.stats.Failed(len(records))
-			return fmt.Errorf("clickhouselog: %d records not written: %w", len(records), err)
+			e.stats.Failed(n)
+			return fmt.Errorf("clickhouselog: %d records not written: %w", n, err)
 		}
 		e.setLayout(l)
 	}
@@ -206,14 +228,14 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 	flush := func() {
 		e.stats.Sanitized(sanitized)
 		sanitized = 0
-		if err := e.write(ctx, &call, e.batch.slice(0, e.batch.len()), false); err != nil {
+		if err := e.write(ctx, &call, e.batch.slice(0, e.batch.len()), e.cfg.checkStored); err != nil {
 			errs = append(errs, err)
 		}
 		e.batch.reset(e.layout) // keep no strings of the records alive
 	}
 	e.batch.reset(e.layout)
-	for i := range records {
-		r, err := e.mapper.MapRecord(&records[i])
+	for i := range n {
+		r, err := mapAt(e.mapper, i)
 		if err != nil {
 			// Other logs sharing the pipeline are expected: the error
 			// handler does not get them, or they would flood it.

@@ -39,6 +39,7 @@ type config struct {
 	errorHandler func(error)
 	meters       metric.MeterProvider
 	maxInsert    int
+	checkStored  bool
 }
 
 // newConfig returns the defaults, overridden by the environment (see
@@ -172,4 +173,16 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // KiB mean 64 KiB. A single row larger than n is sent alone.
 func WithMaxInsertBytes(n int) Option {
 	return optionFunc(func(c config) config { c.maxInsert = n; return c })
+}
+
+// WithStoredCheck makes every Export look up, before its first INSERT,
+// which of its events the table holds already, and send only the others
+// (counted in Stats().AlreadyStored). It is for callers that may give the
+// same records again after a failure the Exporter did not see: the
+// Collector's retries, and its persistent queue replaying what was in
+// flight when the process died (exporter/otelauditexporter turns it on).
+// It costs one query per 2,000 events. Default: off; an ambiguous failure
+// inside one Export is checked either way.
+func WithStoredCheck(on bool) Option {
+	return optionFunc(func(c config) config { c.checkStored = on; return c })
 }

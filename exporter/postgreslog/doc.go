@@ -15,6 +15,9 @@
 //
 // Records are mapped to rows by the shared mapping, exporter/auditrow; this
 // package only encodes the rows for Postgres and writes them.
+// [Exporter.ExportRecords] takes records that are not SDK records (an
+// auditrow.Records: the Collector exporter, exporter/otelauditexporter,
+// hands it OTLP records) and writes them as Export does.
 //
 // A [TxWriter] writes audit events inside the caller's own transaction
 // instead, so that a change and its audit row commit or roll back

@@ -124,6 +124,23 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Exporter, error) {
 // Export writes records; see [Exporter] for the contract and the package
 // documentation for what happens to each record.
 func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
+	return e.export(ctx, len(records), func(b *batch) { b.records = records })
+}
+
+// ExportRecords writes records that are not SDK records (the Collector's,
+// through exporter/otelauditexporter) with the same mapping, exactly-once
+// rules, outcomes and errors as [Exporter.Export]. It keeps nothing of
+// records once it returns.
+func (e *Exporter) ExportRecords(ctx context.Context, records auditrow.Records) error {
+	n := 0
+	if records != nil {
+		n = records.Len()
+	}
+	return e.export(ctx, n, func(b *batch) { b.src = records })
+}
+
+// export writes the n records that set gives the batch.
+func (e *Exporter) export(ctx context.Context, n int, set func(*batch)) error {
 	e.mu.RLock()
 	if e.stopped {
 		e.mu.RUnlock()
@@ -133,16 +150,18 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 	e.mu.RUnlock()
 	defer e.inflight.Done()
 
-	if len(records) == 0 {
+	if n == 0 {
 		return nil
 	}
 	b := e.batches.Get().(*batch)
 	defer e.putBatch(b)
-	b.call = e.stats.Start(ctx, len(records))
+	set(b)
+	b.n = n
+	b.call = e.stats.Start(ctx, n)
 	defer b.call.End()
 	if err := ctx.Err(); err != nil {
-		e.stats.Failed(len(records))
-		return fmt.Errorf("postgreslog: export %d records to %s: %w", len(records), e.stmts.Table, err)
+		e.stats.Failed(n)
+		return fmt.Errorf("postgreslog: export %d records to %s: %w", n, e.stmts.Table, err)
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -150,10 +169,10 @@ func (e *Exporter) Export(ctx context.Context, records []sdklog.Record) error {
 	stop := context.AfterFunc(e.abort, func() { cancel(errAborted) })
 	defer stop()
 
-	failed, err := b.run(ctx, records)
+	failed, err := b.run(ctx)
 	if err != nil {
 		e.stats.Failed(failed)
-		return fmt.Errorf("postgreslog: export %d records to %s: %d not written: %w", len(records), e.stmts.Table, failed, err)
+		return fmt.Errorf("postgreslog: export %d records to %s: %d not written: %w", n, e.stmts.Table, failed, err)
 	}
 	return nil
 }
@@ -165,7 +184,7 @@ var errAborted = errors.New("postgreslog: exporter shut down during the export")
 const maxKeptBuffer = 2 * DefaultMaxCopyBytes
 
 func (e *Exporter) putBatch(b *batch) {
-	b.records, b.call = nil, exportstats.Call{}
+	b.records, b.src, b.n, b.call = nil, nil, 0, exportstats.Call{}
 	for _, c := range []*chunk{&b.main, &b.later} {
 		if cap(c.buf) > max(maxKeptBuffer, 2*e.cfg.maxCopyBytes) {
 			c.buf = nil

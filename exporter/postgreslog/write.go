@@ -106,8 +106,10 @@ type batch struct {
 	e       *Exporter
 	call    exportstats.Call // counts, reports rejections
 	mapper  *auditrow.Mapper
-	records []sdklog.Record
-	next    int // the next record to map
+	records []sdklog.Record  // the records of Export, or
+	src     auditrow.Records // those of ExportRecords
+	n       int              // how many records
+	next    int              // the next record to map
 	main    chunk
 	later   chunk
 	last    span // the partition range of the last row, known to exist
@@ -116,15 +118,15 @@ type batch struct {
 
 // run writes records and returns how many were not written, with the
 // error.
-func (b *batch) run(ctx context.Context, records []sdklog.Record) (int, error) {
-	b.records, b.next, b.failed, b.last = records, 0, 0, span{}
+func (b *batch) run(ctx context.Context) (int, error) {
+	b.next, b.failed, b.last = 0, 0, span{}
 	b.e.loadPartitions(ctx)
 
 	var errs []error
-	for b.next < len(b.records) {
+	for b.next < b.n {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, context.Cause(ctx))
-			b.failed += len(b.records) - b.next
+			b.failed += b.n - b.next
 			break
 		}
 		b.main.reset()
@@ -145,9 +147,9 @@ func (b *batch) run(ctx context.Context, records []sdklog.Record) (int, error) {
 func (b *batch) encodeMore() bool {
 	limit := b.e.cfg.maxCopyBytes
 	start := len(b.main.buf)
-	for b.next < len(b.records) && len(b.main.buf)-start < lazyStep &&
+	for b.next < b.n && len(b.main.buf)-start < lazyStep &&
 		len(b.main.buf) < limit && len(b.later.buf) < limit {
-		b.encode(&b.records[b.next])
+		b.encode(b.next)
 		b.next++
 	}
 	return len(b.main.buf) > start
@@ -160,8 +162,15 @@ func (b *batch) fill() {
 }
 
 // encode maps one record into the main or the later chunk, or rejects it.
-func (b *batch) encode(r *sdklog.Record) {
-	row, err := b.mapper.MapRecord(r)
+func (b *batch) encode(i int) {
+	var row auditrow.Row
+	var err error
+	if b.src != nil {
+		src, service := b.src.At(i)
+		row, err = b.mapper.Map(src, service)
+	} else {
+		row, err = b.mapper.MapRecord(&b.records[i])
+	}
 	if err != nil {
 		b.call.Reject(auditrow.ReasonOf(err), uuid.Nil, err)
 		return

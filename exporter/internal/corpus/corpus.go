@@ -72,9 +72,11 @@ const (
 	// and invalid UTF-8 in their values and keys; stored as
 	// OtherAttributeKeys and OtherAttributeValues, in that order.
 	OtherAttributesID = "01900000-0000-7000-8000-00000000000f"
-	// ZoneID: client address "fe80::1%eth0"; stored as "fe80::1".
+	// ZoneID: client address "fe80::1%eth0"; stored as "fe80::1", the raw
+	// value kept among the attributes.
 	ZoneID = "01900000-0000-7000-8000-000000000010"
-	// ZonePortID: client address "[fe80::2%eth0]:443"; stored as "fe80::2".
+	// ZonePortID: client address "[fe80::2%eth0]:443"; stored as
+	// "fe80::2", the raw value kept among the attributes.
 	ZonePortID = "01900000-0000-7000-8000-000000000011"
 )
 
@@ -148,10 +150,12 @@ func Cases() []Case {
 			Markers: []string{"note:nul_byte", "plan:invalid_utf8", "attribute_key:invalid_utf8"}},
 		{Name: "IPv6 address with a zone", Stored: true,
 			Record: rec("audit.login", ZoneID,
-				attribute.String(otelaudit.KeyClientAddress, "fe80::1%eth0"))},
+				attribute.String(otelaudit.KeyClientAddress, "fe80::1%eth0")),
+			Markers: []string{"client.address:port_or_zone"}},
 		{Name: "IPv6 address with a zone and a port", Stored: true,
 			Record: rec("audit.login", ZonePortID,
-				attribute.String(otelaudit.KeyClientAddress, "[fe80::2%eth0]:443"))},
+				attribute.String(otelaudit.KeyClientAddress, "[fe80::2%eth0]:443")),
+			Markers: []string{"client.address:port_or_zone"}},
 		{Name: "contract key with a non-string value", Stored: true,
 			Record: rec("audit.login", "01900000-0000-7000-8000-00000000000a",
 				attribute.Int64(otelaudit.KeyUserID, 1234)),

@@ -1,0 +1,100 @@
+package clickhouselog_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
+)
+
+// otlpRecord is a record as another SDK sends it over OTLP: a body and a
+// severity besides the attributes.
+type otlpRecord struct {
+	name     string
+	ts       time.Time
+	body     attribute.Value
+	attrs    []attribute.KeyValue
+	severity int
+	sevText  string
+}
+
+func (r *otlpRecord) EventName() string            { return r.name }
+func (r *otlpRecord) Timestamp() time.Time         { return r.ts }
+func (r *otlpRecord) ObservedTimestamp() time.Time { return time.Time{} }
+func (r *otlpRecord) Body() attribute.Value        { return r.body }
+func (r *otlpRecord) TraceID() trace.TraceID       { return trace.TraceID{} }
+func (r *otlpRecord) SpanID() trace.SpanID         { return trace.SpanID{} }
+func (r *otlpRecord) SeverityNumber() int          { return r.severity }
+func (r *otlpRecord) SeverityText() string         { return r.sevText }
+func (r *otlpRecord) WalkAttributes(f func(attribute.KeyValue) bool) {
+	for _, kv := range r.attrs {
+		if !f(kv) {
+			return
+		}
+	}
+}
+
+// otlpRecords is an auditrow.Records of one service.
+type otlpRecords []otlpRecord
+
+func (rs otlpRecords) Len() int                           { return len(rs) }
+func (rs otlpRecords) At(i int) (auditrow.Source, string) { return &rs[i], "node-portal" }
+
+func otlpLogins(n int) otlpRecords {
+	at := time.Date(2025, 6, 1, 9, 30, 0, 0, time.UTC)
+	recs := make(otlpRecords, n)
+	for i := range recs {
+		recs[i] = otlpRecord{name: "audit.login", ts: at.Add(time.Duration(i) * time.Millisecond),
+			body: attribute.StringValue("user logged in"), severity: 9, sevText: "INFO",
+			attrs: []attribute.KeyValue{attribute.String(otelaudit.KeyUserID, "u1"), attribute.Int("attempt", i)}}
+	}
+	return append(recs, otlpRecord{name: "http.request", ts: at, body: attribute.StringValue("GET /")})
+}
+
+func TestExportRecordsStoresOTLPRecords(t *testing.T) {
+	conn, opts, _ := migrated(t)
+	exp, _ := newExporter(t, conn, opts)
+	require.NoError(t, exp.ExportRecords(ctxT(t), otlpLogins(3)))
+	st := exp.Stats()
+	assert.Equal(t, uint64(3), st.Written)
+	assert.Equal(t, uint64(1), st.Rejected[auditrow.ReasonNonAudit])
+
+	var svc, action, user string
+	var keys, values []string
+	require.NoError(t, conn.QueryRow(ctxT(t), `SELECT service_name, action, user_id, attr_keys, attr_values
+		FROM audit_logs WHERE time_ns = 2000000`).Scan(&svc, &action, &user, &keys, &values))
+	assert.Equal(t, "node-portal", svc)
+	assert.Equal(t, "login", action)
+	assert.Equal(t, "u1", user)
+	assert.Equal(t, []string{"attempt", "log.body", "log.severity_number", "log.severity_text"}, keys)
+	assert.Equal(t, []string{"2", "user logged in", "9", "INFO"}, values)
+}
+
+// TestExportRecordsStoredCheck gives the same records twice, as a
+// Collector retry does: with WithStoredCheck the second Export writes
+// nothing; without it, copies are written (they collapse only when parts
+// merge, which the test stops).
+func TestExportRecordsStoredCheck(t *testing.T) {
+	for _, check := range []bool{true, false} {
+		conn, opts, _ := migrated(t)
+		stopMerges(t, conn)
+		exp, _ := newExporter(t, conn, opts, clickhouselog.WithStoredCheck(check))
+		recs := otlpLogins(5)
+		require.NoError(t, exp.ExportRecords(ctxT(t), recs))
+		require.NoError(t, exp.ExportRecords(ctxT(t), recs))
+		rows := count(t, conn, "SELECT count() FROM audit_logs")
+		if check {
+			assert.Equal(t, uint64(5), rows, "with the check, each event once")
+			assert.Equal(t, uint64(5), exp.Stats().AlreadyStored)
+		} else {
+			assert.Equal(t, uint64(10), rows, "without the check, the second Export writes copies")
+		}
+	}
+}
