@@ -8,8 +8,10 @@
 #                       again with a session time zone other than UTC
 #                       (PG_TIMEZONE). This is what CI runs.
 #   make lint           gofmt check + go vet, no services
-#   make demo           the whole pipeline on throwaway servers: audit calls
-#                       -> Postgres and ClickHouse -> rows read back
+#   make demo           the pipeline as deployed, on throwaway servers: three
+#                       services -> OTLP -> the collector -> Postgres and
+#                       ClickHouse -> the query pack's answers
+#                       (scripts/demo.sh, examples/demo)
 #   make bench          benchmarks against their ceilings and peers, with
 #                       throwaway servers; prints scenario=... lines
 #   make mutate         mutation testing (slow, not part of make test or CI):
@@ -78,7 +80,7 @@ bench:
 	scripts/bench-collector.sh
 
 demo:
-	scripts/with-services.sh $(GO) run ./examples/demo
+	GO=$(GO) scripts/demo.sh
 
 mutate:
 	scripts/with-services.sh scripts/mutate.sh $(if $(filter file,$(origin PKGS)),$(MUTATE_PKGS),$(PKGS))

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Progress is shown this often on a terminal (one line redrawn in place),
+// and as a plain line at most this often otherwise.
+const (
+	liveInterval  = 200 * time.Millisecond
+	plainInterval = 2 * time.Second
+)
+
+// load waits until every service has run its workload, reported what it
+// recorded (want events in all), and exited cleanly, and both stores hold
+// exactly that many rows; it shows the progress meanwhile.
+func load(ctx context.Context, cfg config, st *stores, services []*service, want int) error {
+	began := time.Now()
+	interval := plainInterval
+	if cfg.Live {
+		interval = liveInterval
+	}
+	tick := time.NewTicker(liveInterval)
+	defer tick.Stop()
+	var lastLine string
+	var lastShown time.Time
+	show := func(line string, final bool) {
+		switch {
+		case cfg.Live:
+			fmt.Fprintf(cfg.Out, "\r\x1b[K%s", line)
+			if final {
+				fmt.Fprintln(cfg.Out)
+			}
+		case final || (line != lastLine && time.Since(lastShown) >= interval):
+			fmt.Fprintln(cfg.Out, line)
+			lastShown = time.Now()
+		}
+		lastLine = line
+	}
+
+	for {
+		sent, exited := 0, 0
+		for _, s := range services {
+			sent += int(s.sent.Load())
+			select {
+			case <-s.proc.exited:
+				if s.proc.err != nil {
+					show(lastLine, true)
+					return s.proc.failure(s.proc.err)
+				}
+				tally := s.summary()
+				if tally == nil {
+					return s.proc.failure(fmt.Errorf("exited without its workload summary"))
+				}
+				if n := sum(tally); n != s.events {
+					return fmt.Errorf("%s recorded %d events, not the %d asked for: %v", s.name, n, s.events, tally)
+				}
+				exited++
+			default:
+			}
+		}
+		pg, ch, err := st.counts(ctx)
+		if err != nil {
+			return err
+		}
+		line := fmt.Sprintf("    sent %s/%s   stored: postgres %s, clickhouse %s   %4.1fs",
+			group(sent), group(want), group(pg), group(ch), time.Since(began).Seconds())
+		switch {
+		case pg > want || ch > want:
+			show(line, true)
+			return fmt.Errorf("more rows than events: postgres %d, clickhouse %d, events %d", pg, ch, want)
+		case exited == len(services) && pg == want && ch == want:
+			show(line, true)
+			return nil
+		}
+		show(line, false)
+		select {
+		case <-ctx.Done():
+			show(line, true)
+			return fmt.Errorf("waiting for every event in both stores (postgres %d, clickhouse %d of %d): %w", pg, ch, want, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func sum(tally map[string]int) int {
+	n := 0
+	for _, v := range tally {
+		n += v
+	}
+	return n
+}
+
+// group writes n with thousands separators: 12,345.
+func group(n int) string {
+	s := strconv.Itoa(n)
+	if n < 0 {
+		return "-" + group(-n)
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
