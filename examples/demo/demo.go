@@ -120,12 +120,21 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 	if err != nil {
 		return res, err
 	}
+	metricsAddr, err := freePort()
+	if err != nil {
+		return res, err
+	}
+	metricsHost, metricsPort, _ := strings.Cut(metricsAddr, ":")
 	configPath := filepath.Join(root, "cmd", "otelaudit-collector", "config.yaml")
-	done = step("starting the collector: OTLP on http://%s and grpc://%s, sending queue on disk", httpAddr, grpcAddr)
+	done = step("starting the collector: OTLP on http://%s and grpc://%s, sending queue on disk, metrics on http://%s/metrics", httpAddr, grpcAddr, metricsAddr)
+	// The collector's own metrics (its telemetry) go to a Prometheus
+	// endpoint of this run, not to the default localhost:8888, which
+	// another collector may hold.
 	cmd := exec.Command(filepath.Join(bin, "otelaudit-collector"),
 		"--config="+configPath,
 		"--set=receivers::otlp::protocols::http::endpoint="+httpAddr,
-		"--set=receivers::otlp::protocols::grpc::endpoint="+grpcAddr)
+		"--set=receivers::otlp::protocols::grpc::endpoint="+grpcAddr,
+		fmt.Sprintf("--set=service::telemetry::metrics::readers=[{pull: {exporter: {prometheus: {host: %q, port: %s}}}}]", metricsHost, metricsPort))
 	cmd.Env = append(serviceEnv(),
 		"OTELAUDIT_POSTGRES_DSN="+cfg.PostgresDSN,
 		"OTELAUDIT_CLICKHOUSE_DSN="+cfg.ClickHouseDSN,
@@ -172,7 +181,7 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 		}
 		defer s.proc.stop()
 	}
-	if err := load(ctx, cfg, st, services, want); err != nil {
+	if err := load(ctx, cfg, st, services, want, "http://"+metricsAddr+"/metrics"); err != nil {
 		return res, err
 	}
 	done()

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -17,9 +19,12 @@ const (
 
 // load waits until every service has run its workload, reported what it
 // recorded (want events in all), and exited cleanly, and both stores hold
-// exactly that many rows; it shows the progress meanwhile.
-func load(ctx context.Context, cfg config, st *stores, services []*service, want int) error {
+// exactly that many rows; it shows the progress meanwhile: the records the
+// collector has accepted (its metrics at metricsURL; else what the
+// services report), those in its sending queue, and the rows stored.
+func load(ctx context.Context, cfg config, st *stores, services []*service, want int, metricsURL string) error {
 	began := time.Now()
+	client := &http.Client{Timeout: time.Second}
 	interval := plainInterval
 	if cfg.Live {
 		interval = liveInterval
@@ -67,8 +72,13 @@ func load(ctx context.Context, cfg config, st *stores, services []*service, want
 		if err != nil {
 			return err
 		}
-		line := fmt.Sprintf("    sent %s/%s   stored: postgres %s, clickhouse %s   %4.1fs",
-			group(sent), group(want), group(pg), group(ch), time.Since(began).Seconds())
+		queue := ""
+		if m, err := scrape(ctx, client, metricsURL); err == nil {
+			sent = int(m["otelcol_receiver_accepted_log_records"])
+			queue = fmt.Sprintf("   in the collector's queue %s", group(int(m["otelcol_exporter_queue_size"])))
+		}
+		line := fmt.Sprintf("    sent %s/%s%s   stored: postgres %s, clickhouse %s   %4.1fs",
+			group(sent), group(want), queue, group(pg), group(ch), time.Since(began).Seconds())
 		switch {
 		case pg > want || ch > want:
 			show(line, true)
@@ -85,6 +95,46 @@ func load(ctx context.Context, cfg config, st *stores, services []*service, want
 		case <-tick.C:
 		}
 	}
+}
+
+// scrape reads a Prometheus text exposition and sums the samples of each
+// metric over their labels.
+func scrape(ctx context.Context, client *http.Client, url string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		name := line[:i]
+		if j := strings.IndexByte(name, '{'); j >= 0 {
+			name = name[:j]
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		out[strings.TrimSpace(name)] += v
+	}
+	return out, sc.Err()
 }
 
 func sum(tally map[string]int) int {
