@@ -85,7 +85,8 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 		bin = tmp
 	}
 
-	// Build everything while the stores are migrated.
+	// Build everything while the stores are migrated; each service starts
+	// once it is built and the collector is up.
 	step := func(format string, args ...any) func() {
 		t := time.Now()
 		fmt.Fprintf(out, "==> "+format+"\n", args...)
@@ -93,19 +94,21 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 	}
 	done := step("building the collector (cmd/otelaudit-collector), webportal, backend and node-service; migrating Postgres and ClickHouse")
 	bctx, stopBuilds := context.WithCancel(ctx)
-	defer stopBuilds()
-	built := make(chan error, 1)
-	go func() { built <- buildAll(bctx, root, bin) }()
-	st, merr := openStores(ctx, cfg)
+	builds := startBuilds(bctx, root, bin)
+	defer func() {
+		stopBuilds()
+		for _, b := range builds {
+			<-b.done
+		}
+	}()
+	st, err := openStores(ctx, cfg)
 	if st != nil {
 		defer st.close()
 	}
-	if merr != nil {
-		stopBuilds()
-		<-built
-		return res, merr
+	if err != nil {
+		return res, err
 	}
-	if err := <-built; err != nil {
+	if err := builds["collector"].wait(ctx); err != nil {
 		return res, err
 	}
 	done()
@@ -171,15 +174,16 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 		}
 		want += s.events
 	}
-	done = step("loading: %d audit events from webportal (Go, %d), backend (Go, slog, %d) and node-service (TypeScript, %d) through the collector",
+	done = step("loading: %d audit events from webportal (Go, %d), backend (Go, slog, %d) and node-service (TypeScript, %d) through the collector; each starts once built",
 		want, cfg.Webportal, cfg.Backend, cfg.Node)
 	for _, s := range services {
 		s.cmd.Env = append(serviceEnv(), "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint, "OTEL_SERVICE_NAME="+s.name)
-		s.proc, err = start(s.name, s.cmd, s.line)
-		if err != nil {
-			return res, err
-		}
-		defer s.proc.stop()
+		s.build = builds[s.name]
+		defer func() {
+			if s.proc != nil {
+				s.proc.stop()
+			}
+		}()
 	}
 	if err := load(ctx, cfg, st, services, want, "http://"+metricsAddr+"/metrics"); err != nil {
 		return res, err
@@ -313,7 +317,8 @@ type service struct {
 	name   string
 	events int
 	cmd    *exec.Cmd
-	proc   *proc
+	build  *build
+	proc   *proc // once started
 
 	sent  atomic.Int64 // events the service has recorded so far
 	mu    sync.Mutex

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -23,38 +22,56 @@ func goCommand() string {
 	return "go"
 }
 
-// buildAll builds the collector distribution and the Go services into bin,
-// and the node-service in its directory, at once.
-func buildAll(ctx context.Context, root, bin string) error {
-	goBuild := func(dir, out string) func() error {
-		return func() error {
-			cmd := exec.CommandContext(ctx, goCommand(), "build", "-o", out, ".")
-			cmd.Dir = filepath.Join(root, dir)
-			if b, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("go build in %s: %w\n%s", dir, err, b)
-			}
-			return nil
+// build is one build of the demo, running.
+type build struct {
+	began time.Time
+	done  chan struct{}
+	err   error // once done is closed
+	took  time.Duration
+}
+
+// startBuild runs cmd (a build) in the background.
+func startBuild(name string, cmd *exec.Cmd) *build {
+	b := &build{began: time.Now(), done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("building %s: %s: %w\n%s", name, strings.Join(cmd.Args, " "), err, out)
 		}
+		b.took = time.Since(b.began)
+	}()
+	return b
+}
+
+// wait waits for the build.
+func (b *build) wait(ctx context.Context) error {
+	select {
+	case <-b.done:
+		return b.err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	steps := []func() error{
-		goBuild(filepath.Join("cmd", "otelaudit-collector"), filepath.Join(bin, "otelaudit-collector")),
-		goBuild(filepath.Join("examples", "webportal"), filepath.Join(bin, "webportal")),
-		goBuild(filepath.Join("examples", "backend"), filepath.Join(bin, "backend")),
-		func() error {
-			cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "node-service.sh"), "build")
-			if b, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("scripts/node-service.sh build: %w\n%s", err, b)
-			}
-			return nil
-		},
+}
+
+// startBuilds starts the builds of the collector distribution and the Go
+// services (into bin) and of the node-service (in its directory), at once;
+// the map's keys are collector and the services' names.
+func startBuilds(ctx context.Context, root, bin string) map[string]*build {
+	// Without the symbol table and debug information (-s -w): the link,
+	// the longest part of a build from a warm cache, takes about half as
+	// long, and the demo does not debug them.
+	goBuild := func(dir, out string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, goCommand(), "build", "-ldflags=-s -w", "-o", out, ".")
+		cmd.Dir = filepath.Join(root, dir)
+		return cmd
 	}
-	errs := make([]error, len(steps))
-	var wg sync.WaitGroup
-	for i, step := range steps {
-		wg.Go(func() { errs[i] = step() })
+	return map[string]*build{
+		"collector": startBuild("the collector", goBuild(filepath.Join("cmd", "otelaudit-collector"), filepath.Join(bin, "otelaudit-collector"))),
+		"webportal": startBuild("webportal", goBuild(filepath.Join("examples", "webportal"), filepath.Join(bin, "webportal"))),
+		"backend":   startBuild("backend", goBuild(filepath.Join("examples", "backend"), filepath.Join(bin, "backend"))),
+		"node-service": startBuild("node-service",
+			exec.CommandContext(ctx, filepath.Join(root, "scripts", "node-service.sh"), "build")),
 	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // findRoot returns the repository's root: dir when given, else the first

@@ -46,15 +46,40 @@ func load(ctx context.Context, cfg config, st *stores, services []*service, want
 		}
 		lastLine = line
 	}
+	// endLine ends the line redrawn in place, before an error.
+	endLine := func() {
+		if cfg.Live && lastLine != "" {
+			fmt.Fprintln(cfg.Out)
+		}
+	}
 
 	for {
 		sent, exited := 0, 0
+		var building []string
 		for _, s := range services {
+			if s.proc == nil {
+				select {
+				case <-s.build.done:
+				default:
+					building = append(building, s.name)
+					continue
+				}
+				if s.build.err != nil {
+					endLine()
+					return s.build.err
+				}
+				var err error
+				if s.proc, err = start(s.name, s.cmd, s.line); err != nil {
+					endLine()
+					return err
+				}
+				show(fmt.Sprintf("    %s built in %s, started", s.name, s.build.took.Round(100*time.Millisecond)), true)
+			}
 			sent += int(s.sent.Load())
 			select {
 			case <-s.proc.exited:
 				if s.proc.err != nil {
-					show(lastLine, true)
+					endLine()
 					return s.proc.failure(s.proc.err)
 				}
 				tally := s.summary()
@@ -79,6 +104,9 @@ func load(ctx context.Context, cfg config, st *stores, services []*service, want
 		}
 		line := fmt.Sprintf("    sent %s/%s%s   stored: postgres %s, clickhouse %s   %4.1fs",
 			group(sent), group(want), queue, group(pg), group(ch), time.Since(began).Seconds())
+		if len(building) > 0 {
+			line += "   building: " + strings.Join(building, ", ")
+		}
 		switch {
 		case pg > want || ch > want:
 			show(line, true)
