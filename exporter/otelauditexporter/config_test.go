@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
@@ -46,6 +47,10 @@ func TestLoadConfig(t *testing.T) {
 	require.NotNil(t, q.StorageID)
 	assert.Equal(t, "file_storage", q.StorageID.String())
 	assert.Equal(t, time.Duration(0), cfg.BackOffConfig.MaxElapsedTime)
+}
+
+func TestConfigStruct(t *testing.T) {
+	require.NoError(t, componenttest.CheckConfigStruct(NewFactory().CreateDefaultConfig()))
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -74,10 +74,17 @@
 // them when it starts again. Records carry their event id (the bridge's
 // UUIDv7, or one derived from their content), so a batch sent again
 // after a retry or a restart is not stored twice: Postgres skips events
-// stored already (ON CONFLICT DO NOTHING), and the ClickHouse writer
-// looks up the batch's event ids before each insert
-// (clickhouselog.WithStoredCheck). A Collector killed while an insert is
-// in flight in ClickHouse can still leave a copy, collapsed when parts
+// stored already (ON CONFLICT DO NOTHING). For ClickHouse, batches that
+// may come again are looked up before they are inserted
+// (clickhouselog.WithStoredCheck), and only those: the batches written
+// within a minute (or twice retry_on_failure.max_interval, when longer)
+// of the exporter's start, when a persistent queue hands back what was in
+// flight at a crash, and of any failed write, which the exporterhelper
+// retries. Other batches are inserted as they come, because the lookup
+// scans the time range of the batch and grows with the table. A batch
+// that comes again outside those windows (a replay that takes longer than
+// the window to reach it), or a Collector killed while an insert is in
+// flight, can still leave a copy in ClickHouse, collapsed when parts
 // merge (see clickhouselog).
 //
 // A database that is down when the Collector starts delays the writes

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -39,8 +41,29 @@ type logsExporter struct {
 	chConn  driver.Conn
 	chDB    string
 	pg      *postgreslog.Exporter
-	ch      *clickhouselog.Exporter
+	ch      *clickhouselog.Exporter // sends every batch as it comes
+	chCheck *clickhouselog.Exporter // first looks up which events are stored
 	stopped bool
+
+	// checkUntil (Unix nanoseconds) ends the time in which batches may
+	// come again: after start (the persistent queue hands back what was in
+	// flight) and after a failed write (the exporterhelper retries it).
+	// Until then ClickHouse writes go through chCheck, so that nothing is
+	// stored twice; the lookup costs a query per 2,000 events, which grows
+	// with the table, so it is not paid for every batch. Postgres needs
+	// none: it skips stored events itself.
+	checkUntil atomic.Int64
+}
+
+// suspectWindow is how long batches are looked up after start or after a
+// failed write: at least a minute, and two of the retries' longest
+// intervals.
+func (e *logsExporter) suspectWindow() time.Duration {
+	return max(time.Minute, 2*e.cfg.BackOffConfig.MaxInterval)
+}
+
+func (e *logsExporter) markSuspect() {
+	e.checkUntil.Store(time.Now().Add(e.suspectWindow()).UnixNano())
 }
 
 func newLogsExporter(cfg *Config, set exporter.Settings) *logsExporter {
@@ -53,6 +76,7 @@ func newLogsExporter(cfg *Config, set exporter.Settings) *logsExporter {
 func (e *logsExporter) start(ctx context.Context, _ component.Host) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.markSuspect()
 	if dsn := e.cfg.Postgres.DSN; dsn != "" {
 		pcfg, err := pgxpool.ParseConfig(dsn)
 		if err != nil {
@@ -79,11 +103,14 @@ func (e *logsExporter) start(ctx context.Context, _ component.Host) error {
 }
 
 // ready makes the store exporters, migrating first when configured, and
-// returns them (nil when not configured).
+// returns the ones to write with now (nil when not configured).
 func (e *logsExporter) ready(ctx context.Context) (*postgreslog.Exporter, *clickhouselog.Exporter, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	err := e.readyLocked(ctx)
+	if time.Now().UnixNano() < e.checkUntil.Load() {
+		return e.pg, e.chCheck, err
+	}
 	return e.pg, e.ch, err
 }
 
@@ -137,21 +164,23 @@ func (e *logsExporter) readyClickHouse(ctx context.Context) error {
 		}
 		layout = l
 	}
-	ch, err := clickhouselog.New(e.chConn,
-		clickhouselog.WithSchema(opts),
-		clickhouselog.WithLayout(layout),
-		clickhouselog.WithMapping(e.mapping()),
-		clickhouselog.WithMeterProvider(e.set.MeterProvider),
-		clickhouselog.WithErrorHandler(e.handleError),
-		clickhouselog.WithRetry(clickhouselog.RetryConfig{}),
-		// Records come again after a retry or a restart of the queue:
-		// never store them twice.
-		clickhouselog.WithStoredCheck(true),
-	)
-	if err != nil {
-		return fmt.Errorf("otelaudit: clickhouse: %w", err)
+	var chs [2]*clickhouselog.Exporter
+	for i := range chs {
+		ch, err := clickhouselog.New(e.chConn,
+			clickhouselog.WithSchema(opts),
+			clickhouselog.WithLayout(layout),
+			clickhouselog.WithMapping(e.mapping()),
+			clickhouselog.WithMeterProvider(e.set.MeterProvider),
+			clickhouselog.WithErrorHandler(e.handleError),
+			clickhouselog.WithRetry(clickhouselog.RetryConfig{}),
+			clickhouselog.WithStoredCheck(i == 1),
+		)
+		if err != nil {
+			return fmt.Errorf("otelaudit: clickhouse: %w", err)
+		}
+		chs[i] = ch
 	}
-	e.ch = ch
+	e.ch, e.chCheck = chs[0], chs[1]
 	return nil
 }
 
@@ -173,27 +202,30 @@ func (e *logsExporter) handleError(err error) {
 func (e *logsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	pg, ch, err := e.ready(ctx)
 	if err != nil {
+		e.markSuspect()
 		return err
 	}
 	recs := newRecords(ld)
 	if recs.Len() == 0 {
 		return nil
 	}
-	var refusals refusals
-	ctx = auditrow.ContextWithRejectHook(ctx, refusals.add)
-
+	// Each store refuses the same records: their refusals are collected
+	// apart, and a record counts once.
+	var pgRefusals, chRefusals refusals
 	var errs []error
 	if pg != nil {
-		if err := pg.ExportRecords(ctx, recs); err != nil {
+		if err := pg.ExportRecords(auditrow.ContextWithRejectHook(ctx, pgRefusals.add), recs); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if ch != nil {
-		if err := ch.ExportRecords(ctx, recs); err != nil {
+		if err := ch.ExportRecords(auditrow.ContextWithRejectHook(ctx, chRefusals.add), recs); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	refusals := pgRefusals.merge(&chRefusals)
 	if len(errs) > 0 {
+		e.markSuspect()
 		return fmt.Errorf("otelaudit: %d records: %w", recs.Len(), errors.Join(errs...))
 	}
 	if err := refusals.err(e.cfg.NonAudit == NonAuditReject, recs.Len()); err != nil {
@@ -223,9 +255,24 @@ func (r *refusals) add(re *auditrow.RejectError) {
 	}
 }
 
+// merge returns the refusals of two stores: by reason, the larger count
+// (the stores refuse the same records for their content; one may refuse
+// more, such as a value only it cannot hold).
+func (r *refusals) merge(o *refusals) *refusals {
+	m := &refusals{count: make(map[string]int), first: r.first}
+	if m.first == nil {
+		m.first = o.first
+	}
+	for _, src := range []*refusals{r, o} {
+		for reason, c := range src.count {
+			m.count[reason] = max(m.count[reason], c)
+		}
+	}
+	return m
+}
+
 // err returns the refusals as one error, nil when none counts: non-audit
-// records count only when rejectNonAudit is set. With two stores a record
-// refused by both is counted twice.
+// records count only when rejectNonAudit is set.
 func (r *refusals) err(rejectNonAudit bool, total int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -256,7 +303,7 @@ func (e *logsExporter) shutdown(ctx context.Context) error {
 		errs = append(errs, e.pg.Shutdown(ctx))
 	}
 	if e.ch != nil {
-		errs = append(errs, e.ch.Shutdown(ctx))
+		errs = append(errs, e.ch.Shutdown(ctx), e.chCheck.Shutdown(ctx))
 	}
 	if e.pool != nil {
 		e.pool.Close()

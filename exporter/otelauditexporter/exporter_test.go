@@ -208,14 +208,14 @@ func TestExportOTLPRecordsToBothStores(t *testing.T) {
 func TestRefusalsArePermanentForThoseRecordsOnly(t *testing.T) {
 	for _, mode := range []string{NonAuditDrop, NonAuditStore, NonAuditReject} {
 		t.Run(mode, func(t *testing.T) {
-			exp, cfg := newTestExporter(t, func(c *Config) { c.NonAudit = mode; c.ClickHouse = ClickHouseConfig{} })
+			exp, cfg := newTestExporter(t, func(c *Config) { c.NonAudit = mode })
 			ld := otlpLogs()
 			err := exp.ConsumeLogs(ctxT(t), ld)
 			want := map[string]int{NonAuditDrop: 2, NonAuditStore: 3, NonAuditReject: 2}[mode]
 			if mode == NonAuditReject {
 				require.Error(t, err)
 				assert.True(t, consumererror.IsPermanent(err), "%v", err)
-				assert.Contains(t, err.Error(), "1 of 3 records refused")
+				assert.Contains(t, err.Error(), "1 of 3 records refused", "refused by both stores, counted once")
 			} else {
 				require.NoError(t, err)
 			}
@@ -277,4 +277,45 @@ func TestComponentTelemetry(t *testing.T) {
 		"clickhouselog/written/":           2,
 		"clickhouselog/rejected/non_audit": 1,
 	}, got)
+}
+
+// TestClickHouseLookupWindow: batches are looked up in ClickHouse after
+// start and after a failed write, and only then.
+func TestClickHouseLookupWindow(t *testing.T) {
+	chDSN, _ := testenv.ClickHouseDSN(t)
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.ClickHouse = ClickHouseConfig{DSN: chDSN, Migrate: true}
+	e := newLogsExporter(cfg, exportertest.NewNopSettings(metadata.Type))
+	require.NoError(t, e.start(ctxT(t), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, e.shutdown(context.Background())) })
+
+	_, ch, err := e.ready(ctxT(t))
+	require.NoError(t, err)
+	assert.Same(t, e.chCheck, ch, "after start: looked up")
+
+	// Copies stay countable: no merges collapse them.
+	require.NoError(t, chConn(t, chDSN).Exec(ctxT(t), "SYSTEM STOP MERGES audit_logs"))
+	e.checkUntil.Store(0)
+	_, ch, err = e.ready(ctxT(t))
+	require.NoError(t, err)
+	assert.Same(t, e.ch, ch, "later: inserted as they come")
+	require.NoError(t, e.pushLogs(ctxT(t), otlpLogs()))
+	require.NoError(t, e.pushLogs(ctxT(t), otlpLogs()))
+	assert.Equal(t, uint64(4), countCH(t, chDSN), "outside the window a batch given twice is inserted twice (until parts merge)")
+
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.Error(t, e.pushLogs(canceled, otlpLogs()), "a failed write")
+	_, ch, err = e.ready(ctxT(t))
+	require.NoError(t, err)
+	assert.Same(t, e.chCheck, ch, "after a failed write: looked up")
+	require.NoError(t, e.pushLogs(ctxT(t), otlpLogs()))
+	assert.Equal(t, uint64(4), countCH(t, chDSN), "the retry stores nothing again")
+}
+
+func countCH(t *testing.T, dsn string) uint64 {
+	t.Helper()
+	var n uint64
+	require.NoError(t, chConn(t, dsn).QueryRow(ctxT(t), `SELECT count() FROM audit_logs`).Scan(&n))
+	return n
 }
