@@ -92,7 +92,7 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 		fmt.Fprintf(out, "==> "+format+"\n", args...)
 		return func() { fmt.Fprintf(out, "    done in %s\n", time.Since(t).Round(100*time.Millisecond)) }
 	}
-	done := step("building the collector (cmd/otelaudit-collector), webportal, backend and node-service; migrating Postgres and ClickHouse")
+	done := step("migrating Postgres and ClickHouse; building the collector (cmd/otelaudit-collector), and webportal, backend and node-service alongside")
 	bctx, stopBuilds := context.WithCancel(ctx)
 	builds := startBuilds(bctx, root, bin)
 	defer func() {
