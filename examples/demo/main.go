@@ -7,22 +7,30 @@
 // starts throwaway Postgres and ClickHouse servers (scripts/with-services.sh)
 // and runs this program against them (scripts/demo.sh). The program
 //
-//   - migrates both stores (schema/pgschema, schema/chschema);
-//   - builds the collector distribution (cmd/otelaudit-collector), the Go
-//     services examples/webportal and examples/backend, and the TypeScript
-//     service examples/node-service (scripts/node-service.sh build);
+//   - migrates both stores (schema/pgschema, schema/chschema), which must
+//     hold no rows yet (every check counts all of them);
+//   - meanwhile builds the collector distribution (cmd/otelaudit-collector)
+//     and the Go services examples/webportal and examples/backend (into
+//     -bin: make demo uses bin/ of the repository, so that a rerun does not
+//     link them again), and the TypeScript service examples/node-service
+//     (scripts/node-service.sh build);
 //   - starts the collector on free loopback ports with the example
 //     configuration cmd/otelaudit-collector/config.yaml: the stores' DSNs,
-//     and a sending queue on disk in a temporary directory;
-//   - runs the three services' workloads against it at once: thousands of
-//     audit events across four workspaces, their users and every action the
-//     services record, with password guessing from a few addresses;
-//   - shows the progress (events sent by the services, rows stored in each
-//     database) on one line updated in place on a terminal, as plain lines
-//     otherwise, until every event the services report is stored exactly
-//     once in both stores;
-//   - prints the stored events by action and service, the answers of the
-//     analyst query pack (chschema.Queries) and one user's trail as tables;
+//     a sending queue on disk in a temporary directory, and its own metrics
+//     on a Prometheus endpoint of a free port;
+//   - runs the three services' workloads against it, each as soon as it is
+//     built: thousands of audit events across four workspaces, their users
+//     and every action the services record, with password guessing from a
+//     few addresses;
+//   - shows the progress (records the collector has accepted, its sending
+//     queue, rows stored in each database) on one line redrawn in place on
+//     a terminal, as plain lines otherwise (or when CI is set), until every
+//     service has exited cleanly and every event the services report is
+//     stored exactly once in both stores;
+//   - prints the stored events by action and service (and fails when a
+//     count differs from what a service reported, or Postgres from
+//     ClickHouse), the answers of the analyst query pack
+//     (chschema.Queries) and one user's trail as tables;
 //   - stops the collector and every process it started, by PID, and removes
 //     its temporary directory.
 //

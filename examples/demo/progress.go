@@ -96,7 +96,7 @@ func load(ctx context.Context, cfg config, st *stores, services []*service, want
 		pg, ch, err := st.counts(ctx)
 		if ctx.Err() != nil {
 			endLine()
-			return fmt.Errorf("stopped while loading (%s): %w", lastLine, ctx.Err())
+			return fmt.Errorf("stopped while loading (%s): %w", strings.TrimSpace(lastLine), ctx.Err())
 		}
 		if err != nil {
 			endLine()
