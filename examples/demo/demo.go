@@ -70,6 +70,11 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 		defer cancel()
 	}
 	out := cfg.Out
+	for name, n := range map[string]int{"webportal": cfg.Webportal, "backend": cfg.Backend, "node-service": cfg.Node} {
+		if n < 1 {
+			return res, fmt.Errorf("%s: a workload needs 1 event or more, not %d", name, n)
+		}
+	}
 	root, err := findRoot(cfg.Root)
 	if err != nil {
 		return res, err
@@ -167,13 +172,7 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 			"--workload", strconv.Itoa(cfg.Node), "--seed", strconv.FormatUint(cfg.Seed, 10))},
 	}
 	services[2].cmd.Dir = filepath.Join(root, "examples", "node-service")
-	want := 0
-	for _, s := range services {
-		if s.events < 1 {
-			return res, fmt.Errorf("%s: a workload needs 1 event or more, not %d", s.name, s.events)
-		}
-		want += s.events
-	}
+	want := cfg.Webportal + cfg.Backend + cfg.Node
 	done = step("loading: %d audit events from webportal (Go, %d), backend (Go, slog, %d) and node-service (TypeScript, %d) through the collector; each starts once built",
 		want, cfg.Webportal, cfg.Backend, cfg.Node)
 	for _, s := range services {
@@ -192,7 +191,7 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 
 	res = result{Tallies: map[string]map[string]int{}, Total: want}
 	for _, s := range services {
-		res.Tallies[s.name] = s.tally
+		res.Tallies[s.name] = s.summary()
 	}
 	if err := report(ctx, out, st, res, cfg.User, began); err != nil {
 		return res, err
