@@ -15,8 +15,10 @@
 #                       into ~/.cache/otelaudit), plus 18.16 servers for the
 #                       tests that need a network server
 #   make lint           gofmt check + go vet, no services
-#   make demo           the whole pipeline on throwaway servers: audit calls
-#                       -> Postgres and ClickHouse -> rows read back
+#   make demo           the pipeline as deployed, on throwaway servers: three
+#                       services -> OTLP -> the collector -> Postgres and
+#                       ClickHouse -> the query pack's answers
+#                       (scripts/demo.sh, examples/demo)
 #   make bench          benchmarks against their ceilings and peers, with
 #                       throwaway servers; prints scenario=... lines
 #   make mutate         mutation testing (slow, not part of make test or CI):
@@ -106,7 +108,7 @@ bench:
 	scripts/bench-collector.sh
 
 demo:
-	scripts/with-services.sh $(GO) run ./examples/demo
+	GO=$(GO) scripts/demo.sh
 
 mutate:
 	scripts/with-services.sh scripts/mutate.sh $(if $(filter file,$(origin PKGS)),$(MUTATE_PKGS),$(PKGS))
