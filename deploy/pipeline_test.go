@@ -148,7 +148,9 @@ func TestServicesThroughTheCollector(t *testing.T) {
 
 	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
 	cfg := collectorConfigFor(t, pgDSN, chDSN, grpcAddr, httpAddr, t.TempDir())
-	collector := exec.Command(bin, "--config="+cfg)
+	// No telemetry endpoint: the default (localhost:8888) may be taken by
+	// another collector on the machine, a demo or a test running alongside.
+	collector := exec.Command(bin, "--config="+cfg, "--set=service::telemetry::metrics::level=none")
 	collector.Stdout = &logWriter{t: t, prefix: "collector:"}
 	collector.Stderr = collector.Stdout
 	require.NoError(t, collector.Start())
