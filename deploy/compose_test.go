@@ -41,7 +41,7 @@ func loadProject(t *testing.T) *types.Project {
 
 // The long-running services, and the one-shot workloads.
 var (
-	longRunning = []string{"postgres", "clickhouse", "collector", "webportal", "backend", "node-service"}
+	longRunning = []string{"postgres", "clickhouse", "collector", "grafana", "webportal", "backend", "node-service"}
 	apps        = []string{"webportal", "backend", "node-service"}
 	workloads   = map[string]string{ // workload service -> the app whose image it runs
 		"webportal-workload":    "webportal",
@@ -100,6 +100,7 @@ func TestComposePorts(t *testing.T) {
 		"webportal":    {8080},
 		"backend":      {8081},
 		"node-service": {8082},
+		"grafana":      {3000},
 	}
 	for name, ports := range want {
 		s, err := p.GetService(name)
@@ -162,6 +163,7 @@ func TestComposeStartOrder(t *testing.T) {
 	for w := range workloads {
 		healthy(w, "collector")
 	}
+	healthy("grafana", "collector")
 	for _, name := range []string{"postgres", "clickhouse"} {
 		s, _ := p.GetService(name)
 		assert.Empty(t, s.DependsOn, "%s depends on nothing", name)
@@ -480,5 +482,41 @@ func TestCollectorConfigAgreesWithCompose(t *testing.T) {
 		port, _ := strconv.Atoi(u.Port())
 		assert.Contains(t, published(t, s), uint32(port), "%s dsn port", store.service)
 		assert.True(t, store.migrate, "%s: migrate on start", store.service)
+	}
+}
+
+// TestComposeGrafanaProvisioning: Grafana mounts the provisioning and the
+// dashboards of deploy/grafana where their files say, with the ClickHouse
+// plugin and every variable the data source reads.
+func TestComposeGrafanaProvisioning(t *testing.T) {
+	p := loadProject(t)
+	g, err := p.GetService("grafana")
+	require.NoError(t, err)
+	mounts := map[string]string{}
+	for _, v := range g.Volumes {
+		mounts[v.Target] = v.Source
+	}
+	assert.Equal(t, filepath.Join(root, "deploy/grafana/provisioning"), mounts["/etc/grafana/provisioning"])
+	assert.Equal(t, filepath.Join(root, "deploy/grafana/dashboards"), mounts["/var/lib/grafana/dashboards"])
+	for _, src := range mounts {
+		_, err := os.Stat(src)
+		assert.NoError(t, err, "mounted directory exists")
+	}
+	// The dashboard provider reads the mounted directory.
+	prov, err := os.ReadFile(filepath.Join(root, "deploy/grafana/provisioning/dashboards/otelaudit.yaml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(prov), "/var/lib/grafana/dashboards")
+	require.NotNil(t, g.Environment["GF_INSTALL_PLUGINS"])
+	assert.Contains(t, *g.Environment["GF_INSTALL_PLUGINS"], "grafana-clickhouse-datasource")
+	ds, err := os.ReadFile(filepath.Join(root, "deploy/grafana/provisioning/datasources/clickhouse.yaml"))
+	require.NoError(t, err)
+	for _, name := range []string{"OTELAUDIT_GRAFANA_CLICKHOUSE_HOST", "OTELAUDIT_GRAFANA_CLICKHOUSE_DATABASE", "OTELAUDIT_GRAFANA_CLICKHOUSE_USER", "OTELAUDIT_GRAFANA_CLICKHOUSE_PASSWORD"} {
+		assert.Contains(t, string(ds), "${"+name+"}")
+		assert.NotNil(t, g.Environment[name], "grafana sets %s", name)
+	}
+	host := g.Environment["OTELAUDIT_GRAFANA_CLICKHOUSE_HOST"]
+	if assert.NotNil(t, host) {
+		_, err := p.GetService(*host)
+		assert.NoError(t, err, "the data source's host is a service")
 	}
 }
