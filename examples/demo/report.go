@@ -64,7 +64,7 @@ func report(ctx context.Context, out io.Writer, st *stores, res result, user str
 		{query: "subscriptions_per_month", params: []param{{"from", from}, {"to", to}}},
 		{query: "most_active_users", params: []param{{"workspace", workspace}, {"from", from}, {"to", to}, {"limit", uint64(5)}}},
 		{query: "daily_activity", params: []param{{"workspace", workspace}, {"from", fromDay}, {"to", toDay}}},
-		{query: "user_activity", params: []param{{"user_id", user}, {"from", from}, {"to", to}}, list: "events of " + user},
+		{query: "user_activity", params: []param{{"user_id", user}, {"from", from}, {"to", to}}, list: "events of " + user + " as actor or as target"},
 	}
 	for _, r := range runs {
 		if r.query == "admin_actions" {
