@@ -750,3 +750,62 @@ func TestMiddlewareConcurrentSafe(t *testing.T) {
 		}
 	}
 }
+
+// TestParseNode pins the address forms a hop may take, at the edges of
+// each rule: port digits and range, obfuscated ports, brackets, zones and
+// IPv4-mapped addresses.
+func TestParseNode(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want string // "" when refused
+	}{
+		{"192.0.2.1", "192.0.2.1"},
+		{"192.0.2.1:0", "192.0.2.1"},
+		{"192.0.2.1:9", "192.0.2.1"},
+		{"192.0.2.1:80", "192.0.2.1"},
+		{"192.0.2.1:65535", "192.0.2.1"},
+		{"192.0.2.1:00080", "192.0.2.1"}, // five digits
+		{"192.0.2.1:65536", ""},
+		{"192.0.2.1:99999", ""},
+		{"192.0.2.1:000080", ""}, // six digits
+		{"192.0.2.1:", ""},
+		{"192.0.2.1:8a", ""},
+		{"192.0.2.1:/", ""},
+		{"192.0.2.1::", ""},
+		{"192.0.2.1:_09azAZ.-_", "192.0.2.1"},
+		{"192.0.2.1:_", ""},
+		{"192.0.2.1:_a/", ""},
+		{"192.0.2.1:_a:", ""},
+		{"192.0.2.1:_a@", ""},
+		{"192.0.2.1:_a[", ""},
+		{"192.0.2.1:_a`", ""},
+		{"192.0.2.1:_a{", ""},
+		{"2001:db8::1:80", "2001:db8::1:80"}, // no brackets: all of it is the address
+		{"[2001:db8::1]", "2001:db8::1"},
+		{"[2001:db8::1]:65535", "2001:db8::1"},
+		{"[2001:db8::1]:_p1", "2001:db8::1"},
+		{"[2001:db8::1]:65536", ""},
+		{"[2001:db8::1]:", ""},
+		{"[2001:db8::1]80", ""},
+		{"[2001:db8::1", ""},
+		{"[]", ""},
+		{"[192.0.2.1]", ""},
+		{"[fe80::1%eth0]:80", "fe80::1"},
+		{"fe80::1%eth0", "fe80::1"},
+		{"[::ffff:192.0.2.1]:80", "192.0.2.1"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"host:80", ""},
+		{"", ""},
+	} {
+		t.Run(tt.in, func(t *testing.T) {
+			a, ok := parseNode(tt.in)
+			if tt.want == "" {
+				require.False(t, ok, "%v", a)
+				return
+			}
+			require.True(t, ok)
+			require.Equal(t, tt.want, a.String())
+			require.Empty(t, a.Zone())
+		})
+	}
+}
