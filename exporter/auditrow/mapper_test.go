@@ -524,6 +524,27 @@ func assertStorable(t *testing.T, r auditrow.Row) {
 	assert.NotEmpty(t, r.Action)
 }
 
+// TestRowWithoutExtrasAfterOne: a Mapper reuses its buffers; a row
+// without attributes or changes after one with them has nil Attrs,
+// AttributesJSON and Sanitized, not the previous row's emptied slices.
+func TestRowWithoutExtrasAfterOne(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	id := attribute.String(otelaudit.KeyEventID, "0190d8a5-7b3c-7cde-8f01-23456789abcd")
+	m := auditrow.NewMapper(auditrow.Options{})
+	first, err := m.Map(&fakeSource{name: "audit.login", ts: at, attrs: []attribute.KeyValue{
+		id, attribute.String("extra", "x"), attribute.String(otelaudit.KeyUserID, "u\x00"),
+	}}, "svc")
+	require.NoError(t, err)
+	require.Len(t, first.Attrs, 1)
+	require.Len(t, first.Sanitized, 1)
+
+	plain, err := m.Map(&fakeSource{name: "audit.login", ts: at, attrs: []attribute.KeyValue{id}}, "svc")
+	require.NoError(t, err)
+	assert.Nil(t, plain.Attrs)
+	assert.Nil(t, plain.AttributesJSON)
+	assert.Nil(t, plain.Sanitized)
+}
+
 // TestRowCloneOutlivesTheMapper: a Row shares the Mapper's buffers until its
 // next call; a clone must not.
 func TestRowCloneOutlivesTheMapper(t *testing.T) {
