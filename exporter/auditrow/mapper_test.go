@@ -330,6 +330,27 @@ func TestBadInput(t *testing.T) {
 			},
 		},
 		{
+			// Each JSON value is measured on its own, wherever it sits in
+			// the Mapper's buffer: previous and new come after details.
+			name: "JSON values at the size limit are kept, one byte over is replaced",
+			opts: auditrow.Options{MaxValueBytes: 20},
+			src: base(
+				attribute.KeyValue{Key: otelaudit.KeyDetails, Value: attribute.MapValue(attribute.String("k", strings.Repeat("d", 12)))},
+				attribute.KeyValue{Key: otelaudit.KeyPrevious, Value: attribute.MapValue(attribute.String("k", strings.Repeat("p", 12)))},
+				attribute.KeyValue{Key: otelaudit.KeyNew, Value: attribute.MapValue(attribute.String("k", strings.Repeat("n", 13)))},
+				attribute.Int64Slice("at_limit", []int64{12345678, 123456789}),
+				attribute.Int64Slice("over", []int64{123456789, 123456789})),
+			marks: []string{otelaudit.KeyNew + ":too_large", "over:too_large", "attributes:too_large"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, `{"k":"dddddddddddd"}`, string(r.Details))
+				assert.Equal(t, `{"k":"pppppppppppp"}`, string(r.Previous))
+				assert.Contains(t, string(r.New), `"otelaudit.truncated":true`)
+				require.Len(t, r.Attrs, 2)
+				assert.Equal(t, auditrow.Attr{Key: "at_limit", Value: "[12345678,123456789]", JSON: true}, r.Attrs[0])
+				assert.Contains(t, r.Attrs[1].Value, `"otelaudit.truncated":true`)
+			},
+		},
+		{
 			name:  "details nested 100 levels",
 			src:   base(attribute.KeyValue{Key: otelaudit.KeyDetails, Value: nested(100)}),
 			marks: []string{"audit.details:depth_limit"},
