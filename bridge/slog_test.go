@@ -515,7 +515,7 @@ func TestSlogHandlerHabitualKeys(t *testing.T) {
 		want string // the contract key the value lands under
 	}{
 		{[]string{"user_id", "userId", "UserID", "user-id", "USER_ID", otelaudit.KeyUserID}, otelaudit.KeyUserID},
-		{[]string{"workspace_id", "workspaceId", "tenant_id", "tenantID", "org_id", "organization_id", otelaudit.KeyWorkspaceID}, otelaudit.KeyWorkspaceID},
+		{[]string{"workspace_id", "workspaceId", "tenant_id", "tenantID", "org_id", "organization_id", "ORGANIZATION_ID", otelaudit.KeyWorkspaceID}, otelaudit.KeyWorkspaceID},
 		{[]string{otelaudit.KeyUserName, "user_full_name"}, otelaudit.KeyUserName},
 		{[]string{"ip", "IP", "client_ip", "clientIp", "ip_address", "remote_ip", "remote_addr", "remoteAddr", otelaudit.KeyClientAddress}, otelaudit.KeyClientAddress},
 		{[]string{"user_agent", "userAgent", "http.user_agent", otelaudit.KeyUserAgent}, otelaudit.KeyUserAgent},
