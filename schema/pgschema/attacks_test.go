@@ -368,6 +368,12 @@ func TestAttackRetentionBlocked(t *testing.T) {
 		// The writer's session keeps a temporary view on one partition.
 		c, err := writer.Acquire(ctx)
 		require.NoError(t, err)
+		hijacked := false
+		defer func() {
+			if !hijacked {
+				c.Release() // a failed check must not leave the pool's Close waiting for it
+			}
+		}()
 		_, err = c.Exec(ctx, "CREATE TEMP VIEW pin AS SELECT 1 AS one FROM audit."+name(old[1]))
 		require.NoError(t, err)
 
@@ -385,6 +391,7 @@ func TestAttackRetentionBlocked(t *testing.T) {
 
 		// Once the session is gone (its backend drops the view as it
 		// exits), the next run drops it.
+		hijacked = true
 		require.NoError(t, c.Hijack().Close(ctx))
 		require.Eventually(t, func() bool {
 			return len(queryStrings(t, admin, "SELECT relname::text FROM pg_class WHERE relname = 'pin' AND relpersistence = 't'")) == 0
