@@ -957,6 +957,12 @@ func TestAuditorExtraAttributes(t *testing.T) {
 			dropped: []string{otelaudit.KeyUserID, "audit.outcome", "audit.anything", "", otelaudit.KeyEventID},
 		},
 		{
+			name:    "every extra dropped",
+			extras:  []attribute.KeyValue{attribute.String(otelaudit.KeyUserID, "intruder"), attribute.String("", "no key")},
+			want:    map[string]attribute.Value{},
+			dropped: []string{otelaudit.KeyUserID, ""},
+		},
+		{
 			name: "the last of a key given twice is kept",
 			extras: []attribute.KeyValue{
 				attribute.String("request.id", "first"),
