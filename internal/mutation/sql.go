@@ -12,7 +12,9 @@ type SQLMutant struct {
 	// starting with "pg-" or "ch-".
 	ID string
 	// File is the mutated file, slash-separated, relative to the module
-	// root.
+	// root. It must hold the text in effect: a function body that a later
+	// migration replaces (CREATE OR REPLACE) is dead code, and its mutants
+	// survive whatever the tests check.
 	File string
 	// Old is replaced by New. Old must occur exactly once in File, so that
 	// an edit of the file that moves or changes the snippet breaks the table
