@@ -155,6 +155,14 @@ var SQLMutants = []SQLMutant{
 		Why:      "no partitions are created ahead of time: the first write of a new month pays for creating one",
 	},
 	{
+		ID:       "pg-ensure-no-upper-window",
+		File:     pgPartitionLimits,
+		Old:      "IF v_cur < v_min OR v_cur >= v_max THEN",
+		New:      "IF v_cur < v_min THEN",
+		Packages: postgresPkgs,
+		Why:      "a writer can create partitions for any future time: a flood of tables, and names that later months collide with",
+	},
+	{
 		ID:       "pg-retention-boundary",
 		File:     pgPartitionLimits,
 		Old:      "WHERE p.hi <= p_cutoff AND p.lo > p_after",
