@@ -160,7 +160,7 @@ var SQLMutants = []SQLMutant{
 		Old:      "IF v_cur < v_min OR v_cur >= v_max THEN",
 		New:      "IF v_cur < v_min THEN",
 		Packages: postgresPkgs,
-		Why:      "a writer can create partitions for any future time: a flood of tables, and names that later months collide with",
+		Why:      "a writer can create partitions for any future time, a flood of tables for the owner to clean up",
 	},
 	{
 		ID:       "pg-retention-boundary",
