@@ -198,6 +198,14 @@ func TestExportBadInputCorpusLive(t *testing.T) {
 		}
 	}
 	require.Equal(t, want, got, "every stored row holds what the mapping made of its record")
+	var marked uint64
+	for _, r := range got {
+		if len(r.Sanitized) > 0 {
+			marked++
+		}
+	}
+	require.NotZero(t, marked)
+	require.Equal(t, marked, st.Sanitized, "Sanitized counts the stored rows that carry markers")
 
 	// The cases whose stored values are known without the mapping.
 	others := got[uuid.MustParse(corpus.OtherAttributesID)]
