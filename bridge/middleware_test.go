@@ -485,6 +485,17 @@ func TestMappedPrefixWiderThanIPv4IsRefused(t *testing.T) {
 		_, err = NewMiddleware(WithTrustedProxies(p))
 		require.ErrorIs(t, err, ErrInvalidTrustedProxy, p)
 	}
+	// /96 exactly maps all of IPv4: accepted, and every IPv4 peer is
+	// trusted, an IPv6 one not.
+	c, err := newMiddlewareConfig([]MiddlewareOption{WithTrustedProxies("::ffff:0.0.0.0/96")})
+	require.NoError(t, err)
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, c.trusted)
+	for remote, want := range map[string]string{"203.0.113.1:1": "198.51.100.9", "[2001:db8::1]:1": "2001:db8::1"} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("X-Forwarded-For", "198.51.100.9")
+		require.Equal(t, want, serve(t, r, WithTrustedProxies("::ffff:0.0.0.0/96")).IP, remote)
+	}
 }
 
 // trustedBy is what WithTrustedProxies documents, written independently:
