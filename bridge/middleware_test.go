@@ -120,6 +120,10 @@ func TestMiddlewareClientIP(t *testing.T) {
 			header: http.Header{"X-Forwarded-For": {"", " , 198.51.100.9 ,, ", "\t"}}, want: "198.51.100.9",
 		},
 		{
+			name: "a line starting with a comma", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {",198.51.100.9"}}, want: "198.51.100.9",
+		},
+		{
 			name: "only empty elements", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
 			header: http.Header{"X-Forwarded-For": {",, ,"}}, want: "10.0.0.1",
 		},
