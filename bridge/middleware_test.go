@@ -300,6 +300,14 @@ func TestMiddlewareClientIP(t *testing.T) {
 			header: http.Header{"Forwarded": {`for="198.51.100.9`}}, want: "10.0.0.1",
 		},
 		{
+			name: "Forwarded quoted string ending in a backslash", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for="198.51.100.9\`}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded token characters, ! first", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=198.51.100.9;ext!=!a~"}}, want: "198.51.100.9",
+		},
+		{
 			name: "Forwarded pair without value", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
 			header: http.Header{"Forwarded": {"for"}}, want: "10.0.0.1",
 		},
