@@ -30,6 +30,12 @@ type selfGroup struct{}
 
 func (s selfGroup) LogValue() slog.Value { return slog.GroupValue(slog.Any("again", s)) }
 
+// inlineSelf is a LogValuer whose value inlines itself (an empty-key
+// group), forever.
+type inlineSelf struct{}
+
+func (s inlineSelf) LogValue() slog.Value { return slog.GroupValue(slog.Any("", s)) }
+
 type plan struct {
 	Name  string `json:"name"`
 	Cents int    `json:"cents"`
@@ -220,6 +226,17 @@ func TestSlogHandlerMapping(t *testing.T) {
 			severity: log.SeverityInfo,
 			want: merge(success, map[string]attribute.Value{
 				otelaudit.KeyDetails: attribute.MapValue(attribute.KeyValue{Key: "loop", Value: nestedAgain(otelaudit.MaxValueDepth)}),
+			}),
+		},
+		{
+			// Inline groups count toward the depth too: the recursion ends,
+			// and the group, empty all the way down, is left out.
+			name:     "LogValuer recursion through inline groups is depth-limited",
+			msg:      "login",
+			attrs:    []slog.Attr{slog.Any("loop", inlineSelf{}), slog.String("kept", "yes")},
+			severity: log.SeverityInfo,
+			want: merge(success, map[string]attribute.Value{
+				otelaudit.KeyDetails: attribute.MapValue(attribute.String("kept", "yes")),
 			}),
 		},
 		{
