@@ -807,6 +807,22 @@ func TestRejectError(t *testing.T) {
 
 	long := &RejectError{Reason: ReasonInvalidAction, Action: otelaudit.Action(strings.Repeat("x", 1<<20)), Err: otelaudit.ErrInvalidAction}
 	require.Less(t, len(long.Error()), 200, "the error quotes all of a huge action")
+
+	// Up to 80 bytes are quoted whole; beyond, the first 80 and "...".
+	at := strings.Repeat("a", 80)
+	require.Contains(t, (&RejectError{Reason: ReasonInvalidAction, Action: otelaudit.Action(at), Err: otelaudit.ErrInvalidAction}).Error(), `"`+at+`"`)
+	require.Equal(t, at, clip(at))
+	require.Contains(t, (&RejectError{Reason: ReasonInvalidAction, Action: otelaudit.Action(at + "b"), Err: otelaudit.ErrInvalidAction}).Error(), `"`+at+`..."`)
+	require.Equal(t, at+"...", clip(at+"b"))
+}
+
+// TestReasonIndex: each reason has its own counter; an unknown one counts
+// as the last.
+func TestReasonIndex(t *testing.T) {
+	for i, r := range reasons {
+		require.Equal(t, i, reasonIndex(r))
+	}
+	require.Equal(t, numReasons-1, reasonIndex("no_such_reason"))
 }
 
 func TestAuditorConcurrentSafe(t *testing.T) {
@@ -939,6 +955,12 @@ func TestAuditorExtraAttributes(t *testing.T) {
 			},
 			want:    map[string]attribute.Value{"request.id": str("req-1")},
 			dropped: []string{otelaudit.KeyUserID, "audit.outcome", "audit.anything", "", otelaudit.KeyEventID},
+		},
+		{
+			name:    "every extra dropped",
+			extras:  []attribute.KeyValue{attribute.String(otelaudit.KeyUserID, "intruder"), attribute.String("", "no key")},
+			want:    map[string]attribute.Value{},
+			dropped: []string{otelaudit.KeyUserID, ""},
 		},
 		{
 			name: "the last of a key given twice is kept",

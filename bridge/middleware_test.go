@@ -120,6 +120,10 @@ func TestMiddlewareClientIP(t *testing.T) {
 			header: http.Header{"X-Forwarded-For": {"", " , 198.51.100.9 ,, ", "\t"}}, want: "198.51.100.9",
 		},
 		{
+			name: "a line starting with a comma", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
+			header: http.Header{"X-Forwarded-For": {",198.51.100.9"}}, want: "198.51.100.9",
+		},
+		{
 			name: "only empty elements", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets},
 			header: http.Header{"X-Forwarded-For": {",, ,"}}, want: "10.0.0.1",
 		},
@@ -294,6 +298,14 @@ func TestMiddlewareClientIP(t *testing.T) {
 		{
 			name: "Forwarded unterminated quote", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
 			header: http.Header{"Forwarded": {`for="198.51.100.9`}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded quoted string ending in a backslash", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {`for="198.51.100.9\`}}, want: "10.0.0.1",
+		},
+		{
+			name: "Forwarded token characters, ! first", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
+			header: http.Header{"Forwarded": {"for=198.51.100.9;ext!=!a~"}}, want: "198.51.100.9",
 		},
 		{
 			name: "Forwarded pair without value", remote: "10.0.0.1:1", opts: []MiddlewareOption{proxyNets, useFwd},
@@ -511,6 +523,17 @@ func TestMappedPrefixWiderThanIPv4IsRefused(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalidTrustedProxy, p)
 		_, err = NewMiddleware(WithTrustedProxies(p))
 		require.ErrorIs(t, err, ErrInvalidTrustedProxy, p)
+	}
+	// /96 exactly maps all of IPv4: accepted, and every IPv4 peer is
+	// trusted, an IPv6 one not.
+	c, err := newMiddlewareConfig([]MiddlewareOption{WithTrustedProxies("::ffff:0.0.0.0/96")})
+	require.NoError(t, err)
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, c.trusted)
+	for remote, want := range map[string]string{"203.0.113.1:1": "198.51.100.9", "[2001:db8::1]:1": "2001:db8::1"} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("X-Forwarded-For", "198.51.100.9")
+		require.Equal(t, want, serve(t, r, WithTrustedProxies("::ffff:0.0.0.0/96")).IP, remote)
 	}
 }
 
@@ -775,5 +798,64 @@ func TestMiddlewareConcurrentSafe(t *testing.T) {
 		for _, c := range codes[g] {
 			require.Equal(t, http.StatusNoContent, c)
 		}
+	}
+}
+
+// TestParseNode pins the address forms a hop may take, at the edges of
+// each rule: port digits and range, obfuscated ports, brackets, zones and
+// IPv4-mapped addresses.
+func TestParseNode(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want string // "" when refused
+	}{
+		{"192.0.2.1", "192.0.2.1"},
+		{"192.0.2.1:0", "192.0.2.1"},
+		{"192.0.2.1:9", "192.0.2.1"},
+		{"192.0.2.1:80", "192.0.2.1"},
+		{"192.0.2.1:65535", "192.0.2.1"},
+		{"192.0.2.1:00080", "192.0.2.1"}, // five digits
+		{"192.0.2.1:65536", ""},
+		{"192.0.2.1:99999", ""},
+		{"192.0.2.1:000080", ""}, // six digits
+		{"192.0.2.1:", ""},
+		{"192.0.2.1:8a", ""},
+		{"192.0.2.1:/", ""},
+		{"192.0.2.1::", ""},
+		{"192.0.2.1:_09azAZ.-_", "192.0.2.1"},
+		{"192.0.2.1:_", ""},
+		{"192.0.2.1:_a/", ""},
+		{"192.0.2.1:_a:", ""},
+		{"192.0.2.1:_a@", ""},
+		{"192.0.2.1:_a[", ""},
+		{"192.0.2.1:_a`", ""},
+		{"192.0.2.1:_a{", ""},
+		{"2001:db8::1:80", "2001:db8::1:80"}, // no brackets: all of it is the address
+		{"[2001:db8::1]", "2001:db8::1"},
+		{"[2001:db8::1]:65535", "2001:db8::1"},
+		{"[2001:db8::1]:_p1", "2001:db8::1"},
+		{"[2001:db8::1]:65536", ""},
+		{"[2001:db8::1]:", ""},
+		{"[2001:db8::1]80", ""},
+		{"[2001:db8::1", ""},
+		{"[]", ""},
+		{"[192.0.2.1]", ""},
+		{"[fe80::1%eth0]:80", "fe80::1"},
+		{"fe80::1%eth0", "fe80::1"},
+		{"[::ffff:192.0.2.1]:80", "192.0.2.1"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"host:80", ""},
+		{"", ""},
+	} {
+		t.Run(tt.in, func(t *testing.T) {
+			a, ok := parseNode(tt.in)
+			if tt.want == "" {
+				require.False(t, ok, "%v", a)
+				return
+			}
+			require.True(t, ok)
+			require.Equal(t, tt.want, a.String())
+			require.Empty(t, a.Zone())
+		})
 	}
 }

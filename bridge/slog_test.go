@@ -30,6 +30,12 @@ type selfGroup struct{}
 
 func (s selfGroup) LogValue() slog.Value { return slog.GroupValue(slog.Any("again", s)) }
 
+// inlineSelf is a LogValuer whose value inlines itself (an empty-key
+// group), forever.
+type inlineSelf struct{}
+
+func (s inlineSelf) LogValue() slog.Value { return slog.GroupValue(slog.Any("", s)) }
+
 type plan struct {
 	Name  string `json:"name"`
 	Cents int    `json:"cents"`
@@ -220,6 +226,17 @@ func TestSlogHandlerMapping(t *testing.T) {
 			severity: log.SeverityInfo,
 			want: merge(success, map[string]attribute.Value{
 				otelaudit.KeyDetails: attribute.MapValue(attribute.KeyValue{Key: "loop", Value: nestedAgain(otelaudit.MaxValueDepth)}),
+			}),
+		},
+		{
+			// Inline groups count toward the depth too: the recursion ends,
+			// and the group, empty all the way down, is left out.
+			name:     "LogValuer recursion through inline groups is depth-limited",
+			msg:      "login",
+			attrs:    []slog.Attr{slog.Any("loop", inlineSelf{}), slog.String("kept", "yes")},
+			severity: log.SeverityInfo,
+			want: merge(success, map[string]attribute.Value{
+				otelaudit.KeyDetails: attribute.MapValue(attribute.String("kept", "yes")),
 			}),
 		},
 		{
@@ -515,7 +532,7 @@ func TestSlogHandlerHabitualKeys(t *testing.T) {
 		want string // the contract key the value lands under
 	}{
 		{[]string{"user_id", "userId", "UserID", "user-id", "USER_ID", otelaudit.KeyUserID}, otelaudit.KeyUserID},
-		{[]string{"workspace_id", "workspaceId", "tenant_id", "tenantID", "org_id", "organization_id", otelaudit.KeyWorkspaceID}, otelaudit.KeyWorkspaceID},
+		{[]string{"workspace_id", "workspaceId", "tenant_id", "tenantID", "org_id", "organization_id", "ORGANIZATION_ID", otelaudit.KeyWorkspaceID}, otelaudit.KeyWorkspaceID},
 		{[]string{otelaudit.KeyUserName, "user_full_name"}, otelaudit.KeyUserName},
 		{[]string{"ip", "IP", "client_ip", "clientIp", "ip_address", "remote_ip", "remote_addr", "remoteAddr", otelaudit.KeyClientAddress}, otelaudit.KeyClientAddress},
 		{[]string{"user_agent", "userAgent", "http.user_agent", otelaudit.KeyUserAgent}, otelaudit.KeyUserAgent},

@@ -279,6 +279,79 @@ func TestBadInput(t *testing.T) {
 			},
 		},
 		{
+			name: "a NUL or an invalid byte first",
+			src: base(attribute.String(otelaudit.KeyUserID, "\x00u"), attribute.String(otelaudit.KeyWorkspaceID, "\x80w"),
+				attribute.String(otelaudit.KeySessionID, "\xffs")),
+			marks: []string{"user.id:nul_byte", "audit.workspace.id:invalid_utf8", "session.id:invalid_utf8"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, "\uFFFDu", r.UserID)
+				assert.Equal(t, "\uFFFDw", r.WorkspaceID)
+				assert.Equal(t, "\uFFFDs", r.SessionID)
+			},
+		},
+		{
+			name:  "a value that reaches the limit exactly once cleaned is kept whole",
+			src:   base(attribute.String(otelaudit.KeyUserID, strings.Repeat("x", auditrow.DefaultMaxFieldBytes-3)+"\x00")),
+			marks: []string{"user.id:nul_byte"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, strings.Repeat("x", auditrow.DefaultMaxFieldBytes-3)+"\uFFFD", r.UserID)
+			},
+		},
+		{
+			name:  "truncation inside a rune backs up to its start",
+			src:   base(attribute.String(otelaudit.KeyUserAgent, "a"+strings.Repeat("é", 600))),
+			marks: []string{"user_agent.original:truncated"},
+			check: func(t *testing.T, r auditrow.Row) {
+				require.Equal(t, 0, auditrow.DefaultMaxUserAgentBytes%2, "the limit falls inside an é")
+				assert.Equal(t, "a"+strings.Repeat("é", (auditrow.DefaultMaxUserAgentBytes-1)/2), r.UserAgent)
+			},
+		},
+		{
+			name:  "a lone continuation byte in details",
+			src:   base(attribute.KeyValue{Key: otelaudit.KeyDetails, Value: attribute.MapValue(attribute.String("k", "\x80"))}),
+			marks: []string{"audit.details:invalid_utf8"},
+			check: func(t *testing.T, r auditrow.Row) { assert.Equal(t, "{\"k\":\"\uFFFD\"}", string(r.Details)) },
+		},
+		{
+			name: "numbers in details take encoding/json's form: an exponent only below 1e-6 and from 1e21",
+			src: base(attribute.KeyValue{Key: otelaudit.KeyDetails, Value: attribute.Float64SliceValue(
+				[]float64{0, 1e-6, 1e-7, 1e20, 1e21, -1e21, -1e-6})}),
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, `[0,0.000001,1e-07,100000000000000000000,1e+21,-1e+21,-0.000001]`, string(r.Details))
+			},
+		},
+		{
+			name: "slices nested past the depth limit",
+			opts: auditrow.Options{MaxDepth: 2},
+			src: base(attribute.KeyValue{Key: otelaudit.KeyDetails, Value: attribute.SliceValue(
+				attribute.SliceValue(attribute.SliceValue(attribute.IntValue(1))), attribute.IntValue(2))}),
+			marks: []string{"audit.details:depth_limit"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, `[["[otelaudit: depth limit]"],2]`, string(r.Details))
+			},
+		},
+		{
+			// Each JSON value is measured on its own, wherever it sits in
+			// the Mapper's buffer: previous and new come after details.
+			name: "JSON values at the size limit are kept, one byte over is replaced",
+			opts: auditrow.Options{MaxValueBytes: 20},
+			src: base(
+				attribute.KeyValue{Key: otelaudit.KeyDetails, Value: attribute.MapValue(attribute.String("k", strings.Repeat("d", 12)))},
+				attribute.KeyValue{Key: otelaudit.KeyPrevious, Value: attribute.MapValue(attribute.String("k", strings.Repeat("p", 12)))},
+				attribute.KeyValue{Key: otelaudit.KeyNew, Value: attribute.MapValue(attribute.String("k", strings.Repeat("n", 13)))},
+				attribute.Int64Slice("at_limit", []int64{12345678, 123456789}),
+				attribute.Int64Slice("over", []int64{123456789, 123456789})),
+			marks: []string{otelaudit.KeyNew + ":too_large", "over:too_large", "attributes:too_large"},
+			check: func(t *testing.T, r auditrow.Row) {
+				assert.Equal(t, `{"k":"dddddddddddd"}`, string(r.Details))
+				assert.Equal(t, `{"k":"pppppppppppp"}`, string(r.Previous))
+				assert.Contains(t, string(r.New), `"otelaudit.truncated":true`)
+				require.Len(t, r.Attrs, 2)
+				assert.Equal(t, auditrow.Attr{Key: "at_limit", Value: "[12345678,123456789]", JSON: true}, r.Attrs[0])
+				assert.Contains(t, r.Attrs[1].Value, `"otelaudit.truncated":true`)
+			},
+		},
+		{
 			name:  "details nested 100 levels",
 			src:   base(attribute.KeyValue{Key: otelaudit.KeyDetails, Value: nested(100)}),
 			marks: []string{"audit.details:depth_limit"},
@@ -486,6 +559,27 @@ func assertStorable(t *testing.T, r auditrow.Row) {
 	assert.NotEmpty(t, r.Action)
 }
 
+// TestRowWithoutExtrasAfterOne: a Mapper reuses its buffers; a row
+// without attributes or changes after one with them has nil Attrs,
+// AttributesJSON and Sanitized, not the previous row's emptied slices.
+func TestRowWithoutExtrasAfterOne(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	id := attribute.String(otelaudit.KeyEventID, "0190d8a5-7b3c-7cde-8f01-23456789abcd")
+	m := auditrow.NewMapper(auditrow.Options{})
+	first, err := m.Map(&fakeSource{name: "audit.login", ts: at, attrs: []attribute.KeyValue{
+		id, attribute.String("extra", "x"), attribute.String(otelaudit.KeyUserID, "u\x00"),
+	}}, "svc")
+	require.NoError(t, err)
+	require.Len(t, first.Attrs, 1)
+	require.Len(t, first.Sanitized, 1)
+
+	plain, err := m.Map(&fakeSource{name: "audit.login", ts: at, attrs: []attribute.KeyValue{id}}, "svc")
+	require.NoError(t, err)
+	assert.Nil(t, plain.Attrs)
+	assert.Nil(t, plain.AttributesJSON)
+	assert.Nil(t, plain.Sanitized)
+}
+
 // TestRowCloneOutlivesTheMapper: a Row shares the Mapper's buffers until its
 // next call; a clone must not.
 func TestRowCloneOutlivesTheMapper(t *testing.T) {
@@ -501,8 +595,11 @@ func TestRowCloneOutlivesTheMapper(t *testing.T) {
 	first, err := m.Map(src("u_1", "first"), "svc")
 	require.NoError(t, err)
 	kept := first.Clone()
-	_, err = m.Map(src("u_2", "other"), "svc")
+	// The second row's markers differ from the first's (a NUL comes
+	// first), so a Sanitized shared with the Mapper would show.
+	second, err := m.Map(src("u\x002", "other"), "svc")
 	require.NoError(t, err)
+	require.Equal(t, []string{"user.id:nul_byte", "log.record.uid:generated_id"}, second.Sanitized)
 
 	assert.Equal(t, "u_1", kept.UserID)
 	assert.JSONEq(t, `{"k":"first"}`, string(kept.Details))

@@ -45,7 +45,7 @@ type Row struct {
 	// Attributes are the record's attributes outside the contract, in
 	// record order. Attrs holds them as key/value strings (strings as they
 	// are, other types as JSON text); AttributesJSON holds them as one
-	// JSON object with typed values, nil when there are none.
+	// JSON object with typed values. Both are nil when there are none.
 	Attrs          []Attr
 	AttributesJSON []byte
 

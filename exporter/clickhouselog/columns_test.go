@@ -128,3 +128,34 @@ func TestClassify(t *testing.T) {
 		require.Equal(t, tc.want, classify(tc.err), tc.name)
 	}
 }
+
+// TestColumnsCountBytes: a row costs rowOverhead, the bytes of each of its
+// values, and 16 more per attribute and per marker; that sum is what
+// WithMaxInsertBytes bounds. Every value has a size of its own (powers of
+// two), so that leaving one out, or counting it negatively, shows.
+func TestColumnsCountBytes(t *testing.T) {
+	s := func(n int) string { return string(make([]byte, n)) }
+	b := func(n int) []byte { return make([]byte, n) }
+	r := auditrow.Row{
+		EventID: uuid.New(), Time: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC),
+		Action: s(1), WorkspaceID: s(2), UserID: s(4), UserName: s(8),
+		ClientIP:  netip.MustParseAddr("192.0.2.10"), // 10 bytes as text
+		UserAgent: s(32), SessionID: s(64), ResourceType: s(128), ResourceID: s(256),
+		Outcome: "failure", ErrorType: s(512), Details: b(1024), Previous: b(2048), New: b(4096),
+		TraceID:     [16]byte{1}, // 32 hex digits
+		SpanID:      [8]byte{1},  // 16
+		ServiceName: s(8192),
+		Attrs:       []auditrow.Attr{{Key: s(1 << 14), Value: s(1 << 15)}},
+		Sanitized:   []string{s(1 << 16)},
+	}
+	want := rowOverhead + 1 + 2 + 4 + 8 + 10 + 32 + 64 + 128 + 256 + 512 + 1024 + 2048 + 4096 + 32 + 16 + 8192 +
+		(1<<14 + 1<<15 + 16) + (1<<16 + 16)
+	for _, l := range []chschema.Layout{chschema.LayoutCompat, chschema.LayoutModern} {
+		var c columns
+		c.reset(l)
+		require.True(t, c.add(&r))
+		require.Equal(t, want, c.bytes, "%v", l)
+		require.True(t, c.add(&r))
+		require.Equal(t, 2*want, c.bytes, "%v: rows add up", l)
+	}
+}

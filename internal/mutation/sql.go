@@ -12,7 +12,9 @@ type SQLMutant struct {
 	// starting with "pg-" or "ch-".
 	ID string
 	// File is the mutated file, slash-separated, relative to the module
-	// root.
+	// root. It must hold the text in effect: a function body that a later
+	// migration replaces (CREATE OR REPLACE) is dead code, and its mutants
+	// survive whatever the tests check.
 	File string
 	// Old is replaced by New. Old must occur exactly once in File, so that
 	// an edit of the file that moves or changes the snippet breaks the table
@@ -55,10 +57,13 @@ const (
 	pgWriterRole = "schema/pgschema/sql/writer_role.sql"
 	pgAppendOnly = "schema/pgschema/sql/migrations/0002_append_only.sql"
 	pgPartitions = "schema/pgschema/sql/migrations/0003_partition_functions.sql"
-	chAuditLogs  = "schema/chschema/migrations/0001_audit_logs.sql"
-	chRollup     = "schema/chschema/migrations/0002_daily_rollup.sql"
-	chRetention  = "schema/chschema/retention.go"
-	chQueries    = "schema/chschema/queries/"
+	// 0004 replaces 0003's function bodies (CREATE OR REPLACE keeps
+	// 0003's grants): mutants of what the functions do go here.
+	pgPartitionLimits = "schema/pgschema/sql/migrations/0004_partition_limits.sql"
+	chAuditLogs       = "schema/chschema/migrations/0001_audit_logs.sql"
+	chRollup          = "schema/chschema/migrations/0002_daily_rollup.sql"
+	chRetention       = "schema/chschema/retention.go"
+	chQueries         = "schema/chschema/queries/"
 )
 
 // SQLMutants is the table of SQL mutants that `make mutate` runs. Each is a
@@ -117,7 +122,7 @@ var SQLMutants = []SQLMutant{
 	},
 	{
 		ID:   "pg-partition-truncate-allowed",
-		File: pgPartitions,
+		File: pgPartitionLimits,
 		Old: "            EXECUTE format('CREATE TRIGGER otelaudit_append_only_truncate BEFORE TRUNCATE ON %I.%I '\n" +
 			"                'FOR EACH STATEMENT EXECUTE FUNCTION {{qname \"_refuse_change\"}}()', {{.SchemaLit}}, partition);\n",
 		New:      "",
@@ -127,7 +132,7 @@ var SQLMutants = []SQLMutant{
 	// Postgres: partitions and retention.
 	{
 		ID:       "pg-ensure-session-timezone",
-		File:     pgPartitions,
+		File:     pgPartitionLimits,
 		Old:      "SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\nSET timezone = 'UTC'\n",
 		New:      "SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\n",
 		Packages: postgresPkgs,
@@ -135,7 +140,7 @@ var SQLMutants = []SQLMutant{
 	},
 	{
 		ID:       "pg-ensure-reversed-range",
-		File:     pgPartitions,
+		File:     pgPartitionLimits,
 		Old:      "p_to IS NULL OR p_to < p_from OR p_ahead",
 		New:      "p_to IS NULL OR p_ahead",
 		Packages: postgresPkgs,
@@ -143,25 +148,33 @@ var SQLMutants = []SQLMutant{
 	},
 	{
 		ID:       "pg-ensure-ahead-ignored",
-		File:     pgPartitions,
-		Old:      "date_trunc({{.IntervalLit}}, p_to) + p_ahead * {{.StepLit}}::interval;",
-		New:      "date_trunc({{.IntervalLit}}, p_to);",
+		File:     pgPartitionLimits,
+		Old:      "FOR i IN 1..least(p_ahead, {{.MaxPartitionsPerCall}}) LOOP",
+		New:      "FOR i IN 1..least(0, {{.MaxPartitionsPerCall}}) LOOP",
 		Packages: postgresPkgs,
 		Why:      "no partitions are created ahead of time: the first write of a new month pays for creating one",
 	},
 	{
+		ID:       "pg-ensure-no-upper-window",
+		File:     pgPartitionLimits,
+		Old:      "IF v_cur < v_min OR v_cur >= v_max THEN",
+		New:      "IF v_cur < v_min THEN",
+		Packages: postgresPkgs,
+		Why:      "a writer can create partitions for any future time, a flood of tables for the owner to clean up",
+	},
+	{
 		ID:       "pg-retention-boundary",
-		File:     pgPartitions,
-		Old:      "WHERE p.hi <= p_cutoff ORDER BY",
-		New:      "WHERE p.hi < p_cutoff ORDER BY",
+		File:     pgPartitionLimits,
+		Old:      "WHERE p.hi <= p_cutoff AND p.lo > p_after",
+		New:      "WHERE p.hi < p_cutoff AND p.lo > p_after",
 		Packages: postgresPkgs,
 		Why:      "a partition that ends exactly at the cutoff is kept one retention run too long",
 	},
 	{
 		ID:       "pg-retention-cutoff-week-late",
-		File:     pgPartitions,
-		Old:      "WHERE p.hi <= p_cutoff ORDER BY",
-		New:      "WHERE p.hi <= p_cutoff + interval '7 days' ORDER BY",
+		File:     pgPartitionLimits,
+		Old:      "WHERE p.hi <= p_cutoff AND p.lo > p_after",
+		New:      "WHERE p.hi <= p_cutoff + interval '7 days' AND p.lo > p_after",
 		Packages: postgresPkgs,
 		Why:      "retention drops partitions that still hold rows newer than the cutoff",
 	},

@@ -85,6 +85,18 @@ func TestOptionsValidation(t *testing.T) {
 	}
 	_, err := chschema.DDL(chschema.LayoutAuto, chschema.Options{})
 	require.ErrorIs(t, err, chschema.ErrInvalidOptions, "DDL needs a concrete layout")
+
+	// The edges: a hundred years of TTL, and the longest table name whose
+	// derived names (rollup, its view, the local table) fit in 63 bytes.
+	longest := 63 - len(chschema.DefaultRollupSuffix) - len("_mv") - len(chschema.LocalSuffix)
+	for _, ok := range []chschema.Options{{TTLDays: 36500}, {TTLDays: 0}, {Table: strings.Repeat("a", longest)}} {
+		_, err := chschema.DDL(chschema.LayoutCompat, ok)
+		require.NoError(t, err, "%+v", ok)
+	}
+	for _, bad := range []chschema.Options{{TTLDays: 36501}, {Table: strings.Repeat("a", longest+1)}} {
+		_, err := chschema.DDL(chschema.LayoutCompat, bad)
+		require.ErrorIs(t, err, chschema.ErrInvalidOptions, "%+v", bad)
+	}
 }
 
 func TestLayoutForVersion(t *testing.T) {
@@ -99,7 +111,7 @@ func TestLayoutForVersion(t *testing.T) {
 		require.NoError(t, err, v)
 		require.Equal(t, want, got, v)
 	}
-	for _, bad := range []string{"", "x.y", "-1.2"} {
+	for _, bad := range []string{"", "x.y", "-1.2", "0.1"} {
 		_, err := chschema.LayoutForVersion(bad)
 		require.Error(t, err, bad)
 	}

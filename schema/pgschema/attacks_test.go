@@ -368,6 +368,12 @@ func TestAttackRetentionBlocked(t *testing.T) {
 		// The writer's session keeps a temporary view on one partition.
 		c, err := writer.Acquire(ctx)
 		require.NoError(t, err)
+		hijacked := false
+		defer func() {
+			if !hijacked {
+				c.Release() // a failed check must not leave the pool's Close waiting for it
+			}
+		}()
 		_, err = c.Exec(ctx, "CREATE TEMP VIEW pin AS SELECT 1 AS one FROM audit."+name(old[1]))
 		require.NoError(t, err)
 
@@ -385,6 +391,7 @@ func TestAttackRetentionBlocked(t *testing.T) {
 
 		// Once the session is gone (its backend drops the view as it
 		// exits), the next run drops it.
+		hijacked = true
 		require.NoError(t, c.Hijack().Close(ctx))
 		require.Eventually(t, func() bool {
 			return len(queryStrings(t, admin, "SELECT relname::text FROM pg_class WHERE relname = 'pin' AND relpersistence = 't'")) == 0
@@ -512,4 +519,34 @@ func TestAttackRetentionBlocked(t *testing.T) {
 		_, err = pgschema.EnsurePartitions(ctx, other, o, b, b, 0)
 		require.NoError(t, err)
 	})
+}
+
+// Finding: the partition function runs as the table's owner (SECURITY
+// DEFINER); were it executable by PUBLIC, any login that can see the
+// schema (every login, for public) could create partitions as the owner.
+// Only the writer role and the owner may run it; retention and the
+// partition check are the owner's alone.
+func TestAttackPartitionFunctionsNotPublic(t *testing.T) {
+	ctx := testCtx(t)
+	admin := testenv.Postgres(t)
+	o := pgschema.Options{} // schema public: every login has USAGE on it
+	_, err := pgschema.Migrate(ctx, admin, o)
+	require.NoError(t, err)
+	_, nobody := login(t, admin)
+	var usage bool
+	require.NoError(t, nobody.QueryRow(ctx, "SELECT has_schema_privilege('public', 'USAGE')").Scan(&usage))
+	require.True(t, usage, "the login sees the schema: only the functions' grants stand in its way")
+
+	late := monthStart(time.Now(), -3) // in the window, not created by Migrate
+	name := "audit_logs_p" + late.Format("200601")
+	_, err = pgschema.EnsurePartitions(ctx, nobody, o, late, late, 0)
+	require.Equal(t, "42501", pgCode(err), "%v", err)
+	_, err = pgschema.DropPartitionsBefore(ctx, nobody, o, time.Now())
+	require.Equal(t, "42501", pgCode(err), "%v", err)
+	_, err = nobody.Exec(ctx, "SELECT public.audit_logs_check_partition($1, $2, $3)", name, late, late.AddDate(0, 1, 0))
+	require.Equal(t, "42501", pgCode(err), "%v", err)
+	require.Empty(t, queryStrings(t, admin, "SELECT relname::text FROM pg_class WHERE relname = $1", name), "no partition was created")
+	ps, err := pgschema.ListPartitions(ctx, admin, o)
+	require.NoError(t, err)
+	require.NotEmpty(t, ps, "Migrate's partitions are all there")
 }
