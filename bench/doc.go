@@ -171,7 +171,13 @@
 // exporter alone (export_only), and a ceiling that writes the same rows
 // without this project's code (one binary COPY from a file for Postgres,
 // clickhouse-client with a TSV file for ClickHouse); for Postgres also the
-// original design, one INSERT per event. Every scenario is timed by the
+// original design, one INSERT per event. Each group has a second ceiling,
+// the limit of this machine: clickhouse-client inserting the same rows in
+// the Native format (ClickHouseInsert/ceiling_native) and two binary COPYs
+// of half the rows each on two connections at once
+// (PostgresInsert/ceiling_parallel). benchfmt prints every scenario's
+// ratio to these as ratio_to_native and ratio_to_parallel, after
+// ratio_to_ceiling. Every scenario is timed by the
 // wall clock from its first event to its last row committed, whatever
 // the server does meanwhile (checkpoints, merges): export_only included,
 // whose next batch is prepared on another goroutine while the current one

@@ -1,13 +1,17 @@
 package bench
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -36,7 +40,7 @@ const (
 )
 
 // BenchmarkPostgresInsert writes audit events into a fresh, migrated
-// Postgres audit table (all its indexes, monthly partitions) in four ways,
+// Postgres audit table (all its indexes, monthly partitions) in five ways,
 // each timed by the wall clock from the first event to the last row
 // committed, and counts the rows afterwards:
 //
@@ -52,6 +56,11 @@ const (
 //   - ceiling: the same rows, preformatted in COPY's binary format (dumped
 //     from the exporter's table before the clock starts), sent by one COPY
 //     from a file into a fresh table: what the server does without us.
+//   - ceiling_parallel: the same rows split in two halves (before the
+//     clock starts), sent by two binary COPYs on two connections at once
+//     into a fresh table: what the server does with two backends, the
+//     limit for a writer that uses more than one connection. benchfmt
+//     prints every scenario's ratio to it as ratio_to_parallel.
 //   - export_only: the exporter alone, the same number of events, in a
 //     child process: Export called with batches of pgBatchSize SDK records,
 //     one batch after another as the BatchProcessor calls it, while a
@@ -80,6 +89,7 @@ func BenchmarkPostgresInsert(b *testing.B) {
 	dump := filepath.Join(b.TempDir(), "rows.pgcopy")
 	b.Run("exporter", func(b *testing.B) { benchPostgresExporter(b, dump) })
 	b.Run("ceiling", func(b *testing.B) { benchPostgresCeiling(b, dump) })
+	b.Run("ceiling_parallel", func(b *testing.B) { benchPostgresParallelCeiling(b, dump) })
 	b.Run("export_only", benchPostgresExportOnly)
 	b.Run("insert_per_event", benchPostgresInsertPerEvent)
 }
@@ -158,14 +168,7 @@ func benchPostgresCeiling(b *testing.B, dump string) {
 // not run), produce writes the rows into a scratch table (pool, reached at
 // dsn) first, untimed.
 func copyCeiling(b *testing.B, dump string, n int, produce func(pool *pgxpool.Pool, dsn string)) {
-	if _, err := os.Stat(dump); err != nil {
-		// Run alone: make the rows the exporter scenario would have made.
-		scratch, dsn := pgTableDSN(b)
-		produce(scratch, dsn)
-		if err := dumpRows(scratch, dump); err != nil {
-			b.Fatal(err)
-		}
-	}
+	ensureDump(b, dump, produce)
 	pool := pgTable(b)
 	f, err := os.Open(dump)
 	if err != nil {
@@ -198,6 +201,175 @@ func copyCeiling(b *testing.B, dump string, n int, produce func(pool *pgxpool.Po
 	}
 	checkPgRows(b, pool, n)
 	report(b, n, elapsed)
+}
+
+// ensureDump makes the dump when it does not exist (the scenario that
+// writes it did not run): produce writes the rows into a scratch table
+// (pool, reached at dsn), untimed, and they are dumped from there.
+func ensureDump(b *testing.B, dump string, produce func(pool *pgxpool.Pool, dsn string)) {
+	b.Helper()
+	if _, err := os.Stat(dump); err == nil {
+		return
+	}
+	scratch, dsn := pgTableDSN(b)
+	produce(scratch, dsn)
+	if err := dumpRows(scratch, dump); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchPostgresParallelCeiling times two binary COPYs on two connections
+// at once, each of one half of the rows in dump (split before the clock
+// starts), into a fresh audit table.
+func benchPostgresParallelCeiling(b *testing.B, dump string) {
+	const parts = 2
+	n := pgExporterEvents
+	ensureDump(b, dump, func(_ *pgxpool.Pool, dsn string) {
+		insertChild(b, childConfig{Scenario: childPostgresExporter, DSN: dsn, Events: n})
+	})
+	files, err := splitCopyBinary(dump, b.TempDir(), parts, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := pgTable(b)
+	ctx := context.Background()
+	conns := make([]*pgxpool.Conn, parts)
+	ins := make([]*os.File, parts)
+	for i := range parts {
+		if conns[i], err = pool.Acquire(ctx); err != nil {
+			b.Fatal(err)
+		}
+		defer conns[i].Release()
+		if ins[i], err = os.Open(files[i]); err != nil {
+			b.Fatal(err)
+		}
+		defer ins[i].Close()
+	}
+	copySQL := "COPY audit_logs (" + pgCopyColumns() + ") FROM STDIN WITH (FORMAT binary)"
+	runtime.GC()
+
+	b.ReportAllocs()
+	b.StartTimer() // ensureDump may have stopped it
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	rows := make([]int64, parts)
+	errs := make([]error, parts)
+	for i := range parts {
+		wg.Go(func() {
+			tag, err := conns[i].Conn().PgConn().CopyFrom(ctx, ins[i], copySQL)
+			rows[i], errs[i] = tag.RowsAffected(), err
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err := errors.Join(errs...); err != nil {
+		b.Fatal(err)
+	}
+	if got := rows[0] + rows[1]; got != int64(n) {
+		b.Fatalf("the COPYs wrote %d rows (%v), want %d", got, rows, n)
+	}
+	checkPgRows(b, pool, n)
+	report(b, n, elapsed)
+}
+
+// splitCopyBinary splits the n rows of a file in COPY's binary format into
+// parts files in dir, each with the header, a consecutive share of the
+// rows (the first ones get one more when n does not divide) and the
+// trailer, and returns their paths.
+func splitCopyBinary(path, dir string, parts, n int) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	// Header: signature, flags, extension length, extension.
+	header := make([]byte, 19)
+	if _, err := io.ReadFull(r, header); err != nil {
+		return nil, fmt.Errorf("%s: header: %w", path, err)
+	}
+	if string(header[:11]) != "PGCOPY\n\xff\r\n\x00" {
+		return nil, fmt.Errorf("%s: not COPY binary", path)
+	}
+	ext := make([]byte, binary.BigEndian.Uint32(header[15:19]))
+	if _, err := io.ReadFull(r, ext); err != nil {
+		return nil, fmt.Errorf("%s: header extension: %w", path, err)
+	}
+	header = append(header, ext...)
+	trailer := []byte{0xff, 0xff}
+
+	paths := make([]string, parts)
+	var tuple []byte
+	read := 0
+	for p := range parts {
+		paths[p] = filepath.Join(dir, fmt.Sprintf("rows.%d.pgcopy", p))
+		out, err := os.Create(paths[p])
+		if err != nil {
+			return nil, err
+		}
+		w := bufio.NewWriterSize(out, 1<<20)
+		_, err = w.Write(header)
+		share := n/parts + btoi(p < n%parts)
+		for i := 0; i < share && err == nil; i++ {
+			if tuple, err = readTuple(r, tuple[:0]); err == nil {
+				_, err = w.Write(tuple)
+				read++
+			}
+		}
+		if err == nil {
+			_, err = w.Write(trailer)
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		if err = errors.Join(err, out.Close()); err != nil {
+			return nil, fmt.Errorf("%s: row %d: %w", path, read, err)
+		}
+	}
+	var end [2]byte
+	if _, err := io.ReadFull(r, end[:]); err != nil || end != [2]byte{0xff, 0xff} {
+		return nil, fmt.Errorf("%s: no trailer after %d rows (%w): it holds more rows", path, n, err)
+	}
+	return paths, nil
+}
+
+// readTuple appends one tuple of COPY's binary format from r to dst: its
+// field count and every field's length and bytes (-1 for NULL).
+func readTuple(r *bufio.Reader, dst []byte) ([]byte, error) {
+	var b [4]byte
+	if _, err := io.ReadFull(r, b[:2]); err != nil {
+		return dst, err
+	}
+	fields := int16(binary.BigEndian.Uint16(b[:2]))
+	if fields < 0 {
+		return dst, fmt.Errorf("trailer where a row was expected")
+	}
+	dst = append(dst, b[:2]...)
+	for range fields {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return dst, err
+		}
+		dst = append(dst, b[:]...)
+		size := int32(binary.BigEndian.Uint32(b[:]))
+		if size <= 0 {
+			continue
+		}
+		start := len(dst)
+		dst = slices.Grow(dst, int(size))[:start+int(size)]
+		if _, err := io.ReadFull(r, dst[start:]); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+func btoi(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 func benchPostgresExportOnly(b *testing.B) {

@@ -54,7 +54,20 @@
 // are summarised the same way. The first ratio of a line (ratio_to_ceiling
 // when the group has a ceiling) is followed by ratio_min, ratio_max and
 // ratio_rounds; any further ratio by <key>_min and <key>_max.
-
+//
+// # Alternate ceilings
+//
+// A group may have a second yardstick besides its ceiling: a scenario
+// whose last name element is one of the -alternate names
+// ("ceiling_native" and "ceiling_parallel" by default). Every other
+// scenario of the group gets its ratio to it, paired round by round like
+// ratio_to_ceiling and printed after it, under the key ratio_to_ followed
+// by the name without a leading "ceiling_" (ratio_to_native), with
+// <key>_min and <key>_max. An alternate ceiling is never the group's
+// ceiling, nor a variant of it (ceiling_native is not the ceiling of a
+// scenario named "..._native"): its own line carries its ratio to the
+// plain ceiling.
+//
 // # Per-operation benchmarks
 //
 // An ordinary benchmark (b.ReportAllocs, one operation per b.Loop

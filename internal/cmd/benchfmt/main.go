@@ -11,6 +11,7 @@ import (
 
 func main() {
 	ceilings := flag.String("ceiling", "ceiling,direct", "comma-separated `names` of the sub-benchmark that is the ceiling of its group")
+	alternates := flag.String("alternate", "ceiling_native,ceiling_parallel", "comma-separated `names` of sub-benchmarks that are a second ceiling of their group")
 	passthrough := flag.Bool("passthrough", false, "copy every input line to standard error as it is read")
 	flag.Parse()
 
@@ -18,7 +19,7 @@ func main() {
 	if *passthrough {
 		echo = os.Stderr
 	}
-	if err := run(os.Stdin, os.Stdout, echo, strings.Split(*ceilings, ",")); err != nil {
+	if err := run(os.Stdin, os.Stdout, echo, strings.Split(*ceilings, ","), strings.Split(*alternates, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "benchfmt:", err)
 		os.Exit(1)
 	}
@@ -26,7 +27,7 @@ func main() {
 
 // run reads go test output from in, copying it to echo if echo is not nil,
 // and writes the summary to out.
-func run(in io.Reader, out, echo io.Writer, ceilings []string) error {
+func run(in io.Reader, out, echo io.Writer, ceilings, alternates []string) error {
 	if echo != nil {
 		in = io.TeeReader(in, echo)
 	}
@@ -38,7 +39,7 @@ func run(in io.Reader, out, echo io.Writer, ceilings []string) error {
 		return fmt.Errorf("no benchmark results in the input")
 	}
 	w := bufio.NewWriter(out)
-	for _, line := range Summarize(results, ceilings) {
+	for _, line := range Summarize(results, ceilings, alternates) {
 		fmt.Fprintln(w, line)
 	}
 	return w.Flush()

@@ -180,8 +180,11 @@ func (s *scenario) ratios(ceiling *scenario) []float64 {
 
 // Summarize returns one line per scenario, in order of first appearance,
 // each with the median of its metrics and its ratio to the ceiling of its
-// group, paired round by round (see the package documentation).
-func Summarize(results []Result, ceilings []string) []string {
+// group, paired round by round (see the package documentation), and its
+// ratio to each alternate ceiling of its group: a scenario whose leaf is
+// one of alternates ("ceiling_native"). An alternate ceiling is never the
+// group's ceiling, nor a variant of it.
+func Summarize(results []Result, ceilings, alternates []string) []string {
 	var order []*scenario
 	byName := make(map[string]*scenario)
 	for _, r := range results {
@@ -205,21 +208,41 @@ func Summarize(results []Result, ceilings []string) []string {
 
 	lines := make([]string, 0, len(order))
 	for _, s := range order {
-		lines = append(lines, format(s, ceilingOf(s, order, ceilings)))
+		lines = append(lines, format(s, ceilingOf(s, order, ceilings, alternates), alternatesOf(s, order, alternates)))
 	}
 	return lines
+}
+
+// alternatesOf returns the alternate ceilings of s's group other than s,
+// in input order.
+func alternatesOf(s *scenario, all []*scenario, alternates []string) []*scenario {
+	var out []*scenario
+	for _, c := range all {
+		if c != s && c.group == s.group && c.leaf != "" && slices.Contains(alternates, c.leaf) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// alternateKey is the ratio key of an alternate ceiling: "ratio_to_" and
+// its leaf without a leading "ceiling_" ("ratio_to_native" for
+// "ceiling_native").
+func alternateKey(leaf string) string {
+	return "ratio_to_" + metricKey(strings.TrimPrefix(leaf, "ceiling_"))
 }
 
 // ceilingOf returns the ceiling of s among all, or nil: the scenario of
 // s's group whose leaf is one of ceilings followed by the variant suffix
 // of s's leaf ("direct_dedup_off" for "bridge_dedup_off"), the longest
 // such suffix first; else the one whose leaf is one of ceilings. Among
-// several, the first in input order wins.
-func ceilingOf(s *scenario, all []*scenario, ceilings []string) *scenario {
+// several, the first in input order wins. A scenario whose leaf is one of
+// alternates is never a ceiling.
+func ceilingOf(s *scenario, all []*scenario, ceilings, alternates []string) *scenario {
 	var best *scenario
 	bestSuffix := -1
 	for _, c := range all {
-		if c.group != s.group || c.leaf == "" {
+		if c.group != s.group || c.leaf == "" || slices.Contains(alternates, c.leaf) {
 			continue
 		}
 		for _, name := range ceilings {
@@ -251,7 +274,7 @@ func isRatio(unit string) bool {
 	return strings.HasPrefix(unit, "ratio_")
 }
 
-func format(s, ceiling *scenario) string {
+func format(s, ceiling *scenario, alternates []*scenario) string {
 	var b strings.Builder
 	b.WriteString("scenario=")
 	b.WriteString(s.name)
@@ -307,6 +330,9 @@ func format(s, ceiling *scenario) string {
 
 	if ceiling != nil {
 		ratio("ratio_to_ceiling", s.ratios(ceiling))
+	}
+	for _, a := range alternates {
+		ratio(alternateKey(a.leaf), s.ratios(a))
 	}
 	for _, u := range own {
 		ratio(metricKey(u), s.values[u])

@@ -30,7 +30,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out, echo bytes.Buffer
-			if err := run(bytes.NewReader(raw), &out, &echo, []string{"ceiling", "direct"}); err != nil {
+			if err := run(bytes.NewReader(raw), &out, &echo, []string{"ceiling", "direct"}, []string{"ceiling_native", "ceiling_parallel"}); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(echo.Bytes(), raw) {
@@ -56,7 +56,7 @@ func TestGolden(t *testing.T) {
 
 func TestRunNoResults(t *testing.T) {
 	var out bytes.Buffer
-	err := run(strings.NewReader("PASS\nok  \tpkg\t0.1s\n"), &out, nil, []string{"direct"})
+	err := run(strings.NewReader("PASS\nok  \tpkg\t0.1s\n"), &out, nil, []string{"direct"}, nil)
 	if err == nil {
 		t.Fatalf("no error for input without results; output %q", out.String())
 	}
@@ -207,7 +207,7 @@ BenchmarkInsert/ceiling-2 1 10 events/s
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := Summarize(results, []string{"ceiling"})
+	lines := Summarize(results, []string{"ceiling"}, nil)
 	if len(lines) != 2 {
 		t.Fatalf("%d lines, want 2: %q", len(lines), lines)
 	}
@@ -244,7 +244,7 @@ BenchmarkEmit/direct-2 100 20 ns/op
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fields(Summarize(results, []string{"direct"})[0])
+	got := fields(Summarize(results, []string{"direct"}, nil)[0])
 	if got["ratio_rounds"] != "3.00,0.50" || got["ratio_to_ceiling"] != "1.75" || got["ratio_min"] != "0.50" || got["ratio_max"] != "3.00" {
 		t.Errorf("bridge: %v, want rounds 3.00,0.50, median 1.75, min 0.50, max 3.00", got)
 	}
@@ -266,7 +266,7 @@ BenchmarkDelivery/emit_recommended-2 100 7 ns/op 0.9 ratio_to_stock
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := Summarize(results, []string{"ceiling"})[0]
+	line := Summarize(results, []string{"ceiling"}, nil)[0]
 	got := fields(line)
 	want := map[string]string{"ns_per_op": "8", "ratio_to_stock": "0.90", "ratio_min": "0.80", "ratio_max": "1.20", "ratio_rounds": "0.80,1.20,0.90"}
 	for k, v := range want {
@@ -295,13 +295,57 @@ func TestCeilingOf(t *testing.T) {
 		"Other/x":               "",
 	}
 	for _, s := range all {
-		c := ceilingOf(s, all, []string{"ceiling", "direct"})
+		c := ceilingOf(s, all, []string{"ceiling", "direct"}, nil)
 		got := ""
 		if c != nil {
 			got = c.name
 		}
 		if got != want[s.name] {
 			t.Errorf("ceiling of %s = %q, want %q", s.name, got, want[s.name])
+		}
+	}
+}
+
+// TestSummarizeAlternateCeilings checks the second ceilings of a group:
+// every other scenario of the group gets its ratio to each, paired round
+// by round, after ratio_to_ceiling and with <key>_min and <key>_max; an
+// alternate ceiling is measured against the plain ceiling, never against
+// itself, and is never the ceiling of a "_native" scenario.
+func TestSummarizeAlternateCeilings(t *testing.T) {
+	in := `# round 1/2
+BenchmarkInsert/exporter-2 1 100 events/s
+BenchmarkInsert/ceiling-2 1 200 events/s
+BenchmarkInsert/ceiling_native-2 1 400 events/s
+BenchmarkInsert/export_native-2 1 100 events/s
+# round 2/2
+BenchmarkInsert/exporter-2 1 150 events/s
+BenchmarkInsert/ceiling-2 1 200 events/s
+BenchmarkInsert/ceiling_native-2 1 250 events/s
+BenchmarkInsert/export_native-2 1 100 events/s
+`
+	results, err := Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := Summarize(results, []string{"ceiling"}, []string{"ceiling_native", "ceiling_parallel"})
+	if len(lines) != 4 {
+		t.Fatalf("%d lines, want 4: %q", len(lines), lines)
+	}
+	cases := []struct {
+		line int
+		want map[string]string
+	}{
+		{0, map[string]string{"ratio_to_ceiling": "0.62", "ratio_rounds": "0.50,0.75", "ratio_to_native": "0.42", "ratio_to_native_min": "0.25", "ratio_to_native_max": "0.60"}},
+		{1, map[string]string{"ratio_to_ceiling": "1.00", "ratio_to_native": "0.65", "ratio_to_native_min": "0.50", "ratio_to_native_max": "0.80"}},
+		{2, map[string]string{"ratio_to_ceiling": "1.62", "ratio_min": "1.25", "ratio_max": "2.00", "ratio_to_native": ""}},
+		{3, map[string]string{"ratio_to_ceiling": "0.50", "ratio_to_native": "0.33"}},
+	}
+	for _, c := range cases {
+		got := fields(lines[c.line])
+		for k, v := range c.want {
+			if got[k] != v {
+				t.Errorf("%s = %q, want %q (line %q)", k, got[k], v, lines[c.line])
+			}
 		}
 	}
 }
