@@ -12,6 +12,7 @@ import (
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
+	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
 // otlpRecord is a record as another SDK sends it over OTLP: a body and a
@@ -59,22 +60,32 @@ func otlpLogins(n int) otlpRecords {
 }
 
 func TestExportRecordsStoresOTLPRecords(t *testing.T) {
-	conn, opts, _ := migrated(t)
+	conn, opts, layout := migrated(t)
 	exp, _ := newExporter(t, conn, opts)
 	require.NoError(t, exp.ExportRecords(ctxT(t), otlpLogins(3)))
 	st := exp.Stats()
 	assert.Equal(t, uint64(3), st.Written)
 	assert.Equal(t, uint64(1), st.Rejected[auditrow.ReasonNonAudit])
 
+	// The third login, 2 ms after the first: attributes are key and value
+	// arrays in the compat layout, a Map in the modern one.
+	query := `SELECT service_name, action, user_id, attr_keys, attr_values FROM audit_logs WHERE time_ns = 2000000`
+	if layout == chschema.LayoutModern {
+		query = `SELECT service_name, action, user_id, mapKeys(attributes), mapValues(attributes) FROM audit_logs
+			WHERE time = toDateTime64('2025-06-01 09:30:00.002', 9, 'UTC')`
+	}
 	var svc, action, user string
 	var keys, values []string
-	require.NoError(t, conn.QueryRow(ctxT(t), `SELECT service_name, action, user_id, attr_keys, attr_values
-		FROM audit_logs WHERE time_ns = 2000000`).Scan(&svc, &action, &user, &keys, &values))
+	require.NoError(t, conn.QueryRow(ctxT(t), query).Scan(&svc, &action, &user, &keys, &values))
 	assert.Equal(t, "node-portal", svc)
 	assert.Equal(t, "login", action)
 	assert.Equal(t, "u1", user)
-	assert.Equal(t, []string{"attempt", "log.body", "log.severity_number", "log.severity_text"}, keys)
-	assert.Equal(t, []string{"2", "user logged in", "9", "INFO"}, values)
+	require.Len(t, values, len(keys))
+	got := map[string]string{}
+	for i, k := range keys {
+		got[k] = values[i]
+	}
+	assert.Equal(t, map[string]string{"attempt": "2", "log.body": "user logged in", "log.severity_number": "9", "log.severity_text": "INFO"}, got)
 }
 
 // TestExportRecordsStoredCheck gives the same records twice, as a
