@@ -457,15 +457,13 @@ func forwardedHops(lines []string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		for i := len(lines) - 1; i >= 0; i-- {
 			for elem := range elementsFromRight(lines[i]) {
-				fors, ok := parseForwarded(elem)
+				forValue, empty, ok := parseElement(elem)
 				if !ok {
 					yield("")
 					return
 				}
-				for j := len(fors) - 1; j >= 0; j-- {
-					if !yield(fors[j]) {
-						return
-					}
+				if !empty && !yield(forValue) {
+					return
 				}
 			}
 		}
@@ -512,48 +510,40 @@ func escapedAt(s string, i int) bool {
 	return n%2 == 1
 }
 
-// parseForwarded parses one Forwarded header line into the for= value of
-// each non-empty element ("" for an element without exactly one for=). It
-// reports false for a line that does not follow the RFC 7239 grammar.
-func parseForwarded(line string) (fors []string, ok bool) {
+// parseElement parses one element of a Forwarded header (pairs separated
+// by ';', no top-level ',': [elementsFromRight] splits them) into its for=
+// value, "" when it has no for= or more than one. It reports empty for an
+// element without pairs, and false when the element does not follow the
+// RFC 7239 grammar.
+func parseElement(elem string) (forValue string, empty, ok bool) {
+	nFor, nPairs := 0, 0
 	i := 0
 	for {
-		// One element: pairs separated by ';', ended by ',' or the end.
-		var forValue string
-		nFor, nPairs := 0, 0
-		for {
-			i = skipOWS(line, i)
-			if i < len(line) && line[i] != ',' && line[i] != ';' {
-				name, value, next, ok := parsePair(line, i)
-				if !ok {
-					return nil, false
-				}
-				nPairs++
-				if strings.EqualFold(name, "for") {
-					nFor++
-					forValue = value
-				}
-				i = skipOWS(line, next)
+		i = skipOWS(elem, i)
+		if i < len(elem) && elem[i] != ';' {
+			name, value, next, ok := parsePair(elem, i)
+			if !ok {
+				return "", false, false
 			}
-			if i == len(line) || line[i] == ',' {
-				break
+			nPairs++
+			if strings.EqualFold(name, "for") {
+				nFor++
+				forValue = value
 			}
-			if line[i] != ';' {
-				return nil, false
-			}
-			i++
+			i = skipOWS(elem, next)
 		}
-		if nPairs > 0 {
-			if nFor != 1 {
-				forValue = ""
-			}
-			fors = append(fors, forValue)
+		if i == len(elem) {
+			break
 		}
-		if i == len(line) {
-			return fors, true
+		if elem[i] != ';' {
+			return "", false, false
 		}
-		i++ // the ','
+		i++
 	}
+	if nFor != 1 {
+		forValue = ""
+	}
+	return forValue, nPairs == 0, true
 }
 
 // parsePair parses the name=value pair starting at s[i] and returns the
