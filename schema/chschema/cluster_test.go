@@ -228,17 +228,6 @@ func TestClusterLive(t *testing.T) {
 	t.Run("query pack", checkPack)
 
 	t.Run("re-sent events", func(t *testing.T) {
-		// No background merge may collapse the copies before they are
-		// counted: merges stay stopped on every server until the test
-		// merges the parts itself.
-		merges := func(verb string) {
-			for _, shard := range tc.conns {
-				for _, c := range shard {
-					require.NoError(t, c.Exec(ctxT(t), "SYSTEM "+verb+" MERGES audit.audit_logs_local"))
-				}
-			}
-		}
-		merges("STOP")
 		emit(t, exp, events, 1) // every seed event again, as a Collector re-sending would
 		tc.syncReplicas(t, "audit")
 		require.EqualValues(t, 2*len(events), count(t, admin, "SELECT count() FROM audit.audit_logs"), "the copies are stored until the parts merge")
@@ -258,7 +247,6 @@ func TestClusterLive(t *testing.T) {
 		}
 		// What the design says: ReplacingMergeTree collapses copies when
 		// parts merge.
-		merges("START")
 		tc.optimize(t, "audit", "202405", "202406")
 		requireOnce(t, tc.placement(t, "audit"), ids)
 
