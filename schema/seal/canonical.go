@@ -16,12 +16,26 @@ import (
 // EncodingVersion is the version of the canonical row encoding, of the
 // personal-data commitment and of the digest encoding that this package
 // writes, recorded in every digest. A change to any of them is a new
-// version; verifiers keep the old ones.
-const EncodingVersion = 1
+// version; verifiers keep the old ones: version 1 digests still verify.
+//
+// Version 2 moves the resource id and the details, previous and new values
+// behind the commitment, next to the personal fields, so that erasure can
+// pseudonymise a user named as the target of an event and the personal
+// values inside details (see the package documentation, "Erasure").
+const EncodingVersion = 2
+
+// encodingV1 is the first encoding: only the five personal fields behind
+// the commitment.
+const encodingV1 = 1
+
+// knownVersion reports whether v is an encoding version this package
+// verifies.
+func knownVersion(v int) bool { return v == encodingV1 || v == EncodingVersion }
 
 // Personal holds the personal fields of a row. They enter the row's hash
-// only through [Commit], so that pseudonymising them later keeps the seal
-// verifiable (see the package documentation, "Erasure").
+// only through its commitment ([Row.Commit]), so that pseudonymising them
+// later keeps the seal verifiable (see the package documentation,
+// "Erasure").
 type Personal struct {
 	UserID    string
 	UserName  string
@@ -102,15 +116,18 @@ const (
 )
 
 // Canonical returns the canonical encoding (version [EncodingVersion]) of
-// r, with commitment standing for its personal fields (see [Commit]). The
-// leaf of r in a digest's Merkle tree is [LeafHash] of these bytes. The
-// encoding is documented in the package documentation.
+// r, with commitment standing for the fields behind it (see
+// [Row.Commit]). The leaf of r in a digest's Merkle tree is [LeafHash] of
+// these bytes. The encoding is documented in the package documentation.
 func (r *Row) Canonical(commitment [32]byte) []byte {
-	return r.appendCanonical(make([]byte, 0, 512), commitment)
+	return r.appendCanonical(make([]byte, 0, 512), EncodingVersion, commitment)
 }
 
-func (r *Row) appendCanonical(b []byte, commitment [32]byte) []byte {
-	b = append(b, EncodingVersion)
+// appendCanonical appends the canonical encoding of the given version.
+// Version 1 encodes the resource id and the JSON values directly; version
+// 2 leaves them to the commitment.
+func (r *Row) appendCanonical(b []byte, version int, commitment [32]byte) []byte {
+	b = append(b, byte(version))
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Time.UnixMicro()))
 	b = append(b, r.EventID[:]...)
 	b = appendStr(b, r.Action)
@@ -118,10 +135,12 @@ func (r *Row) appendCanonical(b []byte, commitment [32]byte) []byte {
 	b = appendStr(b, r.ErrorType)
 	b = appendStr(b, r.WorkspaceID)
 	b = appendStr(b, r.ResourceType)
-	b = appendStr(b, r.ResourceID)
-	b = appendJSONField(b, r.Details)
-	b = appendJSONField(b, r.Previous)
-	b = appendJSONField(b, r.New)
+	if version == encodingV1 {
+		b = appendStr(b, r.ResourceID)
+		b = appendJSONField(b, r.Details)
+		b = appendJSONField(b, r.Previous)
+		b = appendJSONField(b, r.New)
+	}
 	b = r.appendAttributes(b)
 	b = appendStr(b, r.TraceID)
 	b = appendStr(b, r.SpanID)
@@ -171,23 +190,46 @@ func (r *Row) appendSanitized(b []byte) []byte {
 	return b
 }
 
-// personalDomain separates commitments from every other hash.
-const personalDomain = "otelaudit.personal.v1\x00"
+// The domains separate commitments from every other hash, and the
+// versions from each other.
+const (
+	personalDomainV1 = "otelaudit.personal.v1\x00"
+	personalDomainV2 = "otelaudit.personal.v2\x00"
+)
 
-// Commit returns the commitment to a row's personal fields under salt:
-// SHA-256 of "otelaudit.personal.v1", a NUL byte, then salt, user id, user
-// name, client IP (normalised), user agent and session id, each as a
-// 32-bit big-endian length and its bytes. Rows not yet sealed are committed
-// with an empty salt.
-func Commit(p Personal, salt []byte) [32]byte {
-	b := make([]byte, 0, 128)
-	b = append(b, personalDomain...)
+// Commit returns the commitment (version [EncodingVersion]) to the fields
+// of r that erasure may change, under salt: SHA-256 of
+// "otelaudit.personal.v2", a NUL byte, then salt, user id, user name,
+// client IP (normalised), user agent, session id and resource id, each as
+// a 32-bit big-endian length and its bytes, then details, previous and new
+// value as the canonical encoding encodes JSON columns. Rows not yet sealed
+// are committed with an empty salt.
+func (r *Row) Commit(salt []byte) [32]byte {
+	return r.commit(EncodingVersion, salt)
+}
+
+// commit returns the commitment of the given version: version 1 covers the
+// five personal fields only (domain "otelaudit.personal.v1").
+func (r *Row) commit(version int, salt []byte) [32]byte {
+	p := &r.Personal
+	b := make([]byte, 0, 256+len(r.Details)+len(r.Previous)+len(r.New))
+	if version == encodingV1 {
+		b = append(b, personalDomainV1...)
+	} else {
+		b = append(b, personalDomainV2...)
+	}
 	b = appendStr(b, string(salt))
 	b = appendStr(b, p.UserID)
 	b = appendStr(b, p.UserName)
 	b = appendStr(b, canonicalIP(p.ClientIP))
 	b = appendStr(b, p.UserAgent)
 	b = appendStr(b, p.SessionID)
+	if version != encodingV1 {
+		b = appendStr(b, r.ResourceID)
+		b = appendJSONField(b, r.Details)
+		b = appendJSONField(b, r.Previous)
+		b = appendJSONField(b, r.New)
+	}
 	return sha256.Sum256(b)
 }
 

@@ -3,6 +3,7 @@ package seal
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -122,83 +123,129 @@ func sampleRow() Row {
 	}
 }
 
-// TestCanonicalCoversEveryField: changing any covered field changes the
-// encoding; what the stores differ in does not.
-func TestCanonicalCoversEveryField(t *testing.T) {
-	var comm [32]byte
-	base := sampleRow()
-	ref := base.Canonical(comm)
-	changes := map[string]func(r *Row){
-		"time":          func(r *Row) { r.Time = r.Time.Add(time.Microsecond) },
-		"event id":      func(r *Row) { r.EventID[15] ^= 1 },
-		"action":        func(r *Row) { r.Action = "login" },
-		"outcome":       func(r *Row) { r.Outcome = "failure" },
-		"error type":    func(r *Row) { r.ErrorType = "x" },
-		"workspace":     func(r *Row) { r.WorkspaceID = "ws_2" },
-		"resource type": func(r *Row) { r.ResourceType = "invoice" },
-		"resource id":   func(r *Row) { r.ResourceID = "set_2" },
-		"details":       func(r *Row) { r.Details = []byte(`{"a":2}`) },
-		"no details":    func(r *Row) { r.Details = nil },
-		"previous":      func(r *Row) { r.Previous = []byte(`{"t":"light"}`) },
-		"new":           func(r *Row) { r.New = nil },
-		"attribute":     func(r *Row) { r.Attributes = []Attr{{"tenant.region", "us"}, {"invoice.lines", "12"}} },
-		"attribute key": func(r *Row) { r.Attributes = []Attr{{"tenant.regio", "eu"}, {"invoice.lines", "12"}} },
-		"no attributes": func(r *Row) { r.Attributes = nil },
-		"trace":         func(r *Row) { r.TraceID = "" },
-		"span":          func(r *Row) { r.SpanID = "b7ad6b7169203332" },
-		"service":       func(r *Row) { r.ServiceName = "auth" },
-		"sanitized":     func(r *Row) { r.Sanitized = nil },
-	}
-	for name, change := range changes {
-		r := sampleRow()
-		change(&r)
-		require.NotEqual(t, ref, r.Canonical(comm), name)
-	}
-	var other [32]byte
-	other[0] = 1
-	require.NotEqual(t, ref, base.Canonical(other), "commitment")
-
-	alike := map[string]func(r *Row){
-		"nanoseconds":        func(r *Row) { r.Time = r.Time.Add(99 * time.Nanosecond) },
-		"time zone":          func(r *Row) { r.Time = r.Time.In(time.FixedZone("x", 3600)) },
-		"attribute order":    func(r *Row) { r.Attributes = []Attr{{"invoice.lines", "12"}, {"tenant.region", "eu"}} },
-		"attribute repeated": func(r *Row) { r.Attributes = append([]Attr{{"tenant.region", "old"}}, r.Attributes...) },
-		"typed attribute":    func(r *Row) { r.Attributes[1].Value = "12.0" },
-		"store marker":       func(r *Row) { r.Sanitized = append(r.Sanitized, "time:out_of_range", "observed_time:out_of_range") },
-		"personal fields":    func(r *Row) { r.Personal = Personal{} }, // they enter through the commitment
-		"ingestion time":     func(r *Row) { r.IngestedAt = time.Now() },
-		"details spacing":    func(r *Row) { r.Details = []byte(`{ "a" : 1.0 }`) },
-	}
-	for name, change := range alike {
-		r := sampleRow()
-		change(&r)
-		require.Equal(t, ref, r.Canonical(comm), name)
-	}
-
-	r := sampleRow()
-	r.Sanitized = append(r.Sanitized, markerAttrsTooLarge)
-	a := r.Canonical(comm)
-	r.Attributes = nil
-	require.Equal(t, a, r.Canonical(comm), "attributes of a row whose attributes were truncated in Postgres are not covered")
+// leafOf is a row's leaf bytes in the given version, its commitment
+// computed under salt.
+func leafOf(r Row, version int, salt []byte) []byte {
+	return r.appendCanonical(nil, version, r.commit(version, salt))
 }
 
-func TestCommitCoversPersonalFields(t *testing.T) {
+// TestCanonicalCoversEveryField: in both versions, changing any covered
+// field changes the leaf; what the stores differ in does not.
+func TestCanonicalCoversEveryField(t *testing.T) {
 	salt := []byte("0123456789abcdef")
-	p := sampleRow().Personal
-	ref := Commit(p, salt)
-	require.Equal(t, ref, Commit(Personal{UserID: "usr_1", UserName: "Ada", ClientIP: "2001:0db8:0:0::1", UserAgent: "ua", SessionID: "s1"}, salt), "addresses are normalised")
-	for name, q := range map[string]Personal{
-		"user id":    {UserID: "usr_2", UserName: "Ada", ClientIP: "2001:db8::1", UserAgent: "ua", SessionID: "s1"},
-		"user name":  {UserID: "usr_1", UserName: "Bob", ClientIP: "2001:db8::1", UserAgent: "ua", SessionID: "s1"},
-		"client ip":  {UserID: "usr_1", UserName: "Ada", ClientIP: "2001:db8::2", UserAgent: "ua", SessionID: "s1"},
-		"user agent": {UserID: "usr_1", UserName: "Ada", ClientIP: "2001:db8::1", UserAgent: "ub", SessionID: "s1"},
-		"session":    {UserID: "usr_1", UserName: "Ada", ClientIP: "2001:db8::1", UserAgent: "ua", SessionID: "s2"},
-		"boundaries": {UserID: "usr_1A", UserName: "da", ClientIP: "2001:db8::1", UserAgent: "ua", SessionID: "s1"},
-	} {
-		require.NotEqual(t, ref, Commit(q, salt), name)
+	for _, ver := range []int{encodingV1, EncodingVersion} {
+		ref := leafOf(sampleRow(), ver, salt)
+		changes := map[string]func(r *Row){
+			"time":          func(r *Row) { r.Time = r.Time.Add(time.Microsecond) },
+			"event id":      func(r *Row) { r.EventID[15] ^= 1 },
+			"action":        func(r *Row) { r.Action = "login" },
+			"outcome":       func(r *Row) { r.Outcome = "failure" },
+			"error type":    func(r *Row) { r.ErrorType = "x" },
+			"workspace":     func(r *Row) { r.WorkspaceID = "ws_2" },
+			"resource type": func(r *Row) { r.ResourceType = "invoice" },
+			"resource id":   func(r *Row) { r.ResourceID = "set_2" },
+			"details":       func(r *Row) { r.Details = []byte(`{"a":2}`) },
+			"no details":    func(r *Row) { r.Details = nil },
+			"previous":      func(r *Row) { r.Previous = []byte(`{"t":"light"}`) },
+			"new":           func(r *Row) { r.New = nil },
+			"attribute":     func(r *Row) { r.Attributes = []Attr{{"tenant.region", "us"}, {"invoice.lines", "12"}} },
+			"attribute key": func(r *Row) { r.Attributes = []Attr{{"tenant.regio", "eu"}, {"invoice.lines", "12"}} },
+			"no attributes": func(r *Row) { r.Attributes = nil },
+			"trace":         func(r *Row) { r.TraceID = "" },
+			"span":          func(r *Row) { r.SpanID = "b7ad6b7169203332" },
+			"service":       func(r *Row) { r.ServiceName = "auth" },
+			"sanitized":     func(r *Row) { r.Sanitized = nil },
+			"user id":       func(r *Row) { r.Personal.UserID = "usr_2" },
+			"user name":     func(r *Row) { r.Personal.UserName = "Bob" },
+			"client ip":     func(r *Row) { r.Personal.ClientIP = "2001:db8::2" },
+			"user agent":    func(r *Row) { r.Personal.UserAgent = "ub" },
+			"session":       func(r *Row) { r.Personal.SessionID = "s2" },
+			"boundaries":    func(r *Row) { r.Personal.UserID, r.Personal.UserName = "usr_1A", "da" },
+			// The fields behind a version 2 commitment shift into each
+			// other only if lengths are not encoded.
+			"resource id into details": func(r *Row) { r.ResourceID, r.Details = "", []byte(`{"a":1}`) },
+		}
+		for name, change := range changes {
+			r := sampleRow()
+			change(&r)
+			require.NotEqual(t, ref, leafOf(r, ver, salt), "version %d: %s", ver, name)
+		}
+		require.NotEqual(t, ref, leafOf(sampleRow(), ver, []byte("0123456789abcdeg")), "version %d: salt", ver)
+		require.NotEqual(t, ref, leafOf(sampleRow(), ver, nil), "version %d: no salt", ver)
+		require.NotEqual(t, ref, leafOf(sampleRow(), 3-ver, salt), "version %d: the other version", ver)
+
+		alike := map[string]func(r *Row){
+			"nanoseconds":        func(r *Row) { r.Time = r.Time.Add(99 * time.Nanosecond) },
+			"time zone":          func(r *Row) { r.Time = r.Time.In(time.FixedZone("x", 3600)) },
+			"attribute order":    func(r *Row) { r.Attributes = []Attr{{"invoice.lines", "12"}, {"tenant.region", "eu"}} },
+			"attribute repeated": func(r *Row) { r.Attributes = append([]Attr{{"tenant.region", "old"}}, r.Attributes...) },
+			"typed attribute":    func(r *Row) { r.Attributes[1].Value = "12.0" },
+			"store marker":       func(r *Row) { r.Sanitized = append(r.Sanitized, "time:out_of_range", "observed_time:out_of_range") },
+			"ingestion time":     func(r *Row) { r.IngestedAt = time.Now() },
+			"details spacing":    func(r *Row) { r.Details = []byte(`{ "a" : 1.0 }`) },
+			"address form":       func(r *Row) { r.Personal.ClientIP = "2001:0db8:0:0::1" },
+		}
+		for name, change := range alike {
+			r := sampleRow()
+			change(&r)
+			require.Equal(t, ref, leafOf(r, ver, salt), "version %d: %s", ver, name)
+		}
+
+		r := sampleRow()
+		r.Sanitized = append(r.Sanitized, markerAttrsTooLarge)
+		a := leafOf(r, ver, salt)
+		r.Attributes = nil
+		require.Equal(t, a, leafOf(r, ver, salt), "version %d: attributes of a row whose attributes were truncated in Postgres are not covered", ver)
 	}
-	require.NotEqual(t, ref, Commit(p, []byte("0123456789abcdeg")), "salt")
-	require.NotEqual(t, ref, Commit(p, nil), "no salt")
+}
+
+// TestCommitmentStandsForTheErasableFields: with the commitment kept (the
+// salt erased), what erasure may change no longer enters the encoding:
+// the personal fields in both versions, and in version 2 the resource id
+// and the JSON values too. Everything else still does.
+func TestCommitmentStandsForTheErasableFields(t *testing.T) {
+	var comm [32]byte
+	comm[0] = 7
+	erase := func(r *Row) {
+		r.Personal = Personal{UserID: "erased_1"}
+		r.ResourceID = "erased_1"
+		r.Details = []byte(`{"a":"[erased]"}`)
+		r.Previous, r.New = nil, []byte(`[]`)
+	}
+	base := sampleRow()
+	erased := sampleRow()
+	erase(&erased)
+	require.Equal(t, base.appendCanonical(nil, EncodingVersion, comm), erased.appendCanonical(nil, EncodingVersion, comm))
+	require.Equal(t, base.Canonical(comm), erased.Canonical(comm))
+
+	personalOnly := sampleRow()
+	personalOnly.Personal = Personal{UserID: "erased_1"}
+	require.Equal(t, base.appendCanonical(nil, encodingV1, comm), personalOnly.appendCanonical(nil, encodingV1, comm))
+	require.NotEqual(t, base.appendCanonical(nil, encodingV1, comm), erased.appendCanonical(nil, encodingV1, comm),
+		"version 1 covers the resource id and JSON values directly")
+
+	other := sampleRow()
+	other.Action = "login"
+	erase(&other)
+	require.NotEqual(t, base.Canonical(comm), other.Canonical(comm), "the rest stays covered")
+}
+
+// TestVersion1Unchanged pins the version 1 encoding and commitment to the
+// bytes sealed before version 2, so that those digests keep verifying.
+func TestVersion1Unchanged(t *testing.T) {
+	row := Row{
+		Time:        time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC),
+		EventID:     uuid.MustParse("0195f0e2-7c1a-7d3e-9a4b-2c6d8e0f1a2b"),
+		Action:      "login",
+		Outcome:     "success",
+		WorkspaceID: "ws_1",
+		Details:     []byte(`{"method":"password","attempts":1}`),
+		Personal:    Personal{UserID: "usr_1", ClientIP: "203.0.113.7"},
+	}
+	b := leafOf(row, encodingV1, []byte("0123456789abcdef"))
+	leaf := LeafHash(b)
+	require.Len(t, b, 167)
+	require.Equal(t, "9f076b6ebd4c4ba4", hex.EncodeToString(leaf[:8]))
 }
 
 func TestDigestSignedBytesCoverEveryField(t *testing.T) {

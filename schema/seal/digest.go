@@ -90,7 +90,7 @@ func (d *Digest) Check(pub ed25519.PublicKey) error {
 	if len(pub) != ed25519.PublicKeySize {
 		return fmt.Errorf("%w: public key of %d bytes", ErrInvalidOptions, len(pub))
 	}
-	if d.Version != EncodingVersion {
+	if !knownVersion(d.Version) {
 		return fmt.Errorf("%w: digest %d has version %d", ErrUnknownVersion, d.Seq, d.Version)
 	}
 	if d.KeyID != KeyID(pub) {

@@ -83,7 +83,7 @@
 // right); the leaves are the range's rows ordered by (time in
 // microseconds, event id as 16 bytes); an empty tree's root is zero.
 //
-// # The canonical row encoding, version 1
+// # The canonical row encoding, version 2
 //
 // Both stores' rows encode to the same bytes ([Row.Canonical]); the
 // version ([EncodingVersion]) is in every digest. A str is a 32-bit
@@ -91,25 +91,34 @@
 //
 //	field                         encoding                        Postgres column / ClickHouse column
 //	----------------------------  ------------------------------  ---------------------------------------------
-//	version                       1 byte, 1
+//	version                       1 byte, 2
 //	time                          int64 Unix microseconds,        created_at / time + time_ns (compat),
 //	                              rounded down                    time DateTime64(9) (modern)
 //	event id                      16 bytes                        event_id / event_id
 //	action, outcome, error type,  str each, NULL = ""             action, outcome, error_type, workspace_id,
-//	workspace id, resource type,                                  resource, resource_id / action, outcome
-//	resource id                                                   (Enum8 as text), error_type, workspace_id,
-//	                                                              resource_type, resource_id
-//	details, previous, new        0x00 absent, or 0x01 + JSON     details, previous_value, new_value (jsonb) /
-//	                                                              the same (JSON text, "" = absent)
+//	workspace id, resource type                                   resource / action, outcome (Enum8 as text),
+//	                                                              error_type, workspace_id, resource_type
 //	attributes                    0x00 not covered, or 0x01,      attributes (jsonb, typed) / attr_keys +
 //	                              uint32 count, then per key      attr_values (compat), attributes Map (modern)
 //	                              (sorted, last value wins):
 //	                              str key, value
 //	trace id, span id, service    str each                        trace_id, span_id, service_name / the same
 //	sanitized                     uint32 count, str each          sanitized / sanitized
-//	personal commitment           32 bytes (see Erasure)          user_id, user_name, ip_address, user_agent,
-//	                                                              session_id / user_id, user_name, client_ip,
-//	                                                              user_agent, session_id
+//	commitment                    32 bytes (see Erasure)          user_id, user_name, ip_address, user_agent,
+//	                                                              session_id, resource_id, details,
+//	                                                              previous_value, new_value / user_id,
+//	                                                              user_name, client_ip, user_agent,
+//	                                                              session_id, resource_id, details,
+//	                                                              previous_value, new_value
+//
+// Inside the commitment ([Row.Commit]) the resource id is a str and
+// details, previous and new are each 0x00 when absent, or 0x01 and the
+// JSON value (NULL and "" are absent).
+//
+// Version 1, which digests sealed before version 2 carry and which Verify
+// and [VerifyInclusion] still check, has the resource id (str) and the
+// three JSON values directly after the resource type, and a commitment
+// (domain "otelaudit.personal.v1") over the five personal fields only.
 //
 // JSON values are encoded as a tagged tree, not as text, because jsonb
 // prints JSON its own way (key order, spacing, 1e2 as 100): 'n' null, 't'
@@ -134,20 +143,25 @@
 //
 // # Erasure
 //
-// Personal fields (user id, user name, client IP, user agent, session id)
-// enter the row's encoding only through a commitment: [Commit], SHA-256 of
-// a domain string, a random 16-byte salt drawn by the sealer for that row,
-// and the fields. The salt and the commitment are kept in the row's leaf,
-// not in the audit tables, so the exporters and the audit schema need no
-// change, and both stores share one salt.
+// The fields erasure may change enter the row's encoding only through a
+// commitment ([Row.Commit]): SHA-256 of a domain string, a random 16-byte
+// salt drawn by the sealer for that row, and the fields: user id, user
+// name, client IP, user agent, session id, and (from version 2) resource
+// id, details, previous and new value, so that a user named as the target
+// of an event, and personal values inside the JSON values, can be
+// pseudonymised too. The salt and the commitment are kept in the row's
+// leaf, not in the audit tables, so the exporters and the audit schema
+// need no change, and both stores share one salt.
 //
 // To erase a person: set salt to NULL in the leaves of their events
 // (UPDATE audit_digests_leaves SET salt = NULL WHERE event_id = ANY(...)),
-// then pseudonymise or blank their fields in both stores. Verify then takes
-// the kept commitment for those rows (counted in Result.Erased) and still
-// checks every other field; without the salt, the commitment no longer
-// lets anyone test guesses of the erased values. Rows not sealed yet need
-// nothing: they are sealed as they are.
+// then pseudonymise their fields in both stores (cmd/otelaudit's erase
+// does both). Verify then takes the kept commitment for those rows
+// (counted in Result.Erased) and still checks every other field; without
+// the salt, the commitment no longer lets anyone test guesses of the
+// erased values. Rows of a version 1 digest can have only their five
+// personal fields erased: their resource id and JSON values are covered
+// directly. Rows not sealed yet need nothing: they are sealed as they are.
 //
 // # Late rows
 //
@@ -213,9 +227,10 @@
 //   - distinctions the encoding does not keep: NULL versus "", the
 //     nanoseconds ClickHouse keeps, attribute strings that read as JSON
 //     versus the JSON value ("12" and 12), numbers with the same value
-//     (1.0 and 1), the personal fields of erased rows, ingested_at and
-//     observed_at. Dropping a salt hides later edits of that row's personal
-//     fields, and is visible as Result.Erased.
+//     (1.0 and 1), the committed fields of erased rows (personal fields,
+//     resource id and JSON values), ingested_at and observed_at. Dropping a
+//     salt hides later edits of those fields of that row, and is visible as
+//     Result.Erased.
 //
 // The signing key must stay with the sealing job: whoever holds it can
 // re-seal an edited log. Only the ClickHouse compat layout (18.16) is
@@ -227,6 +242,6 @@
 // [Verifier.Prove] returns the RFC 6962 audit path of an event's leaf in
 // its digest; [VerifyInclusion] checks it offline with the row's canonical
 // bytes (from either store: [Proof.Canonical]), the digest and the public
-// key. A proof carries the salt and commitment of the row's personal
-// fields, never the fields.
+// key. A proof carries the salt and commitment of the row's committed
+// fields, never the fields, and the digest's encoding version.
 package seal

@@ -3,7 +3,9 @@ package seal_test
 import (
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelaudit/otelaudit/schema/seal"
@@ -71,4 +73,94 @@ func TestSealConcurrentSafe(t *testing.T) {
 	require.EqualValues(t, 30, rows)
 	res := f.requireClean()
 	require.Equal(t, digests, res.Digests)
+}
+
+// TestErasureOfTargetAndDetailsKeepsTheSeal: in a version 2 digest the
+// resource id and the details, previous and new values are behind the
+// commitment too, so erasure may pseudonymise a user named as the target
+// of an event and personal values inside details. The rest of the row
+// stays sealed.
+func TestErasureOfTargetAndDetailsKeepsTheSeal(t *testing.T) {
+	t.Parallel()
+	f, rep := sealed(t)
+	for _, d := range rep.Digests {
+		require.Equal(t, seal.EncodingVersion, d.Version)
+	}
+	id := f.idWhere("user_id = 'usr_5'")
+	f.pgExec("UPDATE audit_digests_leaves SET salt = NULL WHERE event_id = $1", id)
+	f.pgTamper(`UPDATE audit_logs SET user_id = 'erased_2', user_name = NULL, ip_address = NULL, user_agent = NULL, session_id = NULL,
+		resource_id = 'erased_2', details = '{"email":"[erased]"}', previous_value = NULL, new_value = '["[erased]"]'
+		WHERE event_id = $1`, id)
+	f.chMutate(`UPDATE user_id = 'erased_2', user_name = '', client_ip = '', user_agent = '', session_id = '',
+		resource_id = 'erased_2', details = '{"email": "[erased]"}', previous_value = '', new_value = '["[erased]"]' WHERE event_id = ` + chUUID(id))
+
+	res := f.requireClean()
+	require.EqualValues(t, 1, res.Erased)
+	p, d, err := f.verifier().Prove(f.ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, seal.EncodingVersion, p.Version)
+	require.NoError(t, seal.VerifyInclusion(p, p.Canonical(readRow(t, f.ctx, f.pgSrc, id, p.Time)), d, f.pub))
+
+	// A row whose salt is kept still has its resource id and details
+	// checked through the commitment.
+	other := f.idWhere("user_id = 'usr_6'")
+	f.pgTamper(`UPDATE audit_logs SET details = '{"forged":true}' WHERE event_id = $1`, other)
+	res, err = f.verify()
+	requireFound(t, res, err, seal.Finding{Kind: seal.Edited, Store: "postgres", EventID: other})
+	f.chMutate("UPDATE resource_id = 'forged' WHERE event_id = " + chUUID(other))
+	res, err = f.verify()
+	requireFound(t, res, err, seal.Finding{Kind: seal.Edited, Store: "clickhouse", EventID: other},
+		seal.Finding{Kind: seal.Edited, Store: "postgres", EventID: other})
+}
+
+// TestVersion1DigestsStillVerify seals with the version 1 encoding, as
+// sealers did before version 2, then seals a late row with the current
+// one into the same range: the chain of mixed versions verifies, proofs of
+// both versions check offline, erasing a version 1 row's personal fields
+// keeps the seal, and its resource id is still covered directly.
+func TestVersion1DigestsStillVerify(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.write(events(30, f.spread))
+	old := f.sealer()
+	seal.SealVersion1(old)
+	rep, err := old.Seal(f.ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, rep.Digests)
+	for _, d := range rep.Digests {
+		require.Equal(t, 1, d.Version)
+	}
+	late := uuid.Must(uuid.NewV7())
+	f.write(eventWithID(late, f.base.Add(70*time.Minute)))
+	rep2 := f.seal(seal.WithLateHorizon(72 * time.Hour))
+	require.EqualValues(t, 1, rep2.LateRows)
+	res, err := f.verify()
+	require.NoError(t, err, "findings:\n%s", describe(res))
+	require.True(t, res.OK)
+	require.Len(t, findings(res, seal.Late, "postgres"), 1)
+
+	v1 := f.idWhere("user_id = 'usr_4'")
+	for _, id := range []uuid.UUID{v1, late} {
+		p, d, err := f.verifier().Prove(f.ctx, id)
+		require.NoError(t, err)
+		want := 1
+		if id == late {
+			want = seal.EncodingVersion
+		}
+		require.Equal(t, want, p.Version)
+		require.Equal(t, want, d.Version)
+		require.NoError(t, seal.VerifyInclusion(p, p.Canonical(readRow(t, f.ctx, f.chSrc, id, p.Time)), d, f.pub))
+	}
+
+	f.pgExec("UPDATE audit_digests_leaves SET salt = NULL WHERE event_id = $1", v1)
+	f.pgTamper(`UPDATE audit_logs SET user_id = 'erased_1', user_name = NULL, ip_address = NULL, user_agent = NULL, session_id = NULL
+		WHERE event_id = $1`, v1)
+	f.chMutate("UPDATE user_id = 'erased_1', user_name = '', client_ip = '', user_agent = '', session_id = '' WHERE event_id = " + chUUID(v1))
+	res, err = f.verify()
+	require.NoError(t, err, "findings:\n%s", describe(res))
+	require.EqualValues(t, 1, res.Erased)
+
+	f.pgTamper("UPDATE audit_logs SET resource_id = 'erased_1' WHERE event_id = $1", v1)
+	res, err = f.verify()
+	requireFound(t, res, err, seal.Finding{Kind: seal.Edited, Store: "postgres", EventID: v1})
 }

@@ -22,15 +22,15 @@ func ExampleRow_Canonical() {
 		Personal:    seal.Personal{UserID: "usr_1", ClientIP: "203.0.113.7"},
 	}
 	salt := []byte("0123456789abcdef")
-	canonical := row.Canonical(seal.Commit(row.Personal, salt))
+	canonical := row.Canonical(row.Commit(salt))
 	leaf := seal.LeafHash(canonical)
 	fmt.Printf("%d bytes, leaf %x\n", len(canonical), leaf[:8])
 
 	// jsonb prints the details back in another form: same leaf.
 	row.Details = []byte(`{"attempts": 1.0, "method": "password"}`)
-	again := seal.LeafHash(row.Canonical(seal.Commit(row.Personal, salt)))
+	again := seal.LeafHash(row.Canonical(row.Commit(salt)))
 	fmt.Println(again == leaf)
 	// Output:
-	// 167 bytes, leaf 9f076b6ebd4c4ba4
+	// 114 bytes, leaf 5cb640e310ae8563
 	// true
 }

@@ -22,8 +22,12 @@ type Proof struct {
 	// Seq is the digest whose tree holds the row, Index the row's leaf.
 	Seq   int64
 	Index int64
-	// Salt is the salt of the row's personal-data commitment; nil once the
-	// person was erased, and then Commitment alone stands for those fields.
+	// Version is the digest's encoding version, which the row's canonical
+	// bytes must use ([Proof.Canonical] does).
+	Version int
+	// Salt is the salt of the row's commitment (the personal fields, and
+	// from version 2 the resource id and JSON values); nil once the person
+	// was erased, and then Commitment alone stands for those fields.
 	Salt       []byte
 	Commitment [32]byte
 	// Path is the RFC 6962 inclusion proof (golang.org/x/mod/sumdb/tlog
@@ -31,14 +35,19 @@ type Proof struct {
 	Path [][32]byte
 }
 
-// Canonical returns the canonical bytes of r as sealed under p: personal
-// fields committed with p.Salt, or p.Commitment when the salt was erased.
+// Canonical returns the canonical bytes of r as sealed under p, in the
+// digest's encoding version: the committed fields committed with p.Salt,
+// or p.Commitment when the salt was erased.
 func (p *Proof) Canonical(r *Row) []byte {
+	ver := p.Version
+	if ver == 0 {
+		ver = EncodingVersion
+	}
 	comm := p.Commitment
 	if p.Salt != nil {
-		comm = Commit(r.Personal, p.Salt)
+		comm = r.commit(ver, p.Salt)
 	}
-	return r.Canonical(comm)
+	return r.appendCanonical(make([]byte, 0, 512), ver, comm)
 }
 
 // ErrNotSealed is returned (wrapped) by [Verifier.Prove] for an event that
@@ -111,6 +120,7 @@ func (v *Verifier) Prove(ctx context.Context, id uuid.UUID) (*Proof, *Digest, er
 		Time:       time.UnixMicro(l.t).UTC(),
 		Seq:        l.seq,
 		Index:      l.idx,
+		Version:    d.Version,
 		Salt:       l.salt,
 		Commitment: l.commitment,
 		Path:       make([][32]byte, len(path)),
@@ -135,11 +145,11 @@ func VerifyInclusion(p *Proof, canonical []byte, d *Digest, pub ed25519.PublicKe
 	if p.Seq != d.Seq {
 		return fmt.Errorf("%w: the proof is for digest %d, not %d", ErrProofInvalid, p.Seq, d.Seq)
 	}
-	if len(canonical) < 25 || canonical[0] != EncodingVersion {
-		return fmt.Errorf("%w: not canonical row bytes of version %d", ErrProofInvalid, EncodingVersion)
+	if len(canonical) < 25 || int(canonical[0]) != d.Version {
+		return fmt.Errorf("%w: not canonical row bytes of version %d", ErrProofInvalid, d.Version)
 	}
 	var head [25]byte
-	head[0] = EncodingVersion
+	head[0] = byte(d.Version)
 	putMicros(head[1:9], p.Time)
 	copy(head[9:], p.EventID[:])
 	if !bytes.Equal(canonical[:25], head[:]) {

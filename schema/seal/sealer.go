@@ -29,6 +29,9 @@ type Sealer struct {
 	pub  ed25519.PublicKey
 	c    config
 	st   *statements
+	// version is the encoding the sealer writes: EncodingVersion (tests
+	// seal older versions to check that they still verify).
+	version int
 }
 
 // NewSealer returns a sealer that reads the audit table of pool and writes
@@ -51,7 +54,7 @@ func NewSealer(pool *pgxpool.Pool, key ed25519.PrivateKey, opts ...Option) (*Sea
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{pool: pool, key: key, pub: key.Public().(ed25519.PublicKey), c: c, st: st}, nil
+	return &Sealer{pool: pool, key: key, pub: key.Public().(ed25519.PublicKey), c: c, st: st, version: EncodingVersion}, nil
 }
 
 // SealReport is what one [Sealer.Seal] run wrote.
@@ -188,7 +191,7 @@ func (s *Sealer) sealLate(ctx context.Context, tx pgx.Tx, ds []Digest, cs *chain
 		if i == len(mains) || r.Time.Before(mains[i].Start) {
 			return nil // outside every range: not possible with contiguous ranges
 		}
-		l, err := newLeaf(r, &buf)
+		l, err := newLeaf(r, s.version, &buf)
 		if err != nil {
 			return err
 		}
@@ -251,7 +254,7 @@ func (s *Sealer) sealWindows(ctx context.Context, tx pgx.Tx, cs *chainState, now
 			}
 			return scanPostgresRows(rows, emit)
 		}, func(r *Row, buf *[]byte) leafResult {
-			l, err := newLeaf(r, buf)
+			l, err := newLeaf(r, s.version, buf)
 			return leafResult{l, err}
 		}, func(x leafResult) {
 			if x.err != nil && saltErr == nil {
@@ -295,14 +298,15 @@ type leafResult struct {
 	err error
 }
 
-// newLeaf salts and hashes one row; buf is scratch space.
-func newLeaf(r *Row, buf *[]byte) (leaf, error) {
+// newLeaf salts and hashes one row in the given encoding version; buf is
+// scratch space.
+func newLeaf(r *Row, version int, buf *[]byte) (leaf, error) {
 	salt := make([]byte, SaltSize)
 	if _, err := rand.Read(salt); err != nil {
 		return leaf{}, fmt.Errorf("seal: salt: %w", err)
 	}
-	comm := Commit(r.Personal, salt)
-	*buf = r.appendCanonical((*buf)[:0], comm)
+	comm := r.commit(version, salt)
+	*buf = r.appendCanonical((*buf)[:0], version, comm)
 	return leaf{
 		t:          r.Time.UnixMicro(),
 		id:         r.EventID,
@@ -330,7 +334,7 @@ func (s *Sealer) write(ctx context.Context, tx pgx.Tx, cs *chainState, start, en
 	}
 	d := Digest{
 		Seq:      cs.seq + 1,
-		Version:  EncodingVersion,
+		Version:  s.version,
 		Start:    start.UTC(),
 		End:      end.UTC(),
 		Part:     part,

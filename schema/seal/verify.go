@@ -453,8 +453,10 @@ func (v *Verifier) verifyRange(ctx context.Context, rg *sealedRange, trusted map
 	}
 	rr.Compared = true
 	part := map[int64]int{}
+	version := map[int64]int{}
 	for _, d := range rg.parts {
 		part[d.Seq] = d.Part
+		version[d.Seq] = d.Version
 	}
 	index := make(map[uuid.UUID]int32, len(leaves))
 	for i := range leaves {
@@ -475,18 +477,19 @@ func (v *Verifier) verifyRange(ctx context.Context, rg *sealedRange, trusted map
 		compute := func(r *Row, buf *[]byte) checkedRow {
 			li, ok := index[r.EventID]
 			if !ok {
-				*buf = r.appendCanonical((*buf)[:0], Commit(r.Personal, nil))
+				*buf = r.appendCanonical((*buf)[:0], EncodingVersion, r.commit(EncodingVersion, nil))
 				return checkedRow{r: r, li: -1, hash: LeafHash(*buf)}
 			}
 			l := &leaves[li]
 			if l.t != r.Time.UnixMicro() {
 				return checkedRow{r: r, li: li, moved: true}
 			}
+			ver := version[l.seq]
 			comm := l.commitment
 			if l.salt != nil {
-				comm = Commit(r.Personal, l.salt)
+				comm = r.commit(ver, l.salt)
 			}
-			*buf = r.appendCanonical((*buf)[:0], comm)
+			*buf = r.appendCanonical((*buf)[:0], ver, comm)
 			return checkedRow{r: r, li: li, hash: LeafHash(*buf), erased: l.salt == nil}
 		}
 		apply := func(x checkedRow) {
