@@ -26,6 +26,8 @@
 //	                          resource_id, for subject-access reads
 //	0006_erasure              <table>_erase_user, the one change the triggers let
 //	                          through (see Erasure)
+//	0007_erasure_targets      erasure reaches the rows naming the user as their
+//	                          target and personal values in the JSON columns
 //
 // Before anything else it checks who controls the schema (see "The schema
 // must be the owner's"). It holds a session advisory lock for the whole
@@ -151,21 +153,42 @@
 // # Erasure
 //
 // GDPR erasure is the one change the triggers let through:
-// <table>_erase_user(subject, pseudonym) (SECURITY DEFINER, EXECUTE
-// revoked from PUBLIC: the owner's, or a role the owner grants it to)
-// sets user_id to the pseudonym and user_name, ip_address, user_agent and
-// session_id to NULL in every row whose user_id is subject, and returns
-// the (created_at, event_id) of those rows. The trigger function lets an
-// UPDATE through only when that function announced it (a
-// transaction-local setting), the statement runs as the table's owner,
-// and no other column differs; any other UPDATE is refused as before. The
-// owner could set the same setting by hand and change those five columns:
-// nothing new, the owner can disable the triggers anyway. These are the
-// fields the seal (schema/seal) covers through a per-row commitment, so a
-// sealed row still verifies after erasure once its salt is dropped (the
-// otelaudit command's erase does both). Rows naming the user only as their
-// target (resource_id) and personal values inside details are not
-// changed: the seal's encoding version 1 covers them directly.
+// <table>_erase_user(subject, pseudonym [, also, keys, keep])
+// (SECURITY DEFINER, EXECUTE revoked from PUBLIC: the owner's, or a role
+// the owner grants it to). It changes every row that names the user, by
+// this rule:
+//
+//   - the user's own rows (user_id = subject): user_id becomes the
+//     pseudonym; user_name, ip_address, user_agent and session_id become
+//     NULL;
+//   - the rows that name the user as their target (resource 'user',
+//     resource_id = subject, an administrator's action on the account):
+//     resource_id becomes the pseudonym;
+//   - in details, previous_value and new_value of both, at any depth: a
+//     string equal to subject becomes the pseudonym; a string equal to
+//     one of the user's other identifiers (every user_name of the user's
+//     own rows, and the values given in also, such as an e-mail address)
+//     becomes "[erased]"; in a target's row, whose values describe the
+//     user, the value of every member named in keys (by default email,
+//     name, user_name, full_name, display_name, first_name, last_name,
+//     phone, ip, ip_address, client_ip, user_agent, session_id, address)
+//     becomes "[erased]". Object keys are kept. Rows that mention the user
+//     only inside details (neither actor nor target) are not changed.
+//
+// Rows whose event id is in keep change only in the five personal fields
+// (the erase command passes the rows sealed under the seal's encoding
+// version 1, which covers resource_id and the JSON values directly). The
+// function returns the (created_at, event_id) of the rows it changed. The
+// trigger function lets an UPDATE through only when that function
+// announced it (a transaction-local setting), the statement runs as the
+// table's owner, and no column but those nine differs; any other UPDATE
+// is refused as before. The owner could set the same setting by hand and
+// change those columns: nothing new, the owner can disable the triggers
+// anyway. These are the fields the seal (schema/seal, encoding version 2)
+// covers through a per-row commitment, so a sealed row still verifies
+// after erasure once its salt is dropped (the otelaudit command's erase
+// does both). The function <table>_erase_json applies the JSON part of
+// the rule to one value.
 //
 // Rows leave the table only with whole partitions: [DropPartitionsBefore]
 // (the SQL function <table>_drop_partitions_before) drops the partitions

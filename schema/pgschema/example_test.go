@@ -28,6 +28,7 @@ func ExampleMigrations() {
 	// 0004 partition_limits
 	// 0005 read_paths
 	// 0006 erasure
+	// 0007 erasure_targets
 }
 
 // Names from configuration are validated before they reach any SQL.
