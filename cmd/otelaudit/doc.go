@@ -8,7 +8,7 @@
 //	otelaudit tail [-f] [-n N] [filters] [--store postgres|clickhouse] [--after CURSOR] [--print-cursor]
 //	otelaudit query --list | NAME --param k=v ... [--sql] [--output ...]
 //	otelaudit export --user U [--output jsonl|csv] [--out FILE]
-//	otelaudit erase --user U [--pseudonym P] [--dry-run]
+//	otelaudit erase --user U [--also VALUE]... [--keys K,...] [--pseudonym P] [--dry-run]
 //	otelaudit retention --before DATE [--dry-run]
 //	otelaudit keygen --out FILE
 //	otelaudit seal --key FILE
@@ -64,16 +64,26 @@
 //     (resource type "user"), oldest first, every field, from Postgres;
 //     then records data_export_completed (actor: --operator,
 //     $OTELAUDIT_OPERATOR or $USER; resource: the user).
-//   - erase pseudonymises the user's personal fields (user id, name, IP,
-//     user agent, session) in every row where the user is the actor: in
-//     Postgres through <table>_erase_user (migration 0006; the append-only
-//     triggers stay in force for everyone else) with the seal's salts of
-//     those rows dropped in the same transaction, so that the seals still
-//     verify; in ClickHouse with ALTER TABLE ... UPDATE, waited for. It
-//     records data_delete_completed under the pseudonym. Rows that name
-//     the user only as their target (resource id) and personal values
-//     inside details are counted and kept: seal encoding version 1 covers
-//     them directly, so changing them would break verification.
+//   - erase pseudonymises the user in every row that names them, by the
+//     rule of schema/pgschema's "Erasure": in the user's own rows the user
+//     id becomes the pseudonym and name, IP, user agent and session are
+//     blanked; in the rows that name the user as their target (resource
+//     type "user"), the resource id becomes the pseudonym; inside details,
+//     previous and new values, the user id becomes the pseudonym and the
+//     user's other identifiers (their names, and each --also value, such
+//     as an e-mail address) become "[erased]", as do, in a target's row,
+//     the values of the members named by --keys. Postgres runs it through
+//     <table>_erase_user (migrations 0006 and 0007; the append-only
+//     triggers stay in force for everyone else), with the seal's salts of
+//     the changed rows dropped in the same transaction, so that the seals
+//     still verify; ClickHouse with ALTER TABLE ... UPDATE (each one's
+//     expressions run as a query first, because a mutation that fails in
+//     the background is retried for ever), waited for. Rows sealed under
+//     the seal's encoding version 1 keep their resource id and JSON
+//     values, which that encoding covers directly; they are counted. It
+//     records data_delete_completed under the pseudonym. The commands
+//     do not know chschema's cluster layout: erase and retention act on
+//     one server's tables.
 //   - retention drops, in both stores, the partitions whose rows are all
 //     older than --before; --dry-run lists them.
 //   - seal seals the windows that are due (schema/seal); verify checks

@@ -3,7 +3,6 @@ package main
 import (
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,9 +12,13 @@ import (
 	"github.com/otelaudit/otelaudit"
 )
 
-// Erasure leaves no personal value of the user's own events in either
-// store, the trail still verifies against seals made before, and the
-// erasure is recorded under the pseudonym.
+// Erasure leaves no personal value of the user in any row that names the
+// user, in either store: the user's own rows, the rows that name the user
+// as their target, and the personal values inside their JSON values. The
+// trail still verifies against seals made before, a late row erased
+// before it was sealed is identical in both stores (the Postgres function
+// and the ClickHouse rewrite apply the same rule), and the erasure is
+// recorded under the pseudonym.
 func TestEraseCommand(t *testing.T) {
 	c := newCLI(t, false)
 	base := time.Now().UTC().Truncate(time.Hour).Add(-48 * time.Hour)
@@ -24,57 +27,94 @@ func TestEraseCommand(t *testing.T) {
 		if evs[i].Actor.UserID == "usr_0" {
 			evs[i].Actor.Name = "Ada Lovelace"
 			evs[i].Client = otelaudit.Client{IP: "198.51.100.77", UserAgent: "AdaBrowser/1", SessionID: "ada_session"}
+			evs[i].Details = otelaudit.Value(map[string]any{"handle": "usr_0", "contact": []any{"ada@example.com", 7}, "signed": "Ada Lovelace", "plan": "pro"})
 		}
 	}
-	target := otelaudit.Event{ID: uuid.Must(uuid.NewV7()), Time: base.Add(time.Hour), Action: otelaudit.ActionAdminAction,
-		Actor: otelaudit.Actor{UserID: "admin_1"}, Resource: otelaudit.Resource{Type: "user", ID: "usr_0"}}
-	c.write(append(evs, target)...)
+	adminOn := func(at time.Time, user string) otelaudit.Event {
+		return otelaudit.Event{ID: uuid.Must(uuid.NewV7()), Time: at, Action: otelaudit.ActionAdminAction,
+			Actor:    otelaudit.Actor{UserID: "admin_1", Name: "Root", WorkspaceID: "ws_0"},
+			Client:   otelaudit.Client{IP: "192.0.2.9"},
+			Resource: otelaudit.Resource{Type: "user", ID: user},
+			Details:  otelaudit.Value(map[string]any{"email": "ada@example.com", "name": "Ada L.", "reason": "support ticket", "nested": map[string]any{"phone": 5551234, "by": "admin_1"}}),
+			Previous: otelaudit.Value(map[string]any{"role": "member", "display_name": "Ada"}),
+			New:      otelaudit.Value(map[string]any{"role": "admin", "display_name": "Ada"}),
+		}
+	}
+	target := adminOn(base.Add(time.Hour), "usr_0")
+	// Another user's row that mentions usr_0 only inside details: it does
+	// not name the user, and the rule leaves it.
+	mention := adminOn(base.Add(2*time.Hour), "usr_1")
+	mention.Details = otelaudit.Value(map[string]any{"referred_by": "usr_0"})
+	c.write(append(evs, target, mention)...)
 	key := filepath.Join(t.TempDir(), "k")
 	_, errOut, code := c.run("keygen", "--out", key)
 	require.Equal(t, exitOK, code, errOut)
 	_, errOut, code = c.run("seal", "--key", key)
 	require.Equal(t, exitOK, code, errOut)
+	// A row of a sealed window that arrives after the seal: late, not
+	// sealed yet, and compared between the stores by verify.
+	late := adminOn(base.Add(90*time.Minute), "usr_0")
+	c.write(late)
 
-	out, errOut, code := c.run("erase", "--user", "usr_0", "--dry-run")
+	out, errOut, code := c.run("erase", "--user", "usr_0", "--also", "ada@example.com", "--dry-run")
 	require.Equal(t, exitOK, code, errOut)
-	require.Contains(t, out, "postgres: would pseudonymise 3 rows")
-	require.Contains(t, out, "clickhouse: would pseudonymise 3 rows")
-	require.Contains(t, out, "postgres: 1 rows name the user as their target")
+	require.Contains(t, out, "postgres: would pseudonymise 5 rows (3 as the actor, 2 as the target; seal salts dropped: 0)")
+	require.Contains(t, out, "clickhouse: would pseudonymise 5 rows")
 
-	out, errOut, code = c.run("erase", "--user", "usr_0", "--operator", "dpo_bob")
+	out, errOut, code = c.run("erase", "--user", "usr_0", "--also", "ada@example.com", "--operator", "dpo_bob")
 	require.Equal(t, exitOK, code, errOut)
-	require.Contains(t, out, "postgres: pseudonymised 3 rows (seal salts dropped: 3)")
-	require.Contains(t, out, "clickhouse: pseudonymised 3 rows")
+	require.Contains(t, out, "postgres: pseudonymised 5 rows (3 as the actor, 2 as the target; seal salts dropped: 4)")
+	require.Contains(t, out, "clickhouse: pseudonymised 5 rows")
 	pseudonym := regexp.MustCompile(`erased user as (erased_[0-9a-f]{16})`).FindStringSubmatch(out)
 	require.Len(t, pseudonym, 2, out)
 
-	// No personal value of the user is left in either store.
-	personal := []string{"usr_0", "Ada Lovelace", "198.51.100.77", "AdaBrowser/1", "ada_session"}
-	var pgText string
-	require.NoError(t, c.pg.QueryRow(testCtx(t), `SELECT string_agg(concat_ws('|', user_id, user_name, host(ip_address), user_agent, session_id), E'\n')
-		FROM audit_logs WHERE NOT coalesce(resource = 'user' AND resource_id = 'usr_0', false)`).Scan(&pgText))
-	chRows, err := c.ch.Query(testCtx(t), "SELECT user_id, user_name, client_ip, user_agent, session_id FROM audit_logs WHERE NOT (resource_type = 'user' AND resource_id = 'usr_0')")
+	// No personal value of the user is left in any row that names them,
+	// in any column: each store's whole row, as text.
+	personal := []string{"usr_0", "Ada Lovelace", "198.51.100.77", "AdaBrowser/1", "ada_session", "ada@example.com", "Ada L.", "5551234"}
+	var pgRows []string
+	require.NoError(t, c.pg.QueryRow(testCtx(t), `SELECT array_agg(a::text ORDER BY created_at) FROM audit_logs AS a WHERE event_id <> $1`, mention.ID).Scan(&pgRows))
+	chRows, err := c.ch.Query(testCtx(t), "SELECT concat(user_id, '|', user_name, '|', client_ip, '|', user_agent, '|', session_id, '|', resource_id, '|', details, '|', previous_value, '|', new_value, '|', arrayStringConcat(attr_values, ',')) FROM audit_logs WHERE event_id != ? ORDER BY time", mention.ID)
 	require.NoError(t, err)
-	var chText strings.Builder
+	var chText []string
 	for chRows.Next() {
-		var a, b, cc, d, e string
-		require.NoError(t, chRows.Scan(&a, &b, &cc, &d, &e))
-		chText.WriteString(strings.Join([]string{a, b, cc, d, e}, "|") + "\n")
+		var s string
+		require.NoError(t, chRows.Scan(&s))
+		chText = append(chText, s)
 	}
 	require.NoError(t, chRows.Err())
 	chRows.Close()
+	require.Len(t, pgRows, 12)
+	require.Len(t, chText, 12)
 	for _, v := range personal {
-		require.NotContains(t, pgText, v, "postgres")
-		require.NotContains(t, chText.String(), v, "clickhouse")
+		for _, r := range pgRows {
+			require.NotContains(t, r, v, "postgres")
+		}
+		for _, r := range chText {
+			require.NotContains(t, r, v, "clickhouse")
+		}
 	}
-	require.Equal(t, 3, strings.Count(pgText, pseudonym[1]), pgText)
-	require.Equal(t, 3, strings.Count(chText.String(), pseudonym[1]+"||||"), chText.String())
+	// The user's own rows and the target rows carry the pseudonym; the
+	// rest of their values is kept.
+	var own, targets int
+	var details string
+	require.NoError(t, c.pg.QueryRow(testCtx(t), "SELECT count(*) FILTER (WHERE user_id = $1 AND user_name IS NULL AND ip_address IS NULL), count(*) FILTER (WHERE resource_id = $1 AND user_id = 'admin_1') FROM audit_logs",
+		pseudonym[1]).Scan(&own, &targets))
+	require.Equal(t, 3, own)
+	require.Equal(t, 2, targets)
+	require.NoError(t, c.pg.QueryRow(testCtx(t), "SELECT details::text FROM audit_logs WHERE event_id = $1", target.ID).Scan(&details))
+	require.JSONEq(t, `{"email": "[erased]", "name": "[erased]", "reason": "support ticket", "nested": {"phone": "[erased]", "by": "admin_1"}}`, details)
+	require.NoError(t, c.ch.QueryRow(testCtx(t), "SELECT details FROM audit_logs WHERE event_id = ?", evs[0].ID).Scan(&details))
+	require.JSONEq(t, `{"handle": "`+pseudonym[1]+`", "contact": ["[erased]", 7], "signed": "[erased]", "plan": "pro"}`, details)
+	var referred string
+	require.NoError(t, c.pg.QueryRow(testCtx(t), "SELECT details->>'referred_by' FROM audit_logs WHERE event_id = $1", mention.ID).Scan(&referred))
+	require.Equal(t, "usr_0", referred, "a row that does not name the user is not changed")
 
-	// The trail still verifies, with the erased rows checked through their
-	// commitments.
+	// The trail still verifies: the sealed rows through their commitments,
+	// the late row compared between the stores.
 	out, errOut, code = c.run("verify", "--public-key", key+".pub")
 	require.Equal(t, exitOK, code, out+errOut)
-	require.Contains(t, out, ", 3 erased, ")
+	require.Contains(t, out, ", 4 erased, ")
+	require.NotContains(t, out, "mismatch")
 
 	// Recorded, under the pseudonym.
 	var actor, rid string

@@ -11,7 +11,7 @@ func TestMigrateCommand(t *testing.T) {
 	out, errOut, code := c.run("migrate", "--reader-role", c.role("reader"))
 	require.Equal(t, exitOK, code, errOut)
 	require.Equal(t, []string{
-		"postgres public.audit_logs: applied 0001, 0002, 0003, 0004, 0005, 0006",
+		"postgres public.audit_logs: applied 0001, 0002, 0003, 0004, 0005, 0006, 0007",
 		"postgres seal digests: applied 0001",
 		"clickhouse " + c.chDB + ".audit_logs (compat layout): applied 0001, 0002",
 	}, lines(out))
@@ -26,7 +26,7 @@ func TestMigrateCommand(t *testing.T) {
 
 	var n int
 	require.NoError(t, c.pg.QueryRow(testCtx(t), "SELECT count(*) FROM audit_logs_schema_migrations").Scan(&n))
-	require.Equal(t, 6, n)
+	require.Equal(t, 7, n)
 	var chTables uint64
 	require.NoError(t, c.ch.QueryRow(testCtx(t), "SELECT count() FROM system.tables WHERE database = ? AND name IN ('audit_logs', 'audit_logs_daily')", c.chDB).Scan(&chTables))
 	require.EqualValues(t, 2, chTables)
