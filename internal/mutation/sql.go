@@ -60,6 +60,8 @@ const (
 	// 0004 replaces 0003's function bodies (CREATE OR REPLACE keeps
 	// 0003's grants): mutants of what the functions do go here.
 	pgPartitionLimits = "schema/pgschema/sql/migrations/0004_partition_limits.sql"
+	// 0007 replaces 0006's trigger function and erasure function.
+	pgErasure = "schema/pgschema/sql/migrations/0007_erasure_targets.sql"
 	chAuditLogs       = "schema/chschema/migrations/0001_audit_logs.sql"
 	chRollup          = "schema/chschema/migrations/0002_daily_rollup.sql"
 	chRetention       = "schema/chschema/retention.go"
@@ -112,6 +114,46 @@ var SQLMutants = []SQLMutant{
 		Why:      "any role, not only the writer, may run the SECURITY DEFINER partition function as the table's owner",
 	},
 	// Postgres: append-only.
+	{
+		ID:       "pg-erasure-any-column",
+		File:     pgErasure,
+		Old:      "                NEW.resource, NEW.attributes,\n",
+		New:      "                NEW.attributes,\n",
+		Packages: []string{"./schema/pgschema"},
+		Why:      "inside an erasure the owner's UPDATE may change the resource type too, which erasure never needs",
+	},
+	{
+		ID:       "pg-erasure-not-owner",
+		File:     pgErasure,
+		Old:      "= (SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user)",
+		New:      "<> 0",
+		Packages: []string{"./schema/pgschema"},
+		Why:      "any role with UPDATE that sets otelaudit.erasure may rewrite the personal fields and JSON values of any row",
+	},
+	{
+		ID:       "pg-erasure-keys-everywhere",
+		File:     pgErasure,
+		Old:      "CASE WHEN a.resource = 'user' AND a.resource_id = subject THEN keys ELSE '{}' END)\n                           ELSE a.details END",
+		New:      "keys)\n                           ELSE a.details END",
+		Packages: []string{"./schema/pgschema"},
+		Why:      "erasure blanks e-mail addresses and names in the user's own rows, which describe other people",
+	},
+	{
+		ID:       "pg-erasure-keep-ignored",
+		File:     pgErasure,
+		Old:      "OR (a.resource = 'user' AND a.resource_id = subject AND a.event_id <> ALL (keep))",
+		New:      "OR (a.resource = 'user' AND a.resource_id = subject)",
+		Packages: []string{"./schema/pgschema"},
+		Why:      "rows sealed under seal version 1 that name the user as target are changed and returned, so they fail verification",
+	},
+	{
+		ID:       "pg-erasure-other-ids-kept",
+		File:     pgErasure,
+		Old:      "        ELSIF j #>> '{}' = ANY (others) THEN\n            RETURN '\"[erased]\"'::jsonb;\n",
+		New:      "",
+		Packages: []string{"./schema/pgschema"},
+		Why:      "the user's names and e-mail addresses stay inside details after erasure",
+	},
 	{
 		ID:       "pg-delete-allowed",
 		File:     pgAppendOnly,

@@ -228,14 +228,30 @@ func TestClusterLive(t *testing.T) {
 	t.Run("query pack", checkPack)
 
 	t.Run("re-sent events", func(t *testing.T) {
-		emit(t, exp, events, 1) // every seed event again, as a Collector re-sending would
+		// Every seed event again, as a Collector re-sending would, in
+		// another second than the first insert: the compat layout's
+		// ingest_version counts seconds, and a block identical to an
+		// earlier one (same rows, same ingest_version) would be dropped
+		// by the replicated table's insert deduplication.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+		emit(t, exp, events, 1)
 		tc.syncReplicas(t, "audit")
-		require.EqualValues(t, 2*len(events), count(t, admin, "SELECT count() FROM audit.audit_logs"), "the copies are stored until the parts merge")
+		// The copies are stored until the parts merge. A background merge
+		// may already have collapsed some (it runs as soon as a partition
+		// has two parts; stopping merges on replicated 18.16 tables stalls
+		// the later ON CLUSTER statements), so the count is between one and
+		// two rows per event, and some copies must be left to check.
+		total := count(t, admin, "SELECT count() FROM audit.audit_logs")
+		require.LessOrEqual(t, total, uint64(2*len(events)))
+		require.Greater(t, total, uint64(len(events)), "every copy was merged away before the count")
 		// Each copy went to the shard of its event (placement checks every
-		// row's shard), where both rows of the event sit.
+		// row's shard), where the rows of the event sit.
+		copies := 0
 		for id, n := range tc.placement(t, "audit") {
-			require.Equal(t, 2, n, "rows of event %s before the merge", id)
+			require.Contains(t, []int{1, 2}, n, "rows of event %s before the merge", id)
+			copies += n - 1
 		}
+		require.EqualValues(t, total-uint64(len(events)), copies)
 		// So uniqExact and LIMIT 1 BY event_id, evaluated per shard, see
 		// each event once.
 		require.EqualValues(t, len(events), count(t, admin, "SELECT uniqExact(event_id) FROM audit.audit_logs"))
@@ -250,9 +266,14 @@ func TestClusterLive(t *testing.T) {
 		tc.optimize(t, "audit", "202405", "202406")
 		requireOnce(t, tc.placement(t, "audit"), ids)
 
-		// The rollup counted the copies; RebuildRollup recomputes it over
-		// the cluster.
-		require.EqualValues(t, 2*len(events), count(t, admin, "SELECT sum(events) FROM audit.audit_logs_daily"))
+		// RebuildRollup recomputes the rollup over the cluster.
+		// The rollup counted the copies, except where a rollup block equal
+		// to an earlier one was dropped by the replicated table's insert
+		// deduplication (the blocks follow the batches, so it depends on
+		// how the processor cut them).
+		rolled := count(t, admin, "SELECT sum(events) FROM audit.audit_logs_daily")
+		require.GreaterOrEqual(t, rolled, uint64(len(events)))
+		require.LessOrEqual(t, rolled, uint64(2*len(events)))
 		for _, month := range []time.Time{may1, day1} {
 			require.NoError(t, chschema.RebuildRollup(ctxT(t), conn, opts, month))
 		}

@@ -123,7 +123,11 @@
 // sum(events), sum(failures) GROUP BY the key: rows of one key are summed
 // when parts merge, not at insert. It counts inserted rows, so a copy
 // inserted from outside the exporter counts twice there; [RebuildRollup]
-// recomputes one month from the deduplicated audit table.
+// recomputes one month from the deduplicated audit table. On a cluster,
+// the replicated tables also drop an inserted block identical to one
+// inserted before (ClickHouse's insert deduplication): a re-sent batch
+// whose rollup rows equal an earlier block's is not counted again, so
+// re-sent copies count once or twice there until RebuildRollup.
 //
 // # Clusters
 //
