@@ -27,8 +27,11 @@ import (
 	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
+// TestMain fails the package's tests if they leave goroutines behind, and
+// closes the chDB engine, if the tests ran on it, before the process
+// exits.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(testenv.Exit))
 }
 
 func testCtx(t testing.TB) context.Context {

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
+	"github.com/otelaudit/otelaudit/internal/testenv"
+	"github.com/otelaudit/otelaudit/schema/chschema"
+)
+
+// The ClickHouse side of erase on the engine the test environment gives:
+// ClickHouse 18.16 (compat layout), and 26.5 through chDB (modern layout:
+// DateTime64, Map, LowCardinality and bloom-filter indexes on the columns
+// the mutations change) under make test-chdb. The user's own rows, the
+// rows naming the user as target and the JSON values are rewritten; rows
+// in keep keep their resource id and JSON values; other rows are left.
+func TestEraseClickHouseOnEngine(t *testing.T) {
+	ctx := testCtx(t)
+	conn, db := testenv.ClickHouse(t)
+	opts := chschema.Options{Database: db}
+	layout, err := chschema.Migrate(ctx, conn, opts)
+	require.NoError(t, err)
+	if testenv.ClickHouseEngine() == testenv.EngineChDB {
+		require.Equal(t, chschema.LayoutModern, layout)
+	}
+	at := time.Now().UTC().Add(-time.Hour)
+	ev := func(actor, target string, details map[string]any) otelaudit.Event {
+		e := otelaudit.Event{ID: uuid.Must(uuid.NewV7()), Time: at, Action: otelaudit.ActionAdminAction,
+			Actor:  otelaudit.Actor{UserID: actor, Name: actor + " Name", WorkspaceID: "ws_1"},
+			Client: otelaudit.Client{IP: "192.0.2.7", UserAgent: "ua/1", SessionID: "sess_" + actor},
+			Details: otelaudit.Value(details)}
+		if target != "" {
+			e.Resource = otelaudit.Resource{Type: "user", ID: target}
+		}
+		return e
+	}
+	own := ev("usr_9", "", map[string]any{"me": "usr_9", "mail": "nine@example.com"})
+	target := ev("admin_1", "usr_9", map[string]any{"email": "nine@example.com", "reason": "ticket"})
+	kept := ev("admin_1", "usr_9", map[string]any{"email": "nine@example.com"})
+	other := ev("usr_8", "usr_7", map[string]any{"email": "eight@example.com", "ref": "usr_9"})
+	exp, err := clickhouselog.New(conn, clickhouselog.WithSchema(opts), clickhouselog.WithLayout(layout))
+	require.NoError(t, err)
+	require.NoError(t, exp.Export(ctx, captureRecords(t, []otelaudit.Event{own, target, kept, other})))
+	require.NoError(t, exp.Shutdown(context.Background()))
+
+	req := eraseRequest{user: "usr_9", pseudonym: "erased_9", also: []string{"nine@example.com"}, keys: defaultEraseKeys, keep: []uuid.UUID{kept.ID}}
+	prog := &progress{}
+	req.dry = true
+	n, err := eraseClickHouse(ctx, conn, opts, req, prog)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n)
+	req.dry = false
+	n, err = eraseClickHouse(ctx, conn, opts, req, prog)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n)
+
+	row := func(id uuid.UUID) []string {
+		var uid, name, ip, ua, sess, rid, details string
+		require.NoError(t, conn.QueryRow(ctx, "SELECT user_id, user_name, toString(client_ip), toString(user_agent), session_id, resource_id, details FROM "+
+			db+".audit_logs WHERE event_id = ?", id).Scan(&uid, &name, &ip, &ua, &sess, &rid, &details))
+		return []string{uid, name, ip, ua, sess, rid, details}
+	}
+	got := row(own.ID)
+	require.Equal(t, []string{"erased_9", "", "", "", ""}, got[:5])
+	require.JSONEq(t, `{"me": "erased_9", "mail": "[erased]"}`, got[6])
+	got = row(target.ID)
+	require.Equal(t, []string{"admin_1", "admin_1 Name", "192.0.2.7", "ua/1", "sess_admin_1", "erased_9"}, got[:6])
+	require.JSONEq(t, `{"email": "[erased]", "reason": "ticket"}`, got[6])
+	got = row(kept.ID)
+	require.Equal(t, "usr_9", got[5], "a kept row keeps its resource id")
+	require.JSONEq(t, `{"email": "nine@example.com"}`, got[6])
+	got = row(other.ID)
+	require.Equal(t, []string{"usr_8", "usr_8 Name", "192.0.2.7", "ua/1", "sess_usr_8", "usr_7"}, got[:6])
+	require.JSONEq(t, `{"email": "eight@example.com", "ref": "usr_9"}`, got[6])
+}
