@@ -32,8 +32,8 @@ func TestEraseClickHouseOnEngine(t *testing.T) {
 	at := time.Now().UTC().Add(-time.Hour)
 	ev := func(actor, target string, details map[string]any) otelaudit.Event {
 		e := otelaudit.Event{ID: uuid.Must(uuid.NewV7()), Time: at, Action: otelaudit.ActionAdminAction,
-			Actor:  otelaudit.Actor{UserID: actor, Name: actor + " Name", WorkspaceID: "ws_1"},
-			Client: otelaudit.Client{IP: "192.0.2.7", UserAgent: "ua/1", SessionID: "sess_" + actor},
+			Actor:   otelaudit.Actor{UserID: actor, Name: actor + " Name", WorkspaceID: "ws_1"},
+			Client:  otelaudit.Client{IP: "192.0.2.7", UserAgent: "ua/1", SessionID: "sess_" + actor},
 			Details: otelaudit.Value(details)}
 		if target != "" {
 			e.Resource = otelaudit.Resource{Type: "user", ID: target}
