@@ -81,7 +81,11 @@
 //     the background is retried for ever), waited for. Rows sealed under
 //     the seal's encoding version 1 keep their resource id and JSON
 //     values, which that encoding covers directly; they are counted. It
-//     records data_delete_completed under the pseudonym. The commands
+//     records data_delete_completed under the pseudonym. An erasure
+//     interrupted between the stores is completed by running it again
+//     with the same --pseudonym (the store already done finds nothing
+//     left); a --pseudonym that another user already has merges the two
+//     in the trail, so leave it to the default. The commands
 //     do not know chschema's cluster layout: erase and retention act on
 //     one server's tables.
 //   - retention drops, in both stores, the partitions whose rows are all

@@ -279,25 +279,23 @@ func eraseClickHouse(ctx context.Context, ch driver.Conn, o chschema.Options, re
 		return uint64(len(changed)), nil
 	}
 
-	// mutate runs ALTER TABLE ... UPDATE set WHERE where, after running the
-	// same expressions as a query: a mutation that fails in the
-	// background is retried by the server for ever and blocks the ones
-	// after it, so errors must show here first.
-	mutate := func(set, where string, args ...any) error {
-		if err := ch.Exec(ctx, "SELECT "+set+" FROM "+target+" WHERE "+where+" LIMIT 1", args...); err != nil {
-			return fmt.Errorf("erase in ClickHouse: check the mutation: %w", err)
-		}
-		if err := ch.Exec(ctx, "ALTER TABLE "+target+" UPDATE "+set+" WHERE "+where, args...); err != nil {
-			return fmt.Errorf("erase in ClickHouse: %w", err)
-		}
-		return nil
+	// The mutations: the JSON values by event id, in chunks that keep a
+	// query below the server's default max_query_size, then the resource
+	// ids and the personal fields. Each one's expressions run as a query
+	// first: a mutation that fails in the background is retried by the
+	// server for ever and blocks the ones after it, so errors must show
+	// here. Then as few ALTER TABLE statements as the size allows, each a
+	// single mutation (one rewrite of the parts) of several commands.
+	type command struct {
+		set, where string
+		args       []any
+		size       int
 	}
-	// The JSON values first: their WHERE names the rows by id, which the
-	// other mutations do not change.
+	var cmds []command
 	for len(edits) > 0 {
 		n, size := 0, 0
 		for n < len(edits) && (n == 0 || size < chJSONChunk) {
-			size += len(edits[n].details) + len(edits[n].previous) + len(edits[n].next) + 64
+			size += len(edits[n].details) + len(edits[n].previous) + len(edits[n].next) + 3*len(edits[n].id) + 64
 			n++
 		}
 		chunk := edits[:n]
@@ -307,17 +305,40 @@ func eraseClickHouse(ctx context.Context, ch driver.Conn, o chschema.Options, re
 		for i, e := range chunk {
 			ids[i], ds[i], ps[i], ns[i] = e.id, e.details, e.previous, e.next
 		}
-		if err := mutate("details = transform(toString(event_id), ?, ?, details), previous_value = transform(toString(event_id), ?, ?, previous_value),"+
-			" new_value = transform(toString(event_id), ?, ?, new_value)", "has(?, toString(event_id))", ids, ds, ids, ps, ids, ns, ids); err != nil {
-			return 0, err
+		cmds = append(cmds, command{
+			set: "details = transform(toString(event_id), ?, ?, details), previous_value = transform(toString(event_id), ?, ?, previous_value)," +
+				" new_value = transform(toString(event_id), ?, ?, new_value)",
+			where: "has(?, toString(event_id))",
+			args:  []any{ids, ds, ids, ps, ids, ns, ids},
+			size:  size,
+		})
+	}
+	cmds = append(cmds,
+		command{set: "resource_id = ?", where: "resource_type = ? AND resource_id = ? AND NOT has(?, toString(event_id))",
+			args: []any{req.pseudonym, trail.UserResourceType, req.user, append(keepIDs, "")}, size: 256 + 40*len(keepIDs)},
+		command{set: "user_id = ?, user_name = '', client_ip = '', user_agent = '', session_id = ''", where: "user_id = ?",
+			args: []any{req.pseudonym, req.user}, size: 256})
+	for _, c := range cmds {
+		if err := ch.Exec(ctx, "SELECT "+c.set+" FROM "+target+" WHERE "+c.where+" LIMIT 1", c.args...); err != nil {
+			return 0, fmt.Errorf("erase in ClickHouse: check the mutation: %w", err)
 		}
 	}
-	if err := mutate("resource_id = ?", "resource_type = ? AND resource_id = ? AND NOT has(?, toString(event_id))",
-		req.pseudonym, trail.UserResourceType, req.user, append(keepIDs, "")); err != nil {
-		return 0, err
-	}
-	if err := mutate("user_id = ?, user_name = '', client_ip = '', user_agent = '', session_id = ''", "user_id = ?", req.pseudonym, req.user); err != nil {
-		return 0, err
+	for len(cmds) > 0 {
+		n, size := 0, 0
+		for n < len(cmds) && (n == 0 || size+cmds[n].size < chJSONChunk) {
+			size += cmds[n].size
+			n++
+		}
+		var parts []string
+		var args []any
+		for _, c := range cmds[:n] {
+			parts = append(parts, "UPDATE "+c.set+" WHERE "+c.where)
+			args = append(args, c.args...)
+		}
+		cmds = cmds[n:]
+		if err := ch.Exec(ctx, "ALTER TABLE "+target+" "+strings.Join(parts, ", "), args...); err != nil {
+			return 0, fmt.Errorf("erase in ClickHouse: %w", err)
+		}
 	}
 	db, table := o.Database, o.Table
 	if table == "" {

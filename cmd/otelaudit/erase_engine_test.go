@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,9 @@ func TestEraseClickHouseOnEngine(t *testing.T) {
 	n, err = eraseClickHouse(ctx, conn, opts, req, prog)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, n)
+	var mutations uint64
+	require.NoError(t, conn.QueryRow(ctx, "SELECT uniqExact(mutation_id) FROM system.mutations WHERE database = ? AND table = 'audit_logs'", db).Scan(&mutations))
+	require.EqualValues(t, 1, mutations, "one ALTER: one mutation, one rewrite of the parts")
 
 	row := func(id uuid.UUID) []string {
 		var uid, name, ip, ua, sess, rid, details string
@@ -78,4 +82,37 @@ func TestEraseClickHouseOnEngine(t *testing.T) {
 	got = row(other.ID)
 	require.Equal(t, []string{"usr_8", "usr_8 Name", "192.0.2.7", "ua/1", "sess_usr_8", "usr_7"}, got[:6])
 	require.JSONEq(t, `{"email": "eight@example.com", "ref": "usr_9"}`, got[6])
+}
+
+// More new JSON than one query may carry: the rewrite is cut into several
+// mutations, and every row is rewritten.
+func TestEraseClickHouseManyEdits(t *testing.T) {
+	ctx := testCtx(t)
+	conn, db := testenv.ClickHouse(t)
+	opts := chschema.Options{Database: db}
+	layout, err := chschema.Migrate(ctx, conn, opts)
+	require.NoError(t, err)
+	at := time.Now().UTC().Add(-time.Hour)
+	filler := strings.Repeat("x", 8<<10)
+	var evs []otelaudit.Event
+	for i := range 60 {
+		evs = append(evs, otelaudit.Event{ID: uuid.Must(uuid.NewV7()), Time: at.Add(time.Duration(i) * time.Millisecond), Action: "profile_updated",
+			Actor:   otelaudit.Actor{UserID: "usr_many", WorkspaceID: "ws_1"},
+			Details: otelaudit.Value(map[string]any{"contact": "many@example.com", "filler": filler, "i": i})})
+	}
+	exp, err := clickhouselog.New(conn, clickhouselog.WithSchema(opts), clickhouselog.WithLayout(layout))
+	require.NoError(t, err)
+	require.NoError(t, exp.Export(ctx, captureRecords(t, evs)))
+	require.NoError(t, exp.Shutdown(context.Background()))
+
+	req := eraseRequest{user: "usr_many", pseudonym: "erased_many", also: []string{"many@example.com"}, keys: defaultEraseKeys}
+	n, err := eraseClickHouse(ctx, conn, opts, req, &progress{})
+	require.NoError(t, err)
+	require.EqualValues(t, len(evs), n)
+	var mutations, left, rewritten uint64
+	require.NoError(t, conn.QueryRow(ctx, "SELECT uniqExact(mutation_id) FROM system.mutations WHERE database = ? AND table = 'audit_logs'", db).Scan(&mutations))
+	require.GreaterOrEqual(t, mutations, uint64(3), "60 rows of 8 KiB need several queries")
+	require.NoError(t, conn.QueryRow(ctx, "SELECT countIf(position(details, 'many@example.com') > 0 OR user_id = 'usr_many'), countIf(position(details, '\"contact\":\"[erased]\"') > 0 AND user_id = 'erased_many') FROM "+db+".audit_logs").Scan(&left, &rewritten))
+	require.Zero(t, left)
+	require.EqualValues(t, len(evs), rewritten)
 }
