@@ -36,8 +36,8 @@ type searcher interface {
 // (OTELAUDIT_SEARCH_ROWS), "matches" the search's events.
 func BenchmarkSearch(b *testing.B) {
 	rows := searchRows(b)
-	pool := searchPostgres(b, rows, "")
-	conn, opts := searchClickHouse(b, rows, "")
+	pool := searchPostgres(b, rows, "", false)
+	conn, opts := searchClickHouse(b, rows, "", false)
 	pg, err := trail.NewPostgres(pool)
 	if err != nil {
 		b.Fatal(err)
@@ -174,7 +174,7 @@ func sameEvents(b *testing.B, what string, got, want []trail.Record) {
 // return that many events, each once, in order.
 func BenchmarkExport(b *testing.B) {
 	rows := searchRows(b)
-	pool := searchPostgres(b, rows, "")
+	pool := searchPostgres(b, rows, "", false)
 	pg, err := trail.NewPostgres(pool)
 	if err != nil {
 		b.Fatal(err)

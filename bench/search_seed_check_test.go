@@ -34,8 +34,8 @@ const searchCheckRows = 100_000
 // export is the same from both, field by field.
 func TestSearchSeedMatchesExporter(t *testing.T) {
 	const db = "otelaudit_bench_search_check"
-	pool := searchPostgres(t, searchCheckRows, db)
-	conn, opts := searchClickHouse(t, searchCheckRows, db)
+	pool := searchPostgres(t, searchCheckRows, db, true)
+	conn, opts := searchClickHouse(t, searchCheckRows, db, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	sample := searchSampleEvents(searchCheckRows - searchSample)
