@@ -76,6 +76,7 @@ func (c *ClickHouse) Search(ctx context.Context, f Filter, page Page) (Result, e
 			return Result{}, err
 		}
 		vals["after_us"], vals["after_id"] = pos.micros, pos.id.String()
+		vals["after_s"] = pos.time().Unix()
 	}
 	limit := page.limit()
 	vals["limit"] = limit

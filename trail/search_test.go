@@ -240,3 +240,62 @@ func TestSearchMissingTable(t *testing.T) {
 	_, err = trail.NewPostgres(pool, trail.WithPostgresTable("Bad", ""))
 	require.ErrorIs(t, err, trail.ErrInvalidOptions)
 }
+
+// TestSearchSubjectActorAndTargetMerged checks the subject search's two
+// paths (the user as actor, as target) merged page by page: an event
+// where the user acts on its own account comes once, an event on another
+// kind of resource that has the user's id is not the user's, and small
+// pages cut through runs of both kinds in both orders.
+func TestSearchSubjectActorAndTargetMerged(t *testing.T) {
+	s := newStores(t)
+	base := time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
+	evs := corpus(40, base)
+	for i := range evs {
+		switch i % 4 {
+		case 0: // the user on its own account
+			evs[i].Actor.UserID = "usr_self"
+			evs[i].Resource = otelaudit.Resource{Type: trail.UserResourceType, ID: "usr_self"}
+		case 1: // someone else on the user's account
+			evs[i].Resource = otelaudit.Resource{Type: trail.UserResourceType, ID: "usr_self"}
+		case 2: // the user's id as another kind of resource
+			evs[i].Resource = otelaudit.Resource{Type: "team", ID: "usr_self"}
+		}
+	}
+	// Two events at the same microsecond: the cursor orders them by id.
+	evs[9].Time = evs[8].Time
+	s.write(evs)
+	f := trail.Filter{Subject: "usr_self"}
+	var want []uuid.UUID
+	for _, ev := range evs {
+		if matches(f, ev) {
+			want = append(want, ev.ID)
+		}
+	}
+	slices.SortFunc(want, func(a, b uuid.UUID) int {
+		ta, tb := evTime(evs, a), evTime(evs, b)
+		if c := ta.Compare(tb); c != 0 {
+			return c
+		}
+		return slices.Compare(a[:], b[:])
+	})
+	require.Len(t, want, 20, "ten events as actor and target, ten as target")
+	for _, order := range []trail.Order{trail.NewestFirst, trail.OldestFirst} {
+		w := slices.Clone(want)
+		if order == trail.NewestFirst {
+			slices.Reverse(w)
+		}
+		for _, limit := range []int{1, 3, 50} {
+			require.Equal(t, w, ids(readAll(t, s.pgR, f, limit, order)), "postgres, order %d, pages of %d", order, limit)
+			require.Equal(t, w, ids(readAll(t, s.chR, f, limit, order)), "clickhouse, order %d, pages of %d", order, limit)
+		}
+	}
+}
+
+func evTime(evs []otelaudit.Event, id uuid.UUID) time.Time {
+	for _, ev := range evs {
+		if ev.ID == id {
+			return ev.Time
+		}
+	}
+	return time.Time{}
+}

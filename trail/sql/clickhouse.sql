@@ -2,12 +2,7 @@
      the layout and which filters are set; every value is a named
      parameter (@name), bound by clickhouse-go. */ -}}
 
-{{define "search" -}}
-SELECT toString(event_id) AS id, {{.Micros}} AS t_us, action, workspace_id, user_id, user_name,
-       client_ip, user_agent, session_id, resource_type, resource_id, toString(outcome) AS outcome_text,
-       error_type, details, previous_value, new_value, {{.Attrs}}, trace_id, span_id, service_name, sanitized
-FROM {{.Table}}
-WHERE 1 = 1
+{{define "filters" -}}
 {{- if .Workspace}} AND workspace_id = @workspace{{end}}
 {{- if .Actor}} AND user_id = @actor{{end}}
 {{- if .Subject}} AND (user_id = @subject OR (resource_id = @subject AND resource_type = @user_type)){{end}}
@@ -18,7 +13,31 @@ WHERE 1 = 1
 {{- if .ClientIP}} AND client_ip = @client_ip{{end}}
 {{- if .Since}} AND time >= toDateTime(@since_s) AND t_us >= @since_us{{end}}
 {{- if .Until}} AND time <= toDateTime(@until_s) AND t_us < @until_us{{end}}
-{{- if .After}} AND (t_us {{if .Desc}}<{{else}}>{{end}} @after_us OR (t_us = @after_us AND id {{if .Desc}}<{{else}}>{{end}} @after_id)){{end}}
+{{- if .After}} AND time {{if .Desc}}<={{else}}>={{end}} toDateTime(@after_s)
+    AND (t_us {{if .Desc}}<{{else}}>{{end}} @after_us OR (t_us = @after_us AND id {{if .Desc}}<{{else}}>{{end}} @after_id)){{end}}
+{{- end}}
+
+{{- /* A search reads in two steps: the page's event ids first, from the
+     few narrow columns the filters and the order need, then the whole
+     rows of those ids only, so that the wide columns (details, values,
+     user agent) are read for the page rather than for every row that
+     matches. The time bound of a cursor lets the primary key skip the
+     granules before it within each action. */ -}}
+{{define "search" -}}
+SELECT toString(event_id) AS id, {{.Micros}} AS t_us, action, workspace_id, user_id, user_name,
+       client_ip, user_agent, session_id, resource_type, resource_id, toString(outcome) AS outcome_text,
+       error_type, details, previous_value, new_value, {{.Attrs}}, trace_id, span_id, service_name, sanitized
+FROM {{.Table}}
+WHERE event_id GLOBAL IN (
+    SELECT event_id
+    FROM (
+        SELECT event_id, toString(event_id) AS id, {{.Micros}} AS t_us
+        FROM {{.Table}}
+        WHERE 1 = 1{{template "filters" .}}
+        ORDER BY t_us {{if .Desc}}DESC{{end}}, id {{if .Desc}}DESC{{end}}
+        LIMIT 1 BY id
+        LIMIT @limit))
+{{- template "filters" .}}
 ORDER BY t_us {{if .Desc}}DESC{{end}}, id {{if .Desc}}DESC{{end}}, ingest_version DESC
 LIMIT 1 BY id
 LIMIT @limit
