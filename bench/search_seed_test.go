@@ -29,7 +29,7 @@ import (
 
 // The read side's dataset (BenchmarkSearch, BenchmarkExport): searchRows
 // events (10,000,000, or OTELAUDIT_SEARCH_ROWS for a quicker run) over the
-// searchSpanDays days before the start of the current month, the same
+// searchSpanDays days before today, the same
 // events in both stores, generated inside each server (Postgres: INSERT
 // ... SELECT from generate_series, ClickHouse: INSERT ... SELECT from
 // numbers()), one statement per day, with the skew of a real service:
@@ -81,12 +81,11 @@ const (
 func searchUserEvents(rows int) int { return rows / 1000 }
 
 // searchBase is the seed's first day (midnight UTC): searchSpanDays
-// before the start of the current month, so that every row is in the
-// past and inside the Postgres partition window.
+// before today, so that the newest events are a few hours old, as in a
+// live trail, and every row is in the past and inside the Postgres
+// partition window.
 func searchBase() time.Time {
-	now := time.Now().UTC()
-	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	return month.AddDate(0, 0, -searchSpanDays)
+	return time.Now().UTC().Truncate(24 * time.Hour).AddDate(0, 0, -searchSpanDays)
 }
 
 // searchDay is one day of the seed: rows lo to lo+count-1.

@@ -10,8 +10,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
 
 	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/internal/testenv"
 	"github.com/otelaudit/otelaudit/trail"
 )
@@ -298,4 +300,62 @@ func evTime(evs []otelaudit.Event, id uuid.UUID) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// TestSearchSpreadOverMonthsWithCopies checks a newest-first search over
+// events months apart (the ClickHouse reader looks at the last day, week
+// and month before everything), one of them ahead of the clock, with
+// copies of some events in ClickHouse, stored later with other details:
+// every page, of any size, holds the events in order, each once, the
+// first stored copy, the same as Postgres.
+func TestSearchSpreadOverMonthsWithCopies(t *testing.T) {
+	s := newStores(t)
+	now := time.Now().UTC()
+	ago := []time.Duration{-2 * time.Hour, time.Hour, 5 * time.Hour, 30 * time.Hour, 3 * 24 * time.Hour, 10 * 24 * time.Hour,
+		20 * 24 * time.Hour, 45 * 24 * time.Hour, 46 * 24 * time.Hour, 100 * 24 * time.Hour}
+	evs := corpus(len(ago), now)
+	for i := range evs {
+		evs[i].Time = now.Add(-ago[i]).Truncate(time.Microsecond)
+		evs[i].Actor.WorkspaceID = "ws_spread"
+		evs[i].Details = otelaudit.Value(map[string]any{"copy": "original"})
+	}
+	s.write(evs)
+	// The copies: same id and time (the same sort key), other details,
+	// stored a second later than the originals, so that the originals
+	// have the higher ingest_version.
+	time.Sleep(1100 * time.Millisecond)
+	copies := []otelaudit.Event{evs[1], evs[4], evs[8]}
+	for i := range copies {
+		copies[i].Details = otelaudit.Value(map[string]any{"copy": "later"})
+	}
+	recs := capture(func(lp log.LoggerProvider) {
+		a := bridge.New(bridge.WithLoggerProvider(lp))
+		for _, ev := range copies {
+			a.Record(context.Background(), ev)
+		}
+	})
+	require.NoError(t, s.chExp.Export(s.ctx, recs))
+	var stored uint64
+	require.NoError(t, s.ch.QueryRow(s.ctx, "SELECT count() FROM `"+s.chOpts.Database+"`.audit_logs").Scan(&stored))
+	require.Equal(t, uint64(len(evs)+len(copies)), stored, "the copies are stored beside the originals")
+
+	want := ids(nil)
+	for _, ev := range evs { // newest first: the order of ago
+		want = append(want, ev.ID)
+	}
+	f := trail.Filter{Workspace: "ws_spread"}
+	for _, limit := range []int{1, 2, 3, 4, 50} {
+		pg := readAll(t, s.pgR, f, limit, trail.NewestFirst)
+		ch := readAll(t, s.chR, f, limit, trail.NewestFirst)
+		require.Equal(t, want, ids(pg), "postgres, pages of %d", limit)
+		require.Equal(t, want, ids(ch), "clickhouse, pages of %d", limit)
+		for i := range ch {
+			require.Equal(t, otelaudit.Value(map[string]any{"copy": "original"}), ch[i].Details, "clickhouse, pages of %d, event %d", limit, i)
+		}
+	}
+	// A time range that ends before the last month: the windows start
+	// from Until.
+	f.Until = now.Add(-15 * 24 * time.Hour)
+	require.Equal(t, want[6:], ids(readAll(t, s.chR, f, 2, trail.NewestFirst)))
+	require.Equal(t, want[6:], ids(readAll(t, s.pgR, f, 2, trail.NewestFirst)))
 }

@@ -13,30 +13,33 @@
 {{- if .ClientIP}} AND client_ip = @client_ip{{end}}
 {{- if .Since}} AND time >= toDateTime(@since_s) AND t_us >= @since_us{{end}}
 {{- if .Until}} AND time <= toDateTime(@until_s) AND t_us < @until_us{{end}}
-{{- if .After}} AND time {{if .Desc}}<={{else}}>={{end}} toDateTime(@after_s)
+{{- if .After}}{{if .Bounds}} AND time {{if .Desc}}<={{else}}>={{end}} toDateTime(@after_s){{end}}
     AND (t_us {{if .Desc}}<{{else}}>{{end}} @after_us OR (t_us = @after_us AND id {{if .Desc}}<{{else}}>{{end}} @after_id)){{end}}
 {{- end}}
 
-{{- /* A search reads in two steps: the page's event ids first, from the
-     few narrow columns the filters and the order need, then the whole
-     rows of those ids only, so that the wide columns (details, values,
-     user agent) are read for the page rather than for every row that
-     matches. The time bound of a cursor lets the primary key skip the
-     granules before it within each action. */ -}}
+{{- /* A search's first step: the page's event ids and times, from the
+     narrow columns only; with .Window, among the rows from @window_s on
+     (newest first: a prefix of the order). */ -}}
+{{define "page_ids" -}}
+SELECT id, toInt64(t_us) FROM (
+    SELECT toString(event_id) AS id, {{.Micros}} AS t_us
+    FROM {{.Table}}
+    WHERE 1 = 1{{template "filters" .}}
+    {{- if .Window}} AND time >= toDateTime(@window_s){{end}}
+    ORDER BY t_us {{if .Desc}}DESC{{end}}, id {{if .Desc}}DESC{{end}}
+    LIMIT 1 BY id
+    LIMIT @limit)
+{{- end}}
+
+{{- /* Its second step: the whole rows of those ids (@ids), within their
+     times ([@lo_s, @hi_s] in seconds), the first stored copy of each. */ -}}
 {{define "search" -}}
 SELECT toString(event_id) AS id, {{.Micros}} AS t_us, action, workspace_id, user_id, user_name,
        client_ip, user_agent, session_id, resource_type, resource_id, toString(outcome) AS outcome_text,
        error_type, details, previous_value, new_value, {{.Attrs}}, trace_id, span_id, service_name, sanitized
 FROM {{.Table}}
-WHERE event_id GLOBAL IN (
-    SELECT event_id
-    FROM (
-        SELECT event_id, toString(event_id) AS id, {{.Micros}} AS t_us
-        FROM {{.Table}}
-        WHERE 1 = 1{{template "filters" .}}
-        ORDER BY t_us {{if .Desc}}DESC{{end}}, id {{if .Desc}}DESC{{end}}
-        LIMIT 1 BY id
-        LIMIT @limit))
+WHERE event_id IN @ids
+{{- if .Bounds}} AND time >= toDateTime(@lo_s) AND time <= toDateTime(@hi_s){{end}}
 {{- template "filters" .}}
 ORDER BY t_us {{if .Desc}}DESC{{end}}, id {{if .Desc}}DESC{{end}}, ingest_version DESC
 LIMIT 1 BY id
