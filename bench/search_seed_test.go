@@ -85,7 +85,7 @@ func searchUserEvents(rows int) int { return rows / 1000 }
 // live trail, and every row is in the past and inside the Postgres
 // partition window.
 func searchBase() time.Time {
-	return time.Now().UTC().Truncate(24 * time.Hour).AddDate(0, 0, -searchSpanDays)
+	return time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -searchSpanDays)
 }
 
 // searchDay is one day of the seed: rows lo to lo+count-1.
