@@ -80,7 +80,7 @@ func TestSearchSeedMatchesExporter(t *testing.T) {
 			"'session=' || coalesce(left(session_id, 2) || length(session_id)::text, 'null')",
 			"'agent=' || coalesce((user_agent LIKE 'Mozilla/5.0 (%')::text, 'null')",
 			"'service=' || coalesce(service_name, 'null')",
-			"'observed after created=' || (observed_at >= created_at)::text",
+			"'observed after created=' || coalesce((observed_at >= created_at)::text, 'null')",
 			jsonShape("details"), jsonShape("previous_value"), jsonShape("new_value"))
 		q := "SELECT ARRAY[" + strings.Join(shape, ", ") + "] FROM audit_logs WHERE "
 		for _, e := range sample {
