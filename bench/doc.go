@@ -212,9 +212,9 @@
 // SELECT per day (Postgres: from generate_series into the partitioned
 // table that pgschema.Migrate made, its secondary indexes built after the
 // load, then VACUUM ANALYZE; ClickHouse: from numbers(), then every
-// partition merged into one part): some five minutes per store on a
-// two-core machine, against more than half an hour through the
-// exporters. The user of interest, u_export of ws_1 (a tenant with 7% of
+// partition merged into one part): five to six minutes for Postgres and
+// three and a half for ClickHouse on a shared two-core machine, against
+// more than half an hour through the exporters. The user of interest, u_export of ws_1 (a tenant with 7% of
 // the events), holds exactly one event in a thousand: 9,000 as the actor
 // and 1,000 as the target of an administrator's action. Ten of them are
 // written through the exporters by an Auditor, and
