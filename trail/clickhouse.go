@@ -252,7 +252,7 @@ func (c *ClickHouse) layoutData(ctx context.Context, d tmplData) (tmplData, chsc
 	d.Micros, d.Attrs = "toUInt64(time) * 1000000 + intDiv(time_ns, 1000)", "attr_keys, attr_values"
 	d.Arrival, d.Now = "toUInt64(4294967295 - ingest_version)", "toUInt32(now())"
 	if layout == chschema.LayoutModern {
-		d.Micros, d.Attrs = "toUnixTimestamp64Micro(time)", "mapKeys(attributes), mapValues(attributes)"
+		d.Micros, d.Attrs = "toUInt64(toUnixTimestamp64Micro(time))", "mapKeys(attributes), mapValues(attributes)"
 		d.Arrival, d.Now = "toUInt64(4102444800000000000 - ingest_version)", "toUnixTimestamp64Nano(now64(9))"
 	}
 	return d, layout, nil
