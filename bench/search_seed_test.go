@@ -262,7 +262,6 @@ func searchSteps(d dialect, day searchDay) []step {
 	for i, a := range chUserAgents {
 		agents[i] = "'" + a + "'"
 	}
-	offset := func(e string) string { return d.integer(e) }
 	ws, usr := "ws", "usr"
 	return []step{
 		{"u_ws", unit(1)}, {"u_rank", unit(2)}, {"u_user", unit(3)}, {"u_act", unit(4)},
@@ -272,9 +271,9 @@ func searchSteps(d dialect, day searchDay) []step {
 		// searchSample, which the exporters write.
 		{"is_exp", "(n % 1000 = 500 AND n >= " + i64(searchSample*1000) + ")"},
 		{"is_tgt", "(is_exp AND n % 10000 = 500)"},
-		{"ws_n", d.cases("is_exp", "1", "u_ws < 0.3", "0", offset("floor(exp(u_rank * ln(1000)))"))},
+		{"ws_n", d.cases("is_exp", "1", "u_ws < 0.3", "0", d.integer("floor(exp(u_rank * ln(1000)))"))},
 		{"n_users", d.cases("ws_n = 0", "30000", "ws_n < 10", "5000", "ws_n < 100", "500", "50")},
-		{"user_n", offset("floor(exp(u_user * ln(n_users)))") + " - 1"},
+		{"user_n", d.integer("floor(exp(u_user * ln(n_users)))") + " - 1"},
 		{ws, d.concat("'ws_'", d.str("ws_n"))},
 		{usr, d.cases("is_tgt", "'"+searchAdmin+"'", "is_exp", "'"+searchUser+"'",
 			d.concat("'u_'", d.str("ws_n"), "'_'", d.str("user_n")))},
@@ -284,7 +283,7 @@ func searchSteps(d dialect, day searchDay) []step {
 		// daily profile (a uniform 30% over 24 hours, 70% over 08-18).
 		{"day_frac", d.float("(n - "+i64(day.lo)+") * 2 + 1") + " / " + i64(2*day.count)},
 		{"hrs", d.cases("day_frac < 0.1", "day_frac / 0.0125", "day_frac < 0.925", "8 + (day_frac - 0.1) / 0.0825", "18 + (day_frac - 0.925) / 0.0125")},
-		{"t_us", i64(day.start.UnixMicro()) + " + " + offset("floor(hrs * 3600000000)")},
+		{"t_us", i64(day.start.UnixMicro()) + " + " + d.integer("floor(hrs * 3600000000)")},
 		{"act", d.ifThen("is_tgt", "'admin_action'",
 			d.cases("u_act < 0.40", "'login'", "u_act < 0.60", "'logout'", "u_act < 0.70", "'settings_changed'",
 				"u_act < 0.74", "'admin_action'", "u_act < 0.77", "'data_export_requested'", "u_act < 0.80", "'data_export_completed'",
