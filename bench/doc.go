@@ -201,6 +201,45 @@
 // by an independent query; a case fails if it expects none, and whenever
 // an answer has another number of rows.
 //
+// # BenchmarkSearch and BenchmarkExport
+//
+// The read side (trail, `otelaudit search` and `export`) on ten million
+// events (OTELAUDIT_SEARCH_ROWS for a quicker run), the same events in
+// both stores, over the 80 days before today, with the skew of the query
+// benchmark's dataset (Zipf-like tenants and users, weekly and daily
+// cycles, realistic addresses, user agents and details; see
+// searchSteps). They are generated inside each server, one INSERT ...
+// SELECT per day (Postgres: from generate_series into the partitioned
+// table that pgschema.Migrate made, its secondary indexes built after the
+// load, then VACUUM ANALYZE; ClickHouse: from numbers(), then every
+// partition merged into one part): five to six minutes for Postgres and
+// three and a half for ClickHouse on a shared two-core machine, against
+// more than half an hour through the exporters. The user of interest, u_export of ws_1 (a tenant with 7% of
+// the events), holds exactly one event in a thousand: 9,000 as the actor
+// and 1,000 as the target of an administrator's action. Ten of them are
+// written through the exporters by an Auditor, and
+// TestSearchSeedMatchesExporter checks that a generated row of each kind
+// has the same columns set and the same encodings as the exported one,
+// and that both stores hold the same events.
+//
+//   - Search/postgres, Search/clickhouse: the first page (50 events,
+//     newest first) of a search by workspace and user, one search per
+//     operation; deep_page_ns is the median of 11 reads of the last full
+//     page (page 180), reached with its cursor. Each store's answer is
+//     first counted by an independent query, which must give the
+//     dataset's figure; the whole search, read in pages of 1,000, must
+//     return exactly those events, each once, in order, and the timed
+//     pages must be the events at their positions.
+//   - Export/user: every event of u_export as actor or target from
+//     Postgres, oldest first, in pages of trail.MaxLimit, encoded as JSON
+//     lines, as `otelaudit export --user` does; one export per
+//     operation. The table's own count must be 10,000 and every export
+//     must return them all, each once.
+//
+// The seeded databases are named after the row count and kept between
+// runs (each round of scripts/bench.sh uses the same throwaway servers),
+// so only the first round pays for the seed.
+//
 // # Memory
 //
 // The scenarios that report memory (the inserts' exporter and export_only,

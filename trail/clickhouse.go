@@ -50,19 +50,30 @@ func NewClickHouse(conn driver.Conn, opts ...Option) (*ClickHouse, error) {
 // so that cursors and answers agree between the stores. Copies of one
 // event that the table has not merged yet are returned once: the first
 // stored one.
+//
+// A page is read in two steps. The first finds the page's event ids and
+// times from the few narrow columns the filters and the order need; the
+// second reads the whole rows of those ids, within the page's time span,
+// so that the wide columns (details, values, user agent) are read for
+// the page, not for every row that matches. The sort key puts the action
+// before the time, so a time bound lets the primary key skip, within
+// each action, the granules outside it: newest first, on the compat
+// layout, the first step looks at the last day before the cursor (or
+// Until, or now) first, then the last week, month, and everything, until
+// the page is full. The newer rows are a prefix of the order, so a full
+// page from a window is the page.
 func (c *ClickHouse) Search(ctx context.Context, f Filter, page Page) (Result, error) {
 	f, err := f.normalized()
 	if err != nil {
 		return Result{}, err
 	}
-	d, _, err := c.layoutData(ctx, newTmplData(c.target, f, page.After != "", page.Order))
+	d, layout, err := c.layoutData(ctx, newTmplData(c.target, f, page.After != "", page.Order))
 	if err != nil {
 		return Result{}, err
 	}
-	q, err := render(chTemplates, "search", d)
-	if err != nil {
-		return Result{}, err
-	}
+	// Time bounds in seconds (toDateTime) are exact on the compat
+	// layout's DateTime column only.
+	d.Bounds = layout == chschema.LayoutCompat
 	vals := filterArgs(f)
 	if !f.Since.IsZero() {
 		vals["since_s"], vals["since_us"] = f.Since.Unix(), f.Since.UnixMicro()
@@ -70,20 +81,54 @@ func (c *ClickHouse) Search(ctx context.Context, f Filter, page Page) (Result, e
 	if !f.Until.IsZero() {
 		vals["until_s"], vals["until_us"] = f.Until.Unix(), f.Until.UnixMicro()
 	}
+	anchor := time.Now()
+	if !f.Until.IsZero() {
+		anchor = f.Until
+	}
 	if page.After != "" {
 		pos, err := parsePosition(page.After)
 		if err != nil {
 			return Result{}, err
 		}
 		vals["after_us"], vals["after_id"] = pos.micros, pos.id.String()
+		vals["after_s"] = pos.time().Unix()
+		anchor = pos.time()
 	}
 	limit := page.limit()
 	vals["limit"] = limit
-	args := make([]any, 0, len(vals))
-	for k, v := range vals {
-		args = append(args, clickhouse.Named(k, v))
+	windows := []time.Duration{0} // 0: no window
+	if d.Bounds && page.Order == NewestFirst {
+		windows = searchWindows
 	}
-	rows, err := c.conn.Query(ctx, q, args...)
+	var ids []any
+	var lo, hi int64
+	for _, w := range windows {
+		from := anchor.Add(-w)
+		d.Window = w > 0 && (f.Since.IsZero() || from.After(f.Since))
+		vals["window_s"] = from.Unix()
+		q, err := render(chTemplates, "page_ids", d)
+		if err != nil {
+			return Result{}, err
+		}
+		ids, lo, hi, err = c.pageIDs(ctx, q, vals)
+		if err != nil {
+			return Result{}, err
+		}
+		if len(ids) >= limit || !d.Window {
+			break
+		}
+	}
+	if len(ids) == 0 {
+		return Result{}, nil
+	}
+	vals["ids"] = clickhouse.GroupSet{Value: ids}
+	vals["lo_s"], vals["hi_s"] = time.UnixMicro(lo).Unix(), time.UnixMicro(hi).Unix()
+	d.Window = false
+	q, err := render(chTemplates, "search", d)
+	if err != nil {
+		return Result{}, err
+	}
+	rows, err := c.conn.Query(ctx, q, namedArgs(vals)...)
 	if err != nil {
 		return Result{}, c.wrap(err)
 	}
@@ -94,7 +139,50 @@ func (c *ClickHouse) Search(ctx context.Context, f Filter, page Page) (Result, e
 	}); err != nil {
 		return Result{}, c.wrap(err)
 	}
+	if len(out) != len(ids) {
+		return Result{}, fmt.Errorf("trail: search %s: %d of the page's %d events read back (rows dropped meanwhile?)", strings.ReplaceAll(c.target, "`", ""), len(out), len(ids))
+	}
 	return pageResult(out, limit), nil
+}
+
+// searchWindows are the time windows, before the anchor, of a
+// newest-first ClickHouse search; the last (0) is unbounded.
+var searchWindows = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 31 * 24 * time.Hour, 0}
+
+// pageIDs runs the first step of a search: the page's event ids, and the
+// smallest and largest of their times (Unix microseconds).
+func (c *ClickHouse) pageIDs(ctx context.Context, q string, vals map[string]any) (ids []any, lo, hi int64, err error) {
+	rows, err := c.conn.Query(ctx, q, namedArgs(vals)...)
+	if err != nil {
+		return nil, 0, 0, c.wrap(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var t int64
+		if err := rows.Scan(&id, &t); err != nil {
+			return nil, 0, 0, c.wrap(err)
+		}
+		if len(ids) == 0 || t < lo {
+			lo = t
+		}
+		if len(ids) == 0 || t > hi {
+			hi = t
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, 0, c.wrap(err)
+	}
+	return ids, lo, hi, nil
+}
+
+func namedArgs(vals map[string]any) []any {
+	args := make([]any, 0, len(vals))
+	for k, v := range vals {
+		args = append(args, clickhouse.Named(k, v))
+	}
+	return args
 }
 
 // wrap adds context and marks a missing table or database as
@@ -164,7 +252,7 @@ func (c *ClickHouse) layoutData(ctx context.Context, d tmplData) (tmplData, chsc
 	d.Micros, d.Attrs = "toUInt64(time) * 1000000 + intDiv(time_ns, 1000)", "attr_keys, attr_values"
 	d.Arrival, d.Now = "toUInt64(4294967295 - ingest_version)", "toUInt32(now())"
 	if layout == chschema.LayoutModern {
-		d.Micros, d.Attrs = "toUnixTimestamp64Micro(time)", "mapKeys(attributes), mapValues(attributes)"
+		d.Micros, d.Attrs = "toUInt64(toUnixTimestamp64Micro(time))", "mapKeys(attributes), mapValues(attributes)"
 		d.Arrival, d.Now = "toUInt64(4102444800000000000 - ingest_version)", "toUnixTimestamp64Nano(now64(9))"
 	}
 	return d, layout, nil

@@ -34,6 +34,21 @@
 // a scan of the pages before it, and a cursor from one store continues on
 // the other.
 //
+// # Cost
+//
+// On Postgres a page is an index scan that stops after the page: a
+// subject search reads the actor's and the target's indexes in order and
+// merges them, and statements are planned for the values bound each time
+// (a cached statement's generic plan can combine the workspace and user
+// indexes over every row of the workspace). On ClickHouse, whose sort key
+// is (workspace, action, time, event id), a page is read in two steps:
+// its event ids and times from the narrow columns, newest first within
+// the last day, week and month before the cursor (or Until, or now)
+// before everything, then the whole rows of those ids only, within their
+// time span. At ten million rows a page costs about a millisecond on
+// Postgres and a few tens of milliseconds on ClickHouse (see the bench
+// module's Search benchmarks).
+//
 // # Same answers from both stores
 //
 // For the same rows, both stores return the same records in the same

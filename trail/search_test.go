@@ -10,8 +10,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
 
 	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/bridge"
 	"github.com/otelaudit/otelaudit/internal/testenv"
 	"github.com/otelaudit/otelaudit/trail"
 )
@@ -239,4 +241,121 @@ func TestSearchMissingTable(t *testing.T) {
 	require.ErrorIs(t, err, trail.ErrInvalidOptions)
 	_, err = trail.NewPostgres(pool, trail.WithPostgresTable("Bad", ""))
 	require.ErrorIs(t, err, trail.ErrInvalidOptions)
+}
+
+// TestSearchSubjectActorAndTargetMerged checks the subject search's two
+// paths (the user as actor, as target) merged page by page: an event
+// where the user acts on its own account comes once, an event on another
+// kind of resource that has the user's id is not the user's, and small
+// pages cut through runs of both kinds in both orders.
+func TestSearchSubjectActorAndTargetMerged(t *testing.T) {
+	s := newStores(t)
+	base := time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
+	evs := corpus(40, base)
+	for i := range evs {
+		switch i % 4 {
+		case 0: // the user on its own account
+			evs[i].Actor.UserID = "usr_self"
+			evs[i].Resource = otelaudit.Resource{Type: trail.UserResourceType, ID: "usr_self"}
+		case 1: // someone else on the user's account
+			evs[i].Resource = otelaudit.Resource{Type: trail.UserResourceType, ID: "usr_self"}
+		case 2: // the user's id as another kind of resource
+			evs[i].Resource = otelaudit.Resource{Type: "team", ID: "usr_self"}
+		}
+	}
+	// Two events at the same microsecond: the cursor orders them by id.
+	evs[9].Time = evs[8].Time
+	s.write(evs)
+	f := trail.Filter{Subject: "usr_self"}
+	var want []uuid.UUID
+	for _, ev := range evs {
+		if matches(f, ev) {
+			want = append(want, ev.ID)
+		}
+	}
+	slices.SortFunc(want, func(a, b uuid.UUID) int {
+		ta, tb := evTime(evs, a), evTime(evs, b)
+		if c := ta.Compare(tb); c != 0 {
+			return c
+		}
+		return slices.Compare(a[:], b[:])
+	})
+	require.Len(t, want, 20, "ten events as actor and target, ten as target")
+	for _, order := range []trail.Order{trail.NewestFirst, trail.OldestFirst} {
+		w := slices.Clone(want)
+		if order == trail.NewestFirst {
+			slices.Reverse(w)
+		}
+		for _, limit := range []int{1, 3, 50} {
+			require.Equal(t, w, ids(readAll(t, s.pgR, f, limit, order)), "postgres, order %d, pages of %d", order, limit)
+			require.Equal(t, w, ids(readAll(t, s.chR, f, limit, order)), "clickhouse, order %d, pages of %d", order, limit)
+		}
+	}
+}
+
+func evTime(evs []otelaudit.Event, id uuid.UUID) time.Time {
+	for _, ev := range evs {
+		if ev.ID == id {
+			return ev.Time
+		}
+	}
+	return time.Time{}
+}
+
+// TestSearchSpreadOverMonthsWithCopies checks a newest-first search over
+// events months apart (the ClickHouse reader looks at the last day, week
+// and month before everything), one of them ahead of the clock, with
+// copies of some events in ClickHouse, stored later with other details:
+// every page, of any size, holds the events in order, each once, the
+// first stored copy, the same as Postgres.
+func TestSearchSpreadOverMonthsWithCopies(t *testing.T) {
+	s := newStores(t)
+	now := time.Now().UTC()
+	ago := []time.Duration{-2 * time.Hour, time.Hour, 5 * time.Hour, 30 * time.Hour, 3 * 24 * time.Hour, 10 * 24 * time.Hour,
+		20 * 24 * time.Hour, 45 * 24 * time.Hour, 46 * 24 * time.Hour, 100 * 24 * time.Hour}
+	evs := corpus(len(ago), now)
+	for i := range evs {
+		evs[i].Time = now.Add(-ago[i]).Truncate(time.Microsecond)
+		evs[i].Actor.WorkspaceID = "ws_spread"
+		evs[i].Details = otelaudit.Value(map[string]any{"copy": "original"})
+	}
+	s.write(evs)
+	// The copies: same id and time (the same sort key), other details,
+	// stored a second later than the originals, so that the originals
+	// have the higher ingest_version.
+	time.Sleep(1100 * time.Millisecond)
+	copies := []otelaudit.Event{evs[1], evs[4], evs[8]}
+	for i := range copies {
+		copies[i].Details = otelaudit.Value(map[string]any{"copy": "later"})
+	}
+	recs := capture(func(lp log.LoggerProvider) {
+		a := bridge.New(bridge.WithLoggerProvider(lp))
+		for _, ev := range copies {
+			a.Record(context.Background(), ev)
+		}
+	})
+	require.NoError(t, s.chExp.Export(s.ctx, recs))
+	var stored uint64
+	require.NoError(t, s.ch.QueryRow(s.ctx, "SELECT count() FROM `"+s.chOpts.Database+"`.audit_logs").Scan(&stored))
+	require.Equal(t, uint64(len(evs)+len(copies)), stored, "the copies are stored beside the originals")
+
+	want := ids(nil)
+	for _, ev := range evs { // newest first: the order of ago
+		want = append(want, ev.ID)
+	}
+	f := trail.Filter{Workspace: "ws_spread"}
+	for _, limit := range []int{1, 2, 3, 4, 50} {
+		pg := readAll(t, s.pgR, f, limit, trail.NewestFirst)
+		ch := readAll(t, s.chR, f, limit, trail.NewestFirst)
+		require.Equal(t, want, ids(pg), "postgres, pages of %d", limit)
+		require.Equal(t, want, ids(ch), "clickhouse, pages of %d", limit)
+		for i := range ch {
+			require.Equal(t, otelaudit.Value(map[string]any{"copy": "original"}), ch[i].Details, "clickhouse, pages of %d, event %d", limit, i)
+		}
+	}
+	// A time range that ends before the last month: the windows start
+	// from Until.
+	f.Until = now.Add(-15 * 24 * time.Hour)
+	require.Equal(t, want[6:], ids(readAll(t, s.chR, f, 2, trail.NewestFirst)))
+	require.Equal(t, want[6:], ids(readAll(t, s.pgR, f, 2, trail.NewestFirst)))
 }

@@ -29,6 +29,11 @@ type tmplData struct {
 	Workspace, Actor, Subject, ResourceType, ResourceID bool
 	Action, ActionPrefix, Outcome, ClientIP             bool
 	Since, Until, After, Desc                           bool
+
+	// ClickHouse: Bounds when time bounds in seconds are exact (the
+	// compat layout), Window when the page's ids are looked for after
+	// @window_s only.
+	Bounds, Window bool
 }
 
 func newTmplData(table string, f Filter, after bool, order Order) tmplData {

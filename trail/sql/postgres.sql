@@ -21,13 +21,39 @@ created_at, event_id, action, outcome, error_type, user_id, user_name, workspace
 {{- if .Until}} AND created_at < @until{{end}}
 {{- end}}
 
-{{define "search" -}}
-SELECT {{template "columns"}}
-FROM {{.Table}}
-WHERE true{{template "where" .}}
+{{define "after" -}}
 {{- if .After}} AND (created_at, event_id) {{if .Desc}}<{{else}}>{{end}} (@after_time, @after_id){{end}}
+{{- end}}
+
+{{define "order" -}}
 ORDER BY created_at {{if .Desc}}DESC{{end}}, event_id {{if .Desc}}DESC{{end}}
 LIMIT @limit
+{{- end}}
+
+{{- /* A subject is the actor or the target: each is read in order from
+     its own index (by user, by target resource), and the two pages
+     merged, rather than every event of the subject fetched and sorted
+     for each page. A row where the user is both is read from the first. */ -}}
+{{define "search" -}}
+{{- if .Subject -}}
+SELECT * FROM (
+    (SELECT {{template "columns"}}
+     FROM {{.Table}}
+     WHERE user_id = @subject{{template "where" .}}{{template "after" .}}
+     {{template "order" .}})
+    UNION ALL
+    (SELECT {{template "columns"}}
+     FROM {{.Table}}
+     WHERE resource_id = @subject AND resource = @user_type AND user_id IS DISTINCT FROM @subject{{template "where" .}}{{template "after" .}}
+     {{template "order" .}})
+) AS subject
+{{template "order" .}}
+{{- else -}}
+SELECT {{template "columns"}}
+FROM {{.Table}}
+WHERE true{{template "where" .}}{{template "after" .}}
+{{template "order" .}}
+{{- end}}
 {{- end}}
 
 {{define "start" -}}
