@@ -71,7 +71,7 @@ test: lint
 # a cache), through internal/chdbconn, with the build tag chdb and
 # OTELAUDIT_CLICKHOUSE_ENGINE=chdb. Tests that open their own connection
 # from a DSN, and private servers, still use 18.16 (with-services.sh).
-CHDB_PKGS_RE := /(schema/chschema|exporter/clickhouselog|schema/seal|bridge|internal/chdbconn|cmd/otelaudit)$$
+CHDB_PKGS_RE := /(schema/chschema|exporter/clickhouselog|schema/seal|bridge|internal/chdbconn|cmd/otelaudit|trail)$$
 
 test-chdb:
 	@ch="$$($(GO) list $(PKGS) 2>/dev/null | grep -E '$(CHDB_PKGS_RE)' || true)"; \

@@ -27,8 +27,11 @@ import (
 	"github.com/otelaudit/otelaudit/trail"
 )
 
+// TestMain fails the package's tests if they leave goroutines behind, and
+// closes the chDB engine, if the tests ran on it, before the process
+// exits (an engine left open crashes a race-enabled process at exit).
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(testenv.Exit))
 }
 
 func testCtx(t testing.TB) context.Context {
