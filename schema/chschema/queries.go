@@ -85,6 +85,8 @@ func Queries(l Layout, opts Options) ([]Query, error) {
 				}
 			case line == "-- reads: rollup":
 				q.FromRollup = true
+			case line == "--" || strings.HasPrefix(line, "-- "):
+				// A note on how the query works, for its readers only.
 			case strings.TrimSpace(line) != "":
 				sql = append(sql, line)
 			}
