@@ -61,7 +61,10 @@ func Queries(l Layout, opts Options) ([]Query, error) {
 		}
 		return "toUInt64(time) * 1000000000 + time_ns"
 	}, "time": timeParam(l)})
-	data := struct{ Table, Rollup string }{quote(o.Database, o.Table), quote(o.Database, o.RollupTable())}
+	data := struct {
+		Table, Rollup string
+		Modern        bool
+	}{quote(o.Database, o.Table), quote(o.Database, o.RollupTable()), l == LayoutModern}
 	files, err := fs.Glob(queryFS, "queries/*.sql")
 	if err != nil {
 		return nil, err
