@@ -74,7 +74,8 @@ func chQueryCases(table string) []queryCase {
 			add("daily_activity", v, wargs, count("toDate(time), action", "workspace_id = @workspace AND"+inWindow))
 			add("most_active_users", v, append(slices.Clone(wargs), n("limit", 10)),
 				"SELECT least(@limit, count()) FROM (SELECT DISTINCT user_id FROM "+table+" WHERE workspace_id = @workspace AND user_id != '' AND"+inWindow+")")
-			add("user_activity", v, append([]any{n("user_id", user)}, window(d)...), count("event_id", "user_id = @user_id AND"+inWindow))
+			add("user_activity", v, append([]any{n("user_id", user)}, window(d)...),
+				count("event_id", "(user_id = @user_id OR (resource_type = 'user' AND resource_id = @user_id)) AND"+inWindow))
 		}
 	}
 	return cases

@@ -195,26 +195,13 @@ FROM numbers(` + fmt.Sprint(rows) + `)`
 // only the first round pays for the seed.
 func chSeeded(b *testing.B) (driver.Conn, chschema.Options, chschema.Layout) {
 	b.Helper()
-	// testenv skips or fails (under make bench) when no server is
-	// configured; its throwaway database is only used to reach the server.
-	dsn, _ := testenv.ClickHouseDSN(b)
-	opt, err := testenv.ClickHouseOptions(dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	opt.Auth.Database = "default"
-	opt.ReadTimeout = 10 * time.Minute
-	conn, err := clickhouse.Open(opt)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = conn.Close() })
+	conn := chSeedConn(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
 	opts := chschema.Options{Database: chSeedDatabase}
 	var n uint64
-	err = conn.QueryRow(ctx, "SELECT count() FROM "+chSeedDatabase+".audit_logs").Scan(&n)
+	err := conn.QueryRow(ctx, "SELECT count() FROM "+chSeedDatabase+".audit_logs").Scan(&n)
 	if err == nil && n == chSeedRows {
 		layout, err := chschema.TableLayout(ctx, conn, opts)
 		if err != nil {
@@ -246,6 +233,33 @@ func chSeeded(b *testing.B) (driver.Conn, chschema.Options, chschema.Layout) {
 	}
 	b.Logf("seeded %d rows (%v layout) and merged them in %v", n, layout, time.Since(start).Round(time.Millisecond))
 	return conn, opts, layout
+}
+
+// chSeedConn returns a connection for chSeeded. On a server, testenv
+// skips or fails (under make bench) when none is configured; its throwaway
+// database is only used to reach the server. With
+// OTELAUDIT_CLICKHOUSE_ENGINE=chdb (a test binary built with the tag chdb)
+// it is the engine embedded in the process, ClickHouse 26.5, whose data
+// lasts as long as the process: every run seeds the dataset again.
+func chSeedConn(b *testing.B) driver.Conn {
+	b.Helper()
+	if testenv.ClickHouseEngine() == testenv.EngineChDB {
+		conn, _ := testenv.ClickHouse(b)
+		return conn
+	}
+	dsn, _ := testenv.ClickHouseDSN(b)
+	opt, err := testenv.ClickHouseOptions(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt.Auth.Database = "default"
+	opt.ReadTimeout = 10 * time.Minute
+	conn, err := clickhouse.Open(opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = conn.Close() })
+	return conn
 }
 
 // optimizeFinal merges every partition of every table of db into one part

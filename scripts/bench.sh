@@ -31,6 +31,12 @@
 #   BENCHTIME   -test.benchtime per run (default: 1s)
 #   ROUNDS      number of rounds, the medians' sample size (default: 5)
 #   BENCHFLAGS  extra flags for the test binary (e.g. -test.cpu=4)
+#   BENCHTAGS   build tags of the test binary (default: none). The query
+#               benchmark on ClickHouse 26.5 embedded (chDB), which seeds
+#               its dataset again in every round:
+#                 BENCHTAGS=chdb OTELAUDIT_CLICKHOUSE_ENGINE=chdb \
+#                 CHDB_LIB_PATH="$(scripts/chdb.sh lib)" \
+#                 BENCH=ClickHouseQuery ROUNDS=1 BENCHTIME=5x scripts/bench.sh
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +47,7 @@ TESTBIN="$RESULTS/bench.test"
 : "${BENCHTIME:=1s}"
 : "${ROUNDS:=5}"
 : "${BENCHFLAGS:=}"
+: "${BENCHTAGS:=}"
 
 # Inner mode, run (under with-services.sh when present) by the outer one:
 # the rounds, raw output on stdout.
@@ -64,7 +71,7 @@ raw="$RESULTS/$stamp.txt"
 summary="$RESULTS/$stamp.summary.txt"
 
 echo "==> building the bench test binary and benchfmt" >&2
-(cd "$ROOT/bench" && go test -c -o "$TESTBIN" .)
+(cd "$ROOT/bench" && go test -c -tags "$BENCHTAGS" -o "$TESTBIN" .)
 (cd "$ROOT" && go build -o "$RESULTS/benchfmt" ./internal/cmd/benchfmt)
 
 runner=("$0" __rounds)

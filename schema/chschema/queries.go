@@ -61,7 +61,10 @@ func Queries(l Layout, opts Options) ([]Query, error) {
 		}
 		return "toUInt64(time) * 1000000000 + time_ns"
 	}, "time": timeParam(l)})
-	data := struct{ Table, Rollup string }{quote(o.Database, o.Table), quote(o.Database, o.RollupTable())}
+	data := struct {
+		Table, Rollup string
+		Modern        bool
+	}{quote(o.Database, o.Table), quote(o.Database, o.RollupTable()), l == LayoutModern}
 	files, err := fs.Glob(queryFS, "queries/*.sql")
 	if err != nil {
 		return nil, err
@@ -85,6 +88,8 @@ func Queries(l Layout, opts Options) ([]Query, error) {
 				}
 			case line == "-- reads: rollup":
 				q.FromRollup = true
+			case line == "--" || strings.HasPrefix(line, "-- "):
+				// A note on how the query works, for its readers only.
 			case strings.TrimSpace(line) != "":
 				sql = append(sql, line)
 			}

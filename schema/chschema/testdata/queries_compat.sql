@@ -100,6 +100,29 @@ SELECT
     max(time) AS last_seen
 FROM `audit`.`audit_logs`
 WHERE workspace_id = @workspace AND time >= @from AND time < @to AND user_id != ''
+    AND user_id GLOBAL IN (
+        SELECT user_id
+        FROM `audit`.`audit_logs`
+        WHERE workspace_id = @workspace AND time >= @from AND time < @to AND user_id != ''
+        GROUP BY user_id
+        HAVING count() >= (
+            SELECT min(events)
+            FROM (
+                SELECT uniqExact(event_id) AS events
+                FROM `audit`.`audit_logs`
+                WHERE workspace_id = @workspace AND time >= @from AND time < @to AND user_id != ''
+                    AND user_id GLOBAL IN (
+                        SELECT user_id
+                        FROM `audit`.`audit_logs`
+                        WHERE workspace_id = @workspace AND time >= @from AND time < @to AND user_id != ''
+                        GROUP BY user_id
+                        ORDER BY count() DESC, user_id
+                        LIMIT @limit
+                    )
+                GROUP BY user_id
+            )
+        )
+    )
 GROUP BY user_id
 ORDER BY events DESC, user_id
 LIMIT @limit;
