@@ -65,7 +65,9 @@ func pgExporterEvents(b *testing.B) int {
 //     stock BatchProcessor (export batches of pgBatchSize, a queue that
 //     holds the whole run, so that nothing is dropped: checked by the
 //     exporter's count and the table's), this project's
-//     postgreslog.Exporter, committed rows. Nothing paces the emitter: it
+//     postgreslog.Exporter with its defaults (each Export written on
+//     postgreslog.DefaultWriters connections at once; the child reads
+//     OTELAUDIT_POSTGRES_WRITERS like any exporter), committed rows. Nothing paces the emitter: it
 //     runs ahead of Postgres, and the queue holds the backlog (the memory
 //     figures include it).
 //   - ceiling: the same rows, preformatted in COPY's binary format (dumped
