@@ -168,7 +168,7 @@ func (e *Exporter) export(ctx context.Context, n int, set func(*batch)) error {
 	stop := context.AfterFunc(e.abort, func() { cancel(errAborted) })
 	defer stop()
 
-	failed, err := e.write(ctx, n, set, call)
+	failed, err := e.writeShares(ctx, n, set, call)
 	if err != nil {
 		e.stats.Failed(failed)
 		return fmt.Errorf("postgreslog: export %d records to %s: %d not written: %w", n, e.stmts.Table, failed, err)
@@ -176,12 +176,12 @@ func (e *Exporter) export(ctx context.Context, n int, set func(*batch)) error {
 	return nil
 }
 
-// write writes the n records that set gives a batch, in shares of
+// writeShares writes the n records that set gives a batch, in shares of
 // consecutive records, one per writer (see WithWriters), each share a
 // batch of its own on a goroutine of its own when there are several. It
 // returns how many records were not written, with the errors of every
 // share.
-func (e *Exporter) write(ctx context.Context, n int, set func(*batch), call *rejecter) (int, error) {
+func (e *Exporter) writeShares(ctx context.Context, n int, set func(*batch), call *rejecter) (int, error) {
 	shares := min(e.cfg.writers, max(1, n/minShareRecords))
 	if shares == 1 {
 		b := e.getBatch(set, call, 0, n)

@@ -16,7 +16,9 @@ import (
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
 )
 
-// How one Export is written.
+// How one Export is written: each share of it, when it is split over
+// several writers (Exporter.writeShares), is a batch written as follows,
+// on a goroutine of its own, independently of the others.
 //
 // The records are mapped (auditrow) and encoded (encode.go) once, in
 // record order, into chunks of at most maxCopyBytes. A row goes into the
