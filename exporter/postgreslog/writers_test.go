@@ -236,3 +236,41 @@ func TestExportRecordsWithWritersConcurrentSafe(t *testing.T) {
 	require.Equal(t, 3, transactions(t, pool))
 	require.Equal(t, uint64(len(recs)), e.Stats().Written)
 }
+
+// TestWritersTakeTurnsConcurrentSafe gives four writers a pool of one
+// connection and a batch of 4000 records that needs partitions created
+// (each share spans months the table has no partition for, and shares of
+// the current month come between them): the writers take turns on the
+// connection, the partitions are made, every event is stored once.
+func TestWritersTakeTurnsConcurrentSafe(t *testing.T) {
+	ctx := testCtx(t)
+	pool := migrated(t, pgschema.Options{Ahead: -1}) // only this month's partition exists
+	cfg := pool.Config()
+	cfg.MaxConns = 1
+	one, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(one.Close)
+	e, h := newExporter(t, one, postgreslog.WithWriters(4))
+
+	start := time.Date(2019, 11, 30, 12, 0, 0, 0, time.UTC)
+	var records []sdklog.Record
+	for i, r := range logins(4000, start) {
+		if i%1000 >= 500 { // the second half of each share: now
+			r.SetTimestamp(time.Now())
+		} else {
+			r.SetTimestamp(start.AddDate(0, 0, 10*(i/1000)).Add(time.Duration(i) * time.Minute))
+		}
+		records = append(records, r)
+	}
+	require.NoError(t, e.Export(ctx, records))
+	require.Empty(t, h.All())
+	require.Equal(t, sortedIDs(t, records), storedIDs(t, pool))
+	require.Equal(t, uint64(len(records)), e.Stats().Written)
+	parts := map[string]int{}
+	for _, r := range readRows(t, pool) {
+		parts[r.Partition]++
+	}
+	for _, p := range []string{"audit_logs_p201911", "audit_logs_p201912", "audit_logs_p202001"} {
+		require.Positive(t, parts[p], "rows in %s, made by the writers", p)
+	}
+}
