@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,14 +31,28 @@ import (
 
 // Postgres insert benchmark settings (see BenchmarkPostgresInsert).
 const (
-	pgExporterEvents = 1_000_000
-	pgInsertEvents   = 20_000
+	pgInsertEvents = 20_000
 	// pgBatchSize is the BatchProcessor's export batch: one COPY each.
 	pgBatchSize = 8192
 	pgService   = "bench"
 	// insertChildTimeout bounds a child process of the insert benchmarks.
 	insertChildTimeout = 10 * time.Minute
 )
+
+// pgExporterEvents is how many events the scenarios of
+// BenchmarkPostgresInsert but insert_per_event write: one million, or
+// OTELAUDIT_PG_INSERT_EVENTS (fewer for quick iterations; the figures
+// quoted come from the default).
+func pgExporterEvents(b *testing.B) int {
+	if s := os.Getenv("OTELAUDIT_PG_INSERT_EVENTS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("OTELAUDIT_PG_INSERT_EVENTS=%q", s)
+		}
+		return n
+	}
+	return 1_000_000
+}
 
 // BenchmarkPostgresInsert writes audit events into a fresh, migrated
 // Postgres audit table (all its indexes, monthly partitions) in five ways,
@@ -50,7 +65,9 @@ const (
 //     stock BatchProcessor (export batches of pgBatchSize, a queue that
 //     holds the whole run, so that nothing is dropped: checked by the
 //     exporter's count and the table's), this project's
-//     postgreslog.Exporter, committed rows. Nothing paces the emitter: it
+//     postgreslog.Exporter with its defaults (each Export written on
+//     postgreslog.DefaultWriters connections at once; the child reads
+//     OTELAUDIT_POSTGRES_WRITERS like any exporter), committed rows. Nothing paces the emitter: it
 //     runs ahead of Postgres, and the queue holds the backlog (the memory
 //     figures include it).
 //   - ceiling: the same rows, preformatted in COPY's binary format (dumped
@@ -118,12 +135,13 @@ func pgTableDSN(tb testing.TB) (*pgxpool.Pool, string) {
 }
 
 func benchPostgresExporter(b *testing.B, dump string) {
+	n := pgExporterEvents(b)
 	pool, dsn := pgTableDSN(b)
-	res, rss := insertChild(b, childConfig{Scenario: childPostgresExporter, DSN: dsn, Events: pgExporterEvents})
-	checkPgRows(b, pool, pgExporterEvents)
+	res, rss := insertChild(b, childConfig{Scenario: childPostgresExporter, DSN: dsn, Events: n})
+	checkPgRows(b, pool, n)
 	reportChild(b, res, rss)
 	b.ReportMetric(res.EmitSeconds, "emit_seconds")
-	report(b, pgExporterEvents, seconds(res.Seconds))
+	report(b, n, seconds(res.Seconds))
 	if err := dumpRows(pool, dump); err != nil {
 		b.Fatal(err)
 	}
@@ -158,8 +176,9 @@ func dumpRows(pool *pgxpool.Pool, path string) error {
 }
 
 func benchPostgresCeiling(b *testing.B, dump string) {
-	copyCeiling(b, dump, pgExporterEvents, func(_ *pgxpool.Pool, dsn string) {
-		insertChild(b, childConfig{Scenario: childPostgresExporter, DSN: dsn, Events: pgExporterEvents})
+	n := pgExporterEvents(b)
+	copyCeiling(b, dump, n, func(_ *pgxpool.Pool, dsn string) {
+		insertChild(b, childConfig{Scenario: childPostgresExporter, DSN: dsn, Events: n})
 	})
 }
 
@@ -223,7 +242,7 @@ func ensureDump(b *testing.B, dump string, produce func(pool *pgxpool.Pool, dsn 
 // starts), into a fresh audit table.
 func benchPostgresParallelCeiling(b *testing.B, dump string) {
 	const parts = 2
-	n := pgExporterEvents
+	n := pgExporterEvents(b)
 	ensureDump(b, dump, func(_ *pgxpool.Pool, dsn string) {
 		insertChild(b, childConfig{Scenario: childPostgresExporter, DSN: dsn, Events: n})
 	})
@@ -373,12 +392,13 @@ func btoi(v bool) int {
 }
 
 func benchPostgresExportOnly(b *testing.B) {
+	n := pgExporterEvents(b)
 	pool, dsn := pgTableDSN(b)
-	res, rss := insertChild(b, childConfig{Scenario: childPostgresExportOnly, DSN: dsn, Events: pgExporterEvents})
-	checkPgRows(b, pool, pgExporterEvents)
+	res, rss := insertChild(b, childConfig{Scenario: childPostgresExportOnly, DSN: dsn, Events: n})
+	checkPgRows(b, pool, n)
 	reportChild(b, res, rss)
 	b.ReportMetric(res.WaitSeconds, "wait_seconds")
-	report(b, pgExporterEvents, seconds(res.Seconds))
+	report(b, n, seconds(res.Seconds))
 }
 
 // auditRecords returns the SDK records of events [0, n) of event, emitted

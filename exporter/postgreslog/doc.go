@@ -69,6 +69,7 @@
 //	OTELAUDIT_POSTGRES_SCHEMA                  WithSchema: Schema (default public)
 //	OTELAUDIT_POSTGRES_TABLE                   WithSchema: Table (default audit_logs)
 //	OTELAUDIT_POSTGRES_MAX_COPY_BYTES          WithMaxCopyBytes (bytes; "8MiB")
+//	OTELAUDIT_POSTGRES_WRITERS                 WithWriters (default 2)
 //	OTELAUDIT_POSTGRES_RETRY_ENABLED           WithRetry: Enabled ("true" or "false"; default true)
 //	OTELAUDIT_POSTGRES_RETRY_INITIAL_INTERVAL  WithRetry: InitialInterval (milliseconds, or a Go duration: "50ms")
 //	OTELAUDIT_POSTGRES_RETRY_MAX_INTERVAL      WithRetry: MaxInterval
@@ -131,15 +132,48 @@
 //
 // The primary key of the table is (created_at, event_id), and a record
 // always maps to the same pair: its event id (a UUIDv7 set by the bridge, or
-// derived by auditrow from the record's content) and its time. Each batch
-// is sent with one COPY straight into the table: the fast path, as fast as
-// COPY goes. When that COPY fails with a unique violation (the batch, or
+// derived by auditrow from the record's content) and its time. Each share
+// of a batch (see "Several writers") is sent with one COPY straight into
+// the table: the fast path, as fast as COPY goes. When that COPY fails with a unique violation (the batch, or
 // part of it, was written before: a re-export, a retry upstream, a record
 // given twice) the rows go instead through a temporary staging table and
 // INSERT ... SELECT ... ON CONFLICT DO NOTHING, which stores the new ones
 // and counts the others as AlreadyStored. Exporting the same records twice, or
 // retrying after a commit whose acknowledgement was lost, therefore leaves
 // one row per event.
+//
+// # Several writers
+//
+// One connection leaves most of a server's CPUs idle: a COPY is parsed,
+// checked and indexed by one backend, and an Export waits for its commit.
+// So an Export is written on up to [WithWriters] connections at once (2
+// by default): its records are split into that many consecutive shares of
+// about equal size, none under 512 records (a smaller batch is written on
+// fewer connections, down to one), and each share is mapped, encoded and
+// copied by a writer of its own, on a goroutine that ends before Export
+// returns, exactly as a batch of one writer is (lazy encoding, chunks of
+// [WithMaxCopyBytes], the staging table, retries, bisection, partitions).
+// Consecutive shares keep the rows of one partition together, as the
+// records arrive in time order.
+//
+// Each share commits on its own. Export returns nil only when every share
+// is written; when one fails, the others are still written, and Export
+// returns the error of the failed one, counting only its records as Failed.
+// Exporting the batch again, as the journal does, writes what is missing
+// and counts the rest as AlreadyStored, whichever shares had committed:
+// the exactly-once rule above holds per row, not per COPY. A record given
+// twice in one batch may fall in two shares: the second COPY to reach the
+// row waits for the first one's transaction, then goes through the staging
+// table (or, when the two wait for each other, Postgres aborts one as a
+// deadlock, 40P01, and it is retried that way). Rejections are reported
+// one at a time, as with one writer: the calls of an Export's reject hook
+// never overlap, though they come from several goroutines.
+//
+// A share that needs a partition created waits for the COPYs of the other
+// shares in flight, which hold a lock on the table that creating a
+// partition conflicts with (a wait beyond the partition function's lock
+// timeout is retried). An Export holds up to WithWriters connections of the
+// pool; a pool with fewer makes the writers take turns.
 //
 // Uniqueness is per (created_at, event_id): Postgres cannot enforce a
 // unique event id across partitions. Two records that share an id but not

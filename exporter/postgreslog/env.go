@@ -17,6 +17,9 @@ func (c config) fromEnv(env *envconfig.Reader) config {
 	if v, ok := env.Bytes(envconfig.PostgresMaxCopyBytes); ok {
 		c.maxCopyBytes = int(min(v, 1<<40))
 	}
+	if v, ok := env.Int(envconfig.PostgresWriters); ok {
+		c.writers = v
+	}
 	if v, ok := env.Bool(envconfig.PostgresRetryEnabled); ok {
 		c.retry.Enabled = v
 	}

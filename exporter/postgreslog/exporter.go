@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
@@ -35,7 +36,9 @@ import (
 //
 // All methods are safe for concurrent use, Export included (the SDK's
 // processors never call it concurrently, but several may share an
-// Exporter). The Exporter starts no goroutine of its own.
+// Exporter). Export writes the shares of a batch (see [WithWriters]) on
+// goroutines that end before it returns; the Exporter starts no other
+// goroutine, and none outlives an Export.
 type Exporter struct {
 	pool     *pgxpool.Pool
 	ownsPool bool
@@ -153,12 +156,8 @@ func (e *Exporter) export(ctx context.Context, n int, set func(*batch)) error {
 	if n == 0 {
 		return nil
 	}
-	b := e.batches.Get().(*batch)
-	defer e.putBatch(b)
-	set(b)
-	b.n = n
-	b.call = e.stats.Start(ctx, n)
-	defer b.call.End()
+	call := &rejecter{call: e.stats.Start(ctx, n)}
+	defer call.call.End()
 	if err := ctx.Err(); err != nil {
 		e.stats.Failed(n)
 		return fmt.Errorf("postgreslog: export %d records to %s: %w", n, e.stmts.Table, err)
@@ -169,12 +168,65 @@ func (e *Exporter) export(ctx context.Context, n int, set func(*batch)) error {
 	stop := context.AfterFunc(e.abort, func() { cancel(errAborted) })
 	defer stop()
 
-	failed, err := b.run(ctx)
+	failed, err := e.writeShares(ctx, n, set, call)
 	if err != nil {
 		e.stats.Failed(failed)
 		return fmt.Errorf("postgreslog: export %d records to %s: %d not written: %w", n, e.stmts.Table, failed, err)
 	}
 	return nil
+}
+
+// writeShares writes the n records that set gives a batch, in shares of
+// consecutive records, one per writer (see WithWriters), each share a
+// batch of its own on a goroutine of its own when there are several. It
+// returns how many records were not written, with the errors of every
+// share.
+func (e *Exporter) writeShares(ctx context.Context, n int, set func(*batch), call *rejecter) (int, error) {
+	shares := min(e.cfg.writers, max(1, n/minShareRecords))
+	if shares == 1 {
+		b := e.getBatch(set, call, 0, n)
+		defer e.putBatch(b)
+		return b.run(ctx)
+	}
+	failed := make([]int, shares)
+	errs := make([]error, shares)
+	var wg sync.WaitGroup
+	for i := range shares {
+		b := e.getBatch(set, call, i*n/shares, (i+1)*n/shares)
+		wg.Go(func() {
+			defer e.putBatch(b)
+			failed[i], errs[i] = b.run(ctx)
+		})
+	}
+	wg.Wait()
+	total := 0
+	for _, f := range failed {
+		total += f
+	}
+	return total, errors.Join(errs...)
+}
+
+// getBatch returns a batch for records [lo, hi) of those set gives it.
+func (e *Exporter) getBatch(set func(*batch), call *rejecter, lo, hi int) *batch {
+	b := e.batches.Get().(*batch)
+	set(b)
+	b.call, b.base, b.n = call, lo, hi-lo
+	return b
+}
+
+// rejecter reports the rejections of one Export. Its writers share it,
+// and it makes their reports one at a time: exportstats.Call is not safe
+// for concurrent use, and the calls of one Export's reject hook must not
+// overlap.
+type rejecter struct {
+	mu   sync.Mutex
+	call exportstats.Call
+}
+
+func (r *rejecter) Reject(reason string, id uuid.UUID, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.call.Reject(reason, id, err)
 }
 
 // errAborted is the cause of an export ended by Shutdown.
@@ -184,7 +236,7 @@ var errAborted = errors.New("postgreslog: exporter shut down during the export")
 const maxKeptBuffer = 2 * DefaultMaxCopyBytes
 
 func (e *Exporter) putBatch(b *batch) {
-	b.records, b.src, b.n, b.call = nil, nil, 0, exportstats.Call{}
+	b.records, b.src, b.base, b.n, b.call = nil, nil, 0, 0, nil
 	for _, c := range []*chunk{&b.main, &b.later} {
 		if cap(c.buf) > max(maxKeptBuffer, 2*e.cfg.maxCopyBytes) {
 			c.buf = nil

@@ -18,6 +18,9 @@ const (
 	// so the memory an Export holds. A larger batch is written in several
 	// COPY statements, each its own transaction.
 	DefaultMaxCopyBytes = 8 << 20
+	// DefaultWriters is how many connections one Export writes on at
+	// once (see [WithWriters]).
+	DefaultWriters = 2
 	// DefaultRetryInitialInterval, DefaultRetryMaxInterval and
 	// DefaultRetryMaxElapsedTime bound the retries of transient errors
 	// (see [RetryConfig]); the context given to Export bounds them too.
@@ -28,6 +31,12 @@ const (
 
 // minCopyBytes is the smallest MaxCopyBytes accepted.
 const minCopyBytes = 64 << 10
+
+// minShareRecords is the fewest records a writer gets when an Export is
+// split over several writers: a smaller batch is written on fewer
+// connections, down to one. Each share costs a COPY and a commit of its
+// own, worth paying only for enough rows.
+const minShareRecords = 512
 
 // Option configures an [Exporter] or a [TxWriter]. Each option says which
 // it applies to; the others ignore it.
@@ -45,6 +54,7 @@ type config struct {
 	onError      func(error)
 	meters       metric.MeterProvider
 	maxCopyBytes int
+	writers      int
 	retry        retry.Config
 	serviceName  string
 }
@@ -73,6 +83,9 @@ func newConfig(opts []Option) (config, error) {
 		c.maxCopyBytes = DefaultMaxCopyBytes
 	}
 	c.maxCopyBytes = max(c.maxCopyBytes, minCopyBytes)
+	if c.writers <= 0 {
+		c.writers = DefaultWriters
+	}
 	return c, nil
 }
 
@@ -125,6 +138,24 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // 64 KiB. Exporter only.
 func WithMaxCopyBytes(n int) Option {
 	return optionFunc(func(c config) config { c.maxCopyBytes = n; return c })
+}
+
+// WithWriters sets how many connections of the pool one Export writes on
+// at once. The records of a batch are split into that many consecutive
+// shares of about equal size (each at least 512 records: a smaller batch
+// gets fewer writers, down to one), and each share is mapped, encoded and
+// sent by COPY on a connection of its own, in transactions of its own,
+// all at once: the server inserts the rows of one Export on several
+// backends, and one share's commit does not wait for the others. Export
+// returns once every share is done; its outcomes, errors and exactly-once
+// guarantee are those of one writer (see the package documentation,
+// "Several writers"). Default: [DefaultWriters], or
+// OTELAUDIT_POSTGRES_WRITERS; values below 1 mean the default. An Export
+// holds up to n connections and n times the buffers of one writer (see
+// [WithMaxCopyBytes]); a pool with fewer connections makes the writers
+// take turns. Exporter only.
+func WithWriters(n int) Option {
+	return optionFunc(func(c config) config { c.writers = n; return c })
 }
 
 // RetryConfig says whether and how long transient errors are retried,

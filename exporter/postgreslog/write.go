@@ -13,11 +13,12 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
-	"github.com/otelaudit/otelaudit/exporter/internal/exportstats"
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
 )
 
-// How one Export is written.
+// How one Export is written: each share of it, when it is split over
+// several writers (Exporter.writeShares), is a batch written as follows,
+// on a goroutine of its own, independently of the others.
 //
 // The records are mapped (auditrow) and encoded (encode.go) once, in
 // record order, into chunks of at most maxCopyBytes. A row goes into the
@@ -104,12 +105,13 @@ func (c *chunk) reader(lo, hi int) io.Reader {
 // batch is the state of one Export; it is reused by later ones.
 type batch struct {
 	e       *Exporter
-	call    exportstats.Call // counts, reports rejections
+	call    *rejecter // reports rejections, shared by the batches of one Export
 	mapper  *auditrow.Mapper
 	records []sdklog.Record  // the records of Export, or
 	src     auditrow.Records // those of ExportRecords
-	n       int              // how many records
-	next    int              // the next record to map
+	base    int              // the first record of this batch's share
+	n       int              // how many records, from base
+	next    int              // the next record to map, from base
 	main    chunk
 	later   chunk
 	last    span // the partition range of the last row, known to exist
@@ -166,10 +168,10 @@ func (b *batch) encode(i int) {
 	var row auditrow.Row
 	var err error
 	if b.src != nil {
-		src, service := b.src.At(i)
+		src, service := b.src.At(b.base + i)
 		row, err = b.mapper.Map(src, service)
 	} else {
-		row, err = b.mapper.MapRecord(&b.records[i])
+		row, err = b.mapper.MapRecord(&b.records[b.base+i])
 	}
 	if err != nil {
 		b.call.Reject(auditrow.ReasonOf(err), uuid.Nil, err)

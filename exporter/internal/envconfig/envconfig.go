@@ -28,6 +28,7 @@ const (
 	PostgresSchema               = "OTELAUDIT_POSTGRES_SCHEMA"
 	PostgresTable                = "OTELAUDIT_POSTGRES_TABLE"
 	PostgresMaxCopyBytes         = "OTELAUDIT_POSTGRES_MAX_COPY_BYTES"
+	PostgresWriters              = "OTELAUDIT_POSTGRES_WRITERS"
 	PostgresRetryEnabled         = "OTELAUDIT_POSTGRES_RETRY_ENABLED"
 	PostgresRetryInitialInterval = "OTELAUDIT_POSTGRES_RETRY_INITIAL_INTERVAL"
 	PostgresRetryMaxInterval     = "OTELAUDIT_POSTGRES_RETRY_MAX_INTERVAL"
@@ -69,7 +70,7 @@ const (
 // table.
 func Names() []string {
 	return []string{
-		PostgresDSN, PostgresSchema, PostgresTable, PostgresMaxCopyBytes,
+		PostgresDSN, PostgresSchema, PostgresTable, PostgresMaxCopyBytes, PostgresWriters,
 		PostgresRetryEnabled, PostgresRetryInitialInterval, PostgresRetryMaxInterval, PostgresRetryMaxElapsedTime,
 		ClickHouseDSN, ClickHouseDatabase, ClickHouseTable, ClickHouseLayout,
 		ClickHouseRetryEnabled, ClickHouseRetryInitialInterval, ClickHouseRetryMaxInterval, ClickHouseRetryMaxElapsedTime,
