@@ -61,11 +61,11 @@ const (
 	// 0003's grants): mutants of what the functions do go here.
 	pgPartitionLimits = "schema/pgschema/sql/migrations/0004_partition_limits.sql"
 	// 0007 replaces 0006's trigger function and erasure function.
-	pgErasure = "schema/pgschema/sql/migrations/0007_erasure_targets.sql"
-	chAuditLogs       = "schema/chschema/migrations/0001_audit_logs.sql"
-	chRollup          = "schema/chschema/migrations/0002_daily_rollup.sql"
-	chRetention       = "schema/chschema/retention.go"
-	chQueries         = "schema/chschema/queries/"
+	pgErasure   = "schema/pgschema/sql/migrations/0007_erasure_targets.sql"
+	chAuditLogs = "schema/chschema/migrations/0001_audit_logs.sql"
+	chRollup    = "schema/chschema/migrations/0002_daily_rollup.sql"
+	chRetention = "schema/chschema/retention.go"
+	chQueries   = "schema/chschema/queries/"
 )
 
 // SQLMutants is the table of SQL mutants that `make mutate` runs. Each is a
