@@ -385,7 +385,11 @@ func (e *Exporter) send(ctx context.Context, c *columns) (sent bool, err error) 
 			// An Array column appends a [][]string by reflection, with an
 			// allocation per element; row by row it takes the typed path.
 			for _, r := range rows {
-				if err := col.AppendRow(r); err != nil {
+				var v any = emptyRow // boxing an empty slice would allocate
+				if len(r) > 0 {
+					v = r
+				}
+				if err := col.AppendRow(v); err != nil {
 					return false, fmt.Errorf("column %s: %w", e.cols[i], err)
 				}
 			}
@@ -397,6 +401,9 @@ func (e *Exporter) send(ctx context.Context, c *columns) (sent bool, err error) 
 	}
 	return true, b.Send()
 }
+
+// emptyRow is an empty array value, boxed once.
+var emptyRow any = []string{}
 
 // dropStored returns the rows of c whose event ids are not in the table
 // yet. The lookup is bounded by the rows' time range (partition pruning).
