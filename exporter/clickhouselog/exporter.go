@@ -29,9 +29,9 @@ var ErrNilConn = errors.New("clickhouselog: nil connection")
 const storedCheckChunk = 2000
 
 // Exporter writes audit log records into the ClickHouse audit table, one
-// columnar INSERT per Export (several when its rows exceed
-// WithMaxInsertBytes). See the package documentation for the whole
-// contract.
+// columnar INSERT per Export (several when its rows exceed half of
+// WithMaxInsertBytes, each mapped while the previous one is written). See
+// the package documentation for the whole contract.
 //
 // Export may be called from several goroutines; calls are serialized.
 // Export honours the context's deadline and cancellation, retains neither
