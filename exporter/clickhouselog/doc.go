@@ -47,19 +47,21 @@
 // makes (JSON values, client addresses, trace and span ids) are copied
 // into blocks of 64 KiB, not allocated one by one.
 //
-// The rows of one INSERT are bounded by half of [WithMaxInsertBytes]
-// (16 MiB of values by default, so 8 MiB): once the mapped rows reach it
-// they are sent, and the mapping goes on with the next records into a
-// second buffer while the server writes the first. So the server's work
-// on one INSERT overlaps the mapping of the next: an Export of many
-// chunks costs about the larger of the two, not their sum. One INSERT is
+// The rows of one INSERT are bounded by [WithMaxInsertBytes] (16 MiB of
+// values by default): once the mapped rows reach it they are sent, and
+// the mapping goes on with the next records into a second buffer while
+// the server writes the first. So when an Export needs several INSERTs,
+// the server's work on one overlaps the mapping of the next. One INSERT is
 // in flight at a time, written on a goroutine that the Export starts and
-// waits for before it returns; an Export that fits in one chunk starts
-// none. The memory an Export holds beyond its records stays near twice
-// WithMaxInsertBytes (the chunk in flight with the driver's block, and the
-// chunk being mapped), whatever their size: 48 MiB of details raise the
-// heap by about 15 MiB with WithMaxInsertBytes(4 MiB), and by about 240
-// MiB in one INSERT (measured by TestExportHeapBoundedLive).
+// waits for before it returns; an Export that fits in one INSERT starts
+// none. (INSERTs of half the bound, for more overlap, were slower here:
+// twice the INSERTs, and parts, cost the server more than the overlap
+// saved on two busy cores.) The memory an Export holds beyond its records
+// stays near four times that bound when it needs several INSERTs (the
+// rows in flight with the driver's block, and the rows being mapped),
+// whatever their size: 48 MiB of details raise the heap by about 28 MiB
+// in INSERTs of 4 MiB, and by about 220 MiB in one INSERT (measured by
+// TestExportHeapBoundedLive).
 //
 // Records the mapping refuses (not audit records, invalid action names) are counted by reason in
 // [Exporter.Stats]().Rejected; those with an invalid action are also handed

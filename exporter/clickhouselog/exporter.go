@@ -29,7 +29,7 @@ var ErrNilConn = errors.New("clickhouselog: nil connection")
 const storedCheckChunk = 2000
 
 // Exporter writes audit log records into the ClickHouse audit table, one
-// columnar INSERT per Export (several when its rows exceed half of
+// columnar INSERT per Export (several when its rows exceed
 // WithMaxInsertBytes, each mapped while the previous one is written). See
 // the package documentation for the whole contract.
 //
@@ -271,8 +271,7 @@ func (e *Exporter) export(ctx context.Context, n int, mapAt func(*auditrow.Mappe
 	}
 	e.bufs[0].reset(e.layout)
 	e.bufs[1].reset(e.layout)
-	// Two chunks are held at once: each is half the bound.
-	chunk := e.cfg.maxInsert / 2
+	chunk := e.cfg.maxInsert
 	for i := range n {
 		r, err := mapAt(e.mapper, i)
 		if err != nil {

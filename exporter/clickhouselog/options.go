@@ -22,10 +22,10 @@ const (
 	// DefaultRetryMaxElapsedTime stops retrying a batch this long after
 	// its first attempt (the Export context's deadline stops it earlier).
 	DefaultRetryMaxElapsedTime = retry.DefaultMaxElapsedTime
-	// DefaultMaxInsertBytes bounds the rows an Export holds at once, as
-	// the sum of their values' sizes (two INSERTs of half as much: one
-	// written while the next is mapped), and so the memory an Export holds
-	// (about twice as much: the rows, and the driver's block).
+	// DefaultMaxInsertBytes bounds the rows of one INSERT, as the sum of
+	// their values' sizes, and so the memory an Export holds (about four
+	// times as much when it needs several INSERTs: the rows in flight, the
+	// driver's block, and the next rows being mapped).
 	DefaultMaxInsertBytes = 16 << 20
 )
 
@@ -166,13 +166,13 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c config) config { c.meters = mp; return c })
 }
 
-// WithMaxInsertBytes bounds the size of the rows an Export holds at once
-// (the sum of their values' lengths, plus a few dozen bytes a row): two
-// chunks of rows of at most n/2 each, one being written as an INSERT while
-// the next is mapped. An Export whose rows exceed n/2 is written as
-// several INSERTs, so that the memory it holds stays near twice n
-// whatever the batch. Default: [DefaultMaxInsertBytes]; values below 64
-// KiB mean 64 KiB. A single row larger than n/2 is sent alone.
+// WithMaxInsertBytes bounds the size of the rows sent in one INSERT (the
+// sum of their values' lengths, plus a few dozen bytes a row): an Export
+// whose rows exceed it is written as several INSERTs, the records mapped
+// as they go (the next INSERT's while the previous one is written), so
+// that the memory an Export holds stays near a few times n whatever the
+// batch. Default: [DefaultMaxInsertBytes]; values below 64 KiB mean 64
+// KiB. A single row larger than n is sent alone.
 func WithMaxInsertBytes(n int) Option {
 	return optionFunc(func(c config) config { c.maxInsert = n; return c })
 }

@@ -17,41 +17,43 @@ import (
 )
 
 // watchConn is a real connection that watches the INSERTs: how many are
-// in flight at once, and how far the mapping of the records (mapped, set
-// by countingRecords) went on while one was being sent. Each Send waits
-// a little first, so that the mapping has time to move on.
+// in flight at once (from PrepareBatch to the end of Send), and how far
+// the mapping of the records (mapped, set by countingRecords) went on
+// meanwhile. Each INSERT waits a little first, so that the mapping has
+// time to move on.
 type watchConn struct {
 	driver.Conn
-	mapped                          *atomic.Int64
-	sends, inFlight, maxInFlight    atomic.Int64
-	mappedDuringSend, sendsObserved atomic.Int64
+	mapped                       *atomic.Int64
+	sends, inFlight, maxInFlight atomic.Int64
+	mappedDuringInsert           atomic.Int64
 }
 
 func (c *watchConn) PrepareBatch(ctx context.Context, q string, opts ...driver.PrepareBatchOption) (driver.Batch, error) {
+	n := c.inFlight.Add(1)
+	for m := c.maxInFlight.Load(); n > m && !c.maxInFlight.CompareAndSwap(m, n); m = c.maxInFlight.Load() {
+	}
+	before := c.mapped.Load()
+	time.Sleep(5 * time.Millisecond)
 	b, err := c.Conn.PrepareBatch(ctx, q, opts...)
 	if err != nil {
+		c.inFlight.Add(-1)
 		return nil, err
 	}
-	return &watchBatch{Batch: b, c: c}, nil
+	return &watchBatch{Batch: b, c: c, before: before}, nil
 }
 
 type watchBatch struct {
 	driver.Batch
-	c *watchConn
+	c      *watchConn
+	before int64
 }
 
 func (b *watchBatch) Send() error {
 	c := b.c
-	n := c.inFlight.Add(1)
 	defer c.inFlight.Add(-1)
-	for m := c.maxInFlight.Load(); n > m && !c.maxInFlight.CompareAndSwap(m, n); m = c.maxInFlight.Load() {
-	}
 	c.sends.Add(1)
-	before := c.mapped.Load()
-	time.Sleep(5 * time.Millisecond)
 	err := b.Batch.Send()
-	c.mappedDuringSend.Add(c.mapped.Load() - before)
-	c.sendsObserved.Add(1)
+	c.mappedDuringInsert.Add(c.mapped.Load() - b.before)
 	return err
 }
 
@@ -147,7 +149,7 @@ func TestExportOverlapsChunksLive(t *testing.T) {
 	// INSERTs, one at a time, and the mapping went on during them.
 	require.Greater(t, watch.sends.Load(), int64(20))
 	require.EqualValues(t, 1, watch.maxInFlight.Load(), "one INSERT in flight at a time")
-	require.Positive(t, watch.mappedDuringSend.Load(), "records were mapped while an INSERT was sent")
+	require.Positive(t, watch.mappedDuringInsert.Load(), "records were mapped while an INSERT was written")
 	parts := count(t, conn, "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'audit_logs' AND active")
 	require.Greater(t, parts, uint64(20), "one part per INSERT")
 }
