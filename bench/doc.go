@@ -251,4 +251,10 @@
 // peak_live_heap_MiB is the largest live heap a garbage collection left
 // in the child (runtime/metrics /gc/heap/live:bytes, sampled every 2 ms):
 // marked objects only, no garbage waiting to be swept.
+//
+// With OTELAUDIT_BENCH_PROFILE_DIR set to a directory, each child also
+// writes a CPU profile and an allocation profile of its scenario there
+// (<scenario>.cpu.pprof, <scenario>.allocs.pprof; read them with go tool
+// pprof and the test binary): where the time of the inserts' whole path
+// and export_only goes.
 package bench

@@ -10,8 +10,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,6 +34,13 @@ import (
 // left (peak_live_heap_MiB: marked objects only, no garbage waiting to be
 // swept).
 const childEnv = "OTELAUDIT_BENCH_CHILD"
+
+// childProfileEnv, when set to a directory, makes each child process write
+// a CPU profile and an allocation profile of its scenario there, named
+// after the scenario (<scenario>.cpu.pprof, <scenario>.allocs.pprof): read
+// them with go tool pprof and the test binary. The profiler costs a few
+// percent of the throughput.
+const childProfileEnv = "OTELAUDIT_BENCH_PROFILE_DIR"
 
 // The scenarios a child process runs (childConfig.Scenario).
 const (
@@ -170,8 +179,10 @@ func childMain(js string) int {
 			err = fmt.Errorf("no child scenario %q", cfg.Scenario)
 		} else {
 			heap := startLiveHeap()
+			stopProfile, perr := startChildProfile(cfg.Scenario)
 			res, err = run(cfg)
 			res.PeakLiveHeapMiB = heap.stop()
+			err = errors.Join(err, perr, stopProfile())
 		}
 	}
 	if err != nil {
@@ -186,6 +197,36 @@ func childMain(js string) int {
 		return 1
 	}
 	return 0
+}
+
+// startChildProfile starts the profiles of childProfileEnv, if set, and
+// returns the function that writes them.
+func startChildProfile(scenario string) (stop func() error, err error) {
+	dir := os.Getenv(childProfileEnv)
+	if dir == "" {
+		return func() error { return nil }, nil
+	}
+	runtime.MemProfileRate = 64 << 10
+	cpu, err := os.Create(filepath.Join(dir, scenario+".cpu.pprof"))
+	if err != nil {
+		return func() error { return nil }, fmt.Errorf("profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		return func() error { return nil }, errors.Join(fmt.Errorf("profile: %w", err), cpu.Close())
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		errs := []error{cpu.Close()}
+		allocs, err := os.Create(filepath.Join(dir, scenario+".allocs.pprof"))
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		errs = append(errs, pprof.Lookup("allocs").WriteTo(allocs, 0), allocs.Close())
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("profile: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // liveHeap follows the live heap a garbage collection leaves

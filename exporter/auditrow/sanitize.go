@@ -39,7 +39,19 @@ func needsCleaning(s string, limit int) bool {
 	if len(s) > limit {
 		return true
 	}
-	for i := 0; i < len(s); i++ {
+	i := 0
+	// Eight bytes at a time while they are ASCII without NUL (most
+	// strings, wholly): a byte >= 0x80 sets its high bit in w; a zero byte
+	// sets it in (w - 0x01..) &^ w (exact for the word as a whole).
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if w&highs != 0 || (w-ones)&^w&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c == 0 || c >= utf8.RuneSelf {
 			return !utf8.ValidString(s[i:]) || strings.IndexByte(s[i:], 0) >= 0

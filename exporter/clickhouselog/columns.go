@@ -1,7 +1,9 @@
 package clickhouselog
 
 import (
+	"encoding/hex"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -31,11 +33,13 @@ const (
 // columns holds a batch as one slice per table column: what the INSERT
 // sends. Rows are added once per Export; retries and bisection send
 // sub-slices ([columns.slice]), which share the memory. Strings are copied
-// out of the Mapper's buffers, so they stay valid for the whole Export.
+// out of the Mapper's buffers (into text), so they stay valid for the whole
+// Export.
 type columns struct {
 	layout chschema.Layout
 	// bytes estimates the size of the rows added since the last reset.
 	bytes int
+	text  text
 
 	ids                                                    []uuid.UUID
 	times                                                  []time.Time
@@ -58,6 +62,7 @@ func (c *columns) len() int { return len(c.ids) }
 func (c *columns) reset(l chschema.Layout) {
 	c.layout = l
 	c.bytes = 0
+	c.text = text{}
 	c.ids = c.ids[:0]
 	c.times = c.times[:0]
 	c.nanos = c.nanos[:0]
@@ -108,13 +113,14 @@ func (c *columns) add(r *auditrow.Row) bool {
 
 	ip, traceID, spanID := "", "", ""
 	if r.ClientIP.IsValid() {
-		ip = r.ClientIP.String()
+		var buf [64]byte // the longest IPv6 text with a zone fits
+		ip = c.text.copy(r.ClientIP.AppendTo(buf[:0]))
 	}
 	if r.TraceID.IsValid() {
-		traceID = r.TraceID.String()
+		traceID = c.text.hex(r.TraceID[:])
 	}
 	if r.SpanID.IsValid() {
-		spanID = r.SpanID.String()
+		spanID = c.text.hex(r.SpanID[:])
 	}
 	outcome := enumSuccess
 	if r.Outcome == "failure" {
@@ -144,9 +150,9 @@ func (c *columns) add(r *auditrow.Row) bool {
 	c.resourceIDs = append(c.resourceIDs, r.ResourceID)
 	c.outcomes = append(c.outcomes, outcome)
 	c.errorTypes = append(c.errorTypes, r.ErrorType)
-	c.details = append(c.details, string(r.Details))
-	c.previous = append(c.previous, string(r.Previous))
-	c.next = append(c.next, string(r.New))
+	c.details = append(c.details, c.text.copy(r.Details))
+	c.previous = append(c.previous, c.text.copy(r.Previous))
+	c.next = append(c.next, c.text.copy(r.New))
 	c.traceIDs = append(c.traceIDs, traceID)
 	c.spanIDs = append(c.spanIDs, spanID)
 	c.services = append(c.services, r.ServiceName)
@@ -170,6 +176,48 @@ func (c *columns) add(r *auditrow.Row) bool {
 		c.attrValues = append(c.attrValues, values)
 	}
 	return len(sanitized) > 0
+}
+
+// text holds the bytes of the strings a batch makes (JSON values, client
+// addresses, trace and span ids) in blocks of textBlock bytes, so that a
+// row costs no allocation per string. A string made by text points into
+// a block, which no one writes again: it stays valid (and keeps its block
+// alive) as long as it is referenced. Resetting text drops the blocks.
+type text struct {
+	block []byte
+}
+
+const textBlock = 64 << 10
+
+// alloc returns n bytes of the current block, starting a new one when it
+// has no room left.
+func (t *text) alloc(n int) []byte {
+	if cap(t.block)-len(t.block) < n {
+		t.block = make([]byte, 0, max(textBlock, n))
+	}
+	start := len(t.block)
+	t.block = t.block[:start+n]
+	return t.block[start : start+n : start+n]
+}
+
+// copy returns b as a string held by t.
+func (t *text) copy(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	buf := t.alloc(len(b))
+	copy(buf, b)
+	return unsafe.String(&buf[0], len(buf))
+}
+
+// hex returns the lower-case hex text of b, held by t.
+func (t *text) hex(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	buf := t.alloc(hex.EncodedLen(len(b)))
+	hex.Encode(buf, b)
+	return unsafe.String(&buf[0], len(buf))
 }
 
 // rowOverhead is what a row costs beyond its strings' bytes: the fixed-size

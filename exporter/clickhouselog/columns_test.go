@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -158,4 +159,26 @@ func TestColumnsCountBytes(t *testing.T) {
 		require.True(t, c.add(&r))
 		require.Equal(t, 2*want, c.bytes, "%v: rows add up", l)
 	}
+}
+
+// TestTextStringsStayValid: the strings text makes are the bytes they were
+// made from, whatever is made after them (new blocks included), and after
+// the source buffer is reused; reset drops the blocks without changing the
+// strings made before.
+func TestTextStringsStayValid(t *testing.T) {
+	var tx text
+	src := make([]byte, 0, 64)
+	var got, want []string
+	for i := range 5000 {
+		src = append(src[:0], fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, strings.Repeat("x", i%40))...)
+		got = append(got, tx.copy(src))
+		want = append(want, string(src))
+	}
+	big := []byte(strings.Repeat("y", 3*textBlock)) // larger than a block
+	got, want = append(got, tx.copy(big)), append(want, string(big))
+	got, want = append(got, tx.hex([]byte{0x0a, 0xff, 0x10})), append(want, "0aff10")
+	got, want = append(got, tx.copy(nil), tx.hex(nil)), append(want, "", "")
+	tx = text{}
+	got, want = append(got, tx.copy([]byte("after reset"))), append(want, "after reset")
+	require.Equal(t, want, got)
 }

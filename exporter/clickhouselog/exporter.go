@@ -30,8 +30,8 @@ const storedCheckChunk = 2000
 
 // Exporter writes audit log records into the ClickHouse audit table, one
 // columnar INSERT per Export (several when its rows exceed
-// WithMaxInsertBytes). See the package documentation for the whole
-// contract.
+// WithMaxInsertBytes, each mapped while the previous one is written). See
+// the package documentation for the whole contract.
 //
 // Export may be called from several goroutines; calls are serialized.
 // Export honours the context's deadline and cancellation, retains neither
@@ -59,7 +59,9 @@ type Exporter struct {
 	layout chschema.Layout
 	insert string
 	mapper *auditrow.Mapper
-	batch  columns
+	// bufs are the rows of the chunk being mapped and of the chunk in
+	// flight, reused from Export to Export.
+	bufs [2]columns
 }
 
 var _ sdklog.Exporter = (*Exporter)(nil)
@@ -221,42 +223,94 @@ func (e *Exporter) export(ctx context.Context, n int, mapAt func(*auditrow.Mappe
 		e.setLayout(l)
 	}
 
-	// Rows are mapped into the batch until it holds maxInsert bytes, then
-	// sent; so the memory held stays bounded whatever the records.
-	var errs []error
-	sanitized := 0
-	flush := func() {
+	// Rows are mapped into a chunk until it holds the chunk's bytes, then
+	// sent; so the memory held stays bounded whatever the records. While
+	// a chunk is written (on a goroutine of this call), the next one is
+	// mapped into the other buffer: the server's work on one INSERT
+	// overlaps the mapping of the next. At most one INSERT is in flight.
+	var (
+		errsMu    sync.Mutex
+		errs      []error
+		inflight  chan struct{} // closed when the chunk in flight is written
+		sanitized int
+		cur       = 0
+	)
+	rejects := &lockedCall{call: &call}
+	wait := func() {
+		if inflight != nil {
+			<-inflight
+			inflight = nil
+			e.bufs[1-cur].reset(e.layout) // keep no strings of the records alive
+		}
+	}
+	write := func(c columns) {
+		if err := e.write(ctx, rejects, c, e.cfg.checkStored); err != nil {
+			errsMu.Lock()
+			errs = append(errs, err)
+			errsMu.Unlock()
+		}
+	}
+	flush := func(last bool) {
 		e.stats.Sanitized(sanitized)
 		sanitized = 0
-		if err := e.write(ctx, &call, e.batch.slice(0, e.batch.len()), e.cfg.checkStored); err != nil {
-			errs = append(errs, err)
+		wait()
+		b := &e.bufs[cur]
+		c := b.slice(0, b.len())
+		if last {
+			write(c)
+			b.reset(e.layout)
+			return
 		}
-		e.batch.reset(e.layout) // keep no strings of the records alive
+		done := make(chan struct{})
+		inflight = done
+		go func() {
+			defer close(done)
+			write(c)
+		}()
+		cur = 1 - cur
 	}
-	e.batch.reset(e.layout)
+	e.bufs[0].reset(e.layout)
+	e.bufs[1].reset(e.layout)
+	chunk := e.cfg.maxInsert
 	for i := range n {
 		r, err := mapAt(e.mapper, i)
 		if err != nil {
 			// Other logs sharing the pipeline are expected: the error
 			// handler does not get them, or they would flood it.
-			call.Reject(auditrow.ReasonOf(err), uuid.Nil, err)
+			rejects.Reject(auditrow.ReasonOf(err), uuid.Nil, err)
 			continue
 		}
-		if e.batch.add(&r) {
+		b := &e.bufs[cur]
+		if b.add(&r) {
 			sanitized++
 		}
-		if e.batch.bytes >= e.cfg.maxInsert {
-			flush()
+		if b.bytes >= chunk {
+			flush(false)
 		}
 	}
-	flush()
+	flush(true)
+	wait()
 	return errors.Join(errs...)
+}
+
+// lockedCall serializes the rejections of one Export, whose chunks are
+// mapped and written on two goroutines: the error handler and the reject
+// hook are never called concurrently.
+type lockedCall struct {
+	mu   sync.Mutex
+	call *exportstats.Call
+}
+
+func (l *lockedCall) Reject(reason string, id uuid.UUID, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.call.Reject(reason, id, err)
 }
 
 // write sends the rows of c with retries, after looking up which are
 // stored already when checkFirst is set; after a refusal for data, or for
 // memory, it bisects.
-func (e *Exporter) write(ctx context.Context, call *exportstats.Call, c columns, checkFirst bool) error {
+func (e *Exporter) write(ctx context.Context, call *lockedCall, c columns, checkFirst bool) error {
 	if c.len() == 0 {
 		return nil
 	}
@@ -325,12 +379,30 @@ func (e *Exporter) send(ctx context.Context, c *columns) (sent bool, err error) 
 	}
 	defer b.Close()
 	for i, v := range c.values() {
-		if err := b.Column(i).Append(v); err != nil {
+		col := b.Column(i)
+		if rows, ok := v.([][]string); ok {
+			// An Array column appends a [][]string by reflection, with an
+			// allocation per element; row by row it takes the typed path.
+			for _, r := range rows {
+				var v any = emptyRow // boxing an empty slice would allocate
+				if len(r) > 0 {
+					v = r
+				}
+				if err := col.AppendRow(v); err != nil {
+					return false, fmt.Errorf("column %s: %w", e.cols[i], err)
+				}
+			}
+			continue
+		}
+		if err := col.Append(v); err != nil {
 			return false, fmt.Errorf("column %s: %w", e.cols[i], err)
 		}
 	}
 	return true, b.Send()
 }
+
+// emptyRow is an empty array value, boxed once.
+var emptyRow any = []string{}
 
 // dropStored returns the rows of c whose event ids are not in the table
 // yet. The lookup is bounded by the rows' time range (partition pruning).

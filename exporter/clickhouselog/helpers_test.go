@@ -134,7 +134,7 @@ func (b *flakyBatch) Column(i int) driver.BatchColumn {
 	if !b.fail || b.rows <= 0 {
 		return b.Batch.Column(i)
 	}
-	return prefixColumn{b.Batch.Column(i), b.rows}
+	return &prefixColumn{BatchColumn: b.Batch.Column(i), n: b.rows}
 }
 
 func (b *flakyBatch) Send() error {
@@ -148,18 +148,26 @@ func (b *flakyBatch) Send() error {
 }
 
 // prefixColumn appends the first n values of each column slice it is
-// given.
+// given, or the first n rows given one by one.
 type prefixColumn struct {
 	driver.BatchColumn
-	n int
+	n, rows int
 }
 
-func (c prefixColumn) Append(v any) error {
+func (c *prefixColumn) Append(v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Slice && rv.Len() > c.n {
 		v = rv.Slice(0, c.n).Interface()
 	}
 	return c.BatchColumn.Append(v)
+}
+
+func (c *prefixColumn) AppendRow(v any) error {
+	if c.rows >= c.n {
+		return nil
+	}
+	c.rows++
+	return c.BatchColumn.AppendRow(v)
 }
 
 // stopMerges keeps the parts of the audit table apart for the rest of the

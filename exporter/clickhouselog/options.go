@@ -23,8 +23,9 @@ const (
 	// its first attempt (the Export context's deadline stops it earlier).
 	DefaultRetryMaxElapsedTime = retry.DefaultMaxElapsedTime
 	// DefaultMaxInsertBytes bounds the rows of one INSERT, as the sum of
-	// their values' sizes, and so the memory an Export holds (about three
-	// times as much: the rows, and the driver's block).
+	// their values' sizes, and so the memory an Export holds (about four
+	// times as much when it needs several INSERTs: the rows in flight, the
+	// driver's block, and the next rows being mapped).
 	DefaultMaxInsertBytes = 16 << 20
 )
 
@@ -168,9 +169,10 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // WithMaxInsertBytes bounds the size of the rows sent in one INSERT (the
 // sum of their values' lengths, plus a few dozen bytes a row): an Export
 // whose rows exceed it is written as several INSERTs, the records mapped
-// as they go, so that the memory an Export holds stays near a few times n
-// whatever the batch. Default: [DefaultMaxInsertBytes]; values below 64
-// KiB mean 64 KiB. A single row larger than n is sent alone.
+// as they go (the next INSERT's while the previous one is written), so
+// that the memory an Export holds stays near a few times n whatever the
+// batch. Default: [DefaultMaxInsertBytes]; values below 64 KiB mean 64
+// KiB. A single row larger than n is sent alone.
 func WithMaxInsertBytes(n int) Option {
 	return optionFunc(func(c config) config { c.maxInsert = n; return c })
 }
