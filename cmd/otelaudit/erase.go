@@ -123,8 +123,9 @@ type eraseRequest struct {
 	user, pseudonym string
 	also, keys      []string
 	// keep are the rows (event ids) that keep their resource id and JSON
-	// values: sealed under the seal's encoding version 1. Found in
-	// Postgres, where the seal lives.
+	// values: the rows naming the user (as actor or target) sealed under
+	// the seal's encoding version 1. Found in Postgres, where the seal
+	// lives.
 	keep []uuid.UUID
 	dry  bool
 }
@@ -156,7 +157,7 @@ func erasePostgres(ctx context.Context, c *conn, req eraseRequest, digestTable s
 	}
 	if sealed {
 		rs, err := pool.Query(ctx, "SELECT l.event_id FROM "+leaves+" AS l JOIN "+digests+" AS d ON d.seq = l.seq"+
-			" WHERE d.version = 1 AND l.event_id IN (SELECT event_id FROM "+table+" WHERE resource = $2 AND resource_id = $1)",
+			" WHERE d.version = 1 AND l.event_id IN (SELECT event_id FROM "+table+" WHERE user_id = $1 OR (resource = $2 AND resource_id = $1))",
 			req.user, trail.UserResourceType)
 		if err != nil {
 			return r, fmt.Errorf("find the rows sealed under version 1: %w", err)
