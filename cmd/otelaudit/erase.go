@@ -177,6 +177,11 @@ func erasePostgres(ctx context.Context, c *conn, req eraseRequest, digestTable s
 		return r, err
 	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// No seal run may read the rows between their change and the
+		// dropping of their salts.
+		if err := seal.HoldOffSealing(ctx, tx, seal.WithSchema(c.pgSchema), seal.WithDigestTable(digestTable)); err != nil {
+			return err
+		}
 		rs, err := tx.Query(ctx, "SELECT event_id FROM "+fn+"($1, $2, $3, $4, $5)", req.user, req.pseudonym, []string(req.also), req.keys, r.keep)
 		if err != nil {
 			return err

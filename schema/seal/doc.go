@@ -156,7 +156,9 @@
 // To erase a person: set salt to NULL in the leaves of their events
 // (UPDATE audit_digests_leaves SET salt = NULL WHERE event_id = ANY(...)),
 // then pseudonymise their fields in both stores (cmd/otelaudit's erase
-// does both). Verify then takes the kept commitment for those rows
+// does both), in a Postgres transaction that holds [HoldOffSealing], so
+// that no seal run reads the rows between their change and the dropping
+// of their salts. Verify then takes the kept commitment for those rows
 // (counted in Result.Erased) and still checks every other field; without
 // the salt, the commitment no longer lets anyone test guesses of the
 // erased values. Rows of a version 1 digest can have only their five

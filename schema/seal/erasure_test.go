@@ -164,3 +164,41 @@ func TestVersion1DigestsStillVerify(t *testing.T) {
 	res, err = f.verify()
 	requireFound(t, res, err, seal.Finding{Kind: seal.Edited, Store: "postgres", EventID: v1})
 }
+
+// HoldOffSealing keeps Seal runs out until the holder's transaction ends:
+// the run waits on the lock, then seals what the transaction committed.
+func TestHoldOffSealing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.write(events(30, f.spread))
+	tx, err := f.pg.Begin(f.ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(f.ctx) }()
+	require.NoError(t, seal.HoldOffSealing(f.ctx, tx))
+	var pid int
+	require.NoError(t, tx.QueryRow(f.ctx, "SELECT pg_backend_pid()").Scan(&pid))
+
+	done := make(chan error, 1)
+	var rep seal.SealReport
+	go func() {
+		var err error
+		rep, err = f.sealer().Seal(f.ctx)
+		done <- err
+	}()
+	// The run waits on the advisory lock that the transaction holds.
+	require.Eventually(t, func() bool {
+		var waiting bool
+		err := f.pg.QueryRow(f.ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks AS l
+			JOIN pg_locks AS h ON h.locktype = 'advisory' AND h.objid = l.objid AND h.classid = l.classid AND h.granted AND h.pid = $1
+			WHERE l.locktype = 'advisory' AND NOT l.granted)`, pid).Scan(&waiting)
+		return err == nil && waiting
+	}, time.Minute, 20*time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("Seal ran while the lock was held: %v", err)
+	default:
+	}
+	require.NoError(t, tx.Commit(f.ctx))
+	require.NoError(t, <-done)
+	require.EqualValues(t, 30, rep.Rows)
+}

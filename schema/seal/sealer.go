@@ -359,3 +359,21 @@ func (s *Sealer) write(ctx context.Context, tx pgx.Tx, cs *chainState, start, en
 	rep.Rows += d.Count
 	return nil
 }
+
+// HoldOffSealing takes, for the rest of tx, the lock that serialises
+// [Sealer.Seal] runs on the same digest table (options: [WithSchema],
+// [WithDigestTable]): no run starts until tx ends, and tx waits for a run
+// in progress to end. An erasure takes it so that it never interleaves
+// with a run: a run that read a row before the erasure changed it would
+// seal the old values with a salt the erasure did not drop, and the row
+// would verify as edited.
+func HoldOffSealing(ctx context.Context, tx pgx.Tx, opts ...Option) error {
+	c, err := newConfig(opts)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", c.lockKey("seal")); err != nil {
+		return fmt.Errorf("seal: take the seal lock: %w", err)
+	}
+	return nil
+}
