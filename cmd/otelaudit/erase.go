@@ -95,6 +95,9 @@ func runErase(ctx context.Context, args []string, e env) error {
 		}
 		n, err := eraseClickHouse(ctx, ch, o, req, newProgress(e, "clickhouse mutations, seconds"))
 		if err != nil {
+			if c.pgDSN != "" && !*dry {
+				return fmt.Errorf("%w (Postgres is erased; run erase again with --pseudonym %s to finish)", err, *pseudonym)
+			}
 			return err
 		}
 		fmt.Fprintf(e.stdout, "clickhouse: %s %d rows\n", verb, n)
