@@ -89,11 +89,13 @@ func runErase(ctx context.Context, args []string, e env) error {
 		details["rows_postgres"], details["salts_dropped"], details["rows_kept_v1"] = r.rows, r.salts, len(r.keep)
 	}
 	if c.chDSN != "" {
-		ch, o, err := c.clickhouse(ctx)
-		if err != nil {
-			return err
-		}
-		n, err := eraseClickHouse(ctx, ch, o, req, newProgress(e, "clickhouse mutations, seconds"))
+		n, err := func() (uint64, error) {
+			ch, o, err := c.clickhouse(ctx)
+			if err != nil {
+				return 0, err
+			}
+			return eraseClickHouse(ctx, ch, o, req, newProgress(e, "clickhouse mutations, seconds"))
+		}()
 		if err != nil {
 			if c.pgDSN != "" && !*dry {
 				return fmt.Errorf("%w (Postgres is erased; run erase again with --pseudonym %s to finish)", err, *pseudonym)

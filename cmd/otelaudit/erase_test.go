@@ -170,3 +170,34 @@ func TestEraseKeepsVersion1Rows(t *testing.T) {
 	require.NoError(t, c.ch.QueryRow(testCtx(t), "SELECT concat(resource_id, '|', details) FROM audit_logs WHERE event_id = ?", target.ID).Scan(&chTarget))
 	require.Equal(t, `usr_v1|{"email":"vee@example.com"}`, chTarget)
 }
+
+// An erasure that fails in ClickHouse after Postgres is done names the
+// pseudonym, and running it again with that pseudonym finishes it: the
+// store already erased finds nothing left, ClickHouse is erased, and the
+// erasure is recorded once.
+func TestEraseResumesAfterClickHouseFailure(t *testing.T) {
+	c := newCLI(t, false)
+	ev := otelaudit.Event{ID: uuid.Must(uuid.NewV7()), Time: time.Now().UTC().Add(-time.Hour), Action: "login",
+		Actor: otelaudit.Actor{UserID: "usr_r", Name: "Arr", WorkspaceID: "ws_0"}}
+	c.write(ev)
+	good := c.vars[envClickHouse]
+	c.vars[envClickHouse] = "clickhouse://default@127.0.0.1:1/" + c.chDB
+	out, errOut, code := c.run("erase", "--user", "usr_r")
+	require.Equal(t, exitError, code, out)
+	m := regexp.MustCompile(`run erase again with --pseudonym (erased_[0-9a-f]{16}) to finish`).FindStringSubmatch(errOut)
+	require.Len(t, m, 2, errOut)
+	var n int
+	require.NoError(t, c.pg.QueryRow(testCtx(t), "SELECT count(*) FROM audit_logs WHERE user_id = $1", m[1]).Scan(&n))
+	require.Equal(t, 1, n)
+
+	c.vars[envClickHouse] = good
+	out, errOut, code = c.run("erase", "--user", "usr_r", "--pseudonym", m[1])
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "postgres: pseudonymised 0 rows")
+	require.Contains(t, out, "clickhouse: pseudonymised 1 rows")
+	var uid string
+	require.NoError(t, c.ch.QueryRow(testCtx(t), "SELECT user_id FROM audit_logs WHERE event_id = ?", ev.ID).Scan(&uid))
+	require.Equal(t, m[1], uid)
+	require.NoError(t, c.pg.QueryRow(testCtx(t), "SELECT count(*) FROM audit_logs WHERE action = 'data_delete_completed'").Scan(&n))
+	require.Equal(t, 1, n, "the failed run recorded nothing")
+}
