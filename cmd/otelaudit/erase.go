@@ -211,6 +211,11 @@ func erasePostgres(ctx context.Context, c *conn, req eraseRequest, digestTable s
 	return r, nil
 }
 
+// copyKey names one stored copy of an event in ClickHouse: copies not
+// merged yet share the event id and differ in ingest_version, the insert's
+// time.
+const copyKey = "concat(toString(event_id), '/', toString(ingest_version))"
+
 // chJSONChunk bounds the bytes of new JSON values sent in one ALTER
 // TABLE ... UPDATE, below the server's default max_query_size (256 KiB).
 const chJSONChunk = 160 << 10
@@ -251,18 +256,21 @@ func eraseClickHouse(ctx context.Context, ch driver.Conn, o chschema.Options, re
 	rule := newEraseRule(req.user, req.pseudonym, others, req.keys)
 
 	// Every row that names the user, and its JSON values once erased.
-	type jsonEdit struct{ id, details, previous, next string }
+	type jsonEdit struct{ id, key, details, previous, next string }
 	var edits []jsonEdit
 	changed := map[string]bool{}
-	rows, err = ch.Query(ctx, "SELECT toString(event_id), user_id, resource_type, resource_id, details, previous_value, new_value FROM "+target+
+	// Each stored copy of an event is rewritten from its own values (a
+	// copy is named by event id and ingest_version), so that copies that
+	// differ, which verification reports, still differ afterwards.
+	rows, err = ch.Query(ctx, "SELECT toString(event_id), "+copyKey+", user_id, resource_type, resource_id, details, previous_value, new_value FROM "+target+
 		" WHERE user_id = ? OR (resource_type = ? AND resource_id = ?)", req.user, trail.UserResourceType, req.user)
 	if err != nil {
 		return 0, fmt.Errorf("erase in ClickHouse: %w", err)
 	}
 	seen := map[string]bool{}
 	for rows.Next() {
-		var id, uid, rtype, rid, d, p, n string
-		if err := rows.Scan(&id, &uid, &rtype, &rid, &d, &p, &n); err != nil {
+		var id, key, uid, rtype, rid, d, p, n string
+		if err := rows.Scan(&id, &key, &uid, &rtype, &rid, &d, &p, &n); err != nil {
 			rows.Close()
 			return 0, err
 		}
@@ -270,15 +278,15 @@ func eraseClickHouse(ctx context.Context, ch driver.Conn, o chschema.Options, re
 		if uid == req.user || (isTarget && !keep[id]) {
 			changed[id] = true
 		}
-		if keep[id] || seen[id] {
-			continue // unmerged copies of an event hold the same values
+		if keep[id] || seen[key] {
+			continue // copies stored at once hold the same values
 		}
-		seen[id] = true
+		seen[key] = true
 		d2, c1 := rule.apply(d, isTarget)
 		p2, c2 := rule.apply(p, isTarget)
 		n2, c3 := rule.apply(n, isTarget)
 		if c1 || c2 || c3 {
-			edits = append(edits, jsonEdit{id, d2, p2, n2})
+			edits = append(edits, jsonEdit{id, key, d2, p2, n2})
 			changed[id] = true
 		}
 	}
@@ -306,21 +314,21 @@ func eraseClickHouse(ctx context.Context, ch driver.Conn, o chschema.Options, re
 	for len(edits) > 0 {
 		n, size := 0, 0
 		for n < len(edits) && (n == 0 || size < chJSONChunk) {
-			size += len(edits[n].details) + len(edits[n].previous) + len(edits[n].next) + 3*len(edits[n].id) + 64
+			size += len(edits[n].details) + len(edits[n].previous) + len(edits[n].next) + 3*len(edits[n].key) + len(edits[n].id) + 64
 			n++
 		}
 		chunk := edits[:n]
 		edits = edits[n:]
-		ids := make([]string, len(chunk))
+		ids, keys := make([]string, len(chunk)), make([]string, len(chunk))
 		ds, ps, ns := make([]string, len(chunk)), make([]string, len(chunk)), make([]string, len(chunk))
 		for i, e := range chunk {
-			ids[i], ds[i], ps[i], ns[i] = e.id, e.details, e.previous, e.next
+			ids[i], keys[i], ds[i], ps[i], ns[i] = e.id, e.key, e.details, e.previous, e.next
 		}
 		cmds = append(cmds, command{
-			set: "details = transform(toString(event_id), ?, ?, details), previous_value = transform(toString(event_id), ?, ?, previous_value)," +
-				" new_value = transform(toString(event_id), ?, ?, new_value)",
+			set: "details = transform(" + copyKey + ", ?, ?, details), previous_value = transform(" + copyKey + ", ?, ?, previous_value)," +
+				" new_value = transform(" + copyKey + ", ?, ?, new_value)",
 			where: "has(?, toString(event_id))",
-			args:  []any{ids, ds, ids, ps, ids, ns, ids},
+			args:  []any{keys, ds, keys, ps, keys, ns, ids},
 			size:  size,
 		})
 	}

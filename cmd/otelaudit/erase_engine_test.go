@@ -116,3 +116,72 @@ func TestEraseClickHouseManyEdits(t *testing.T) {
 	require.Zero(t, left)
 	require.EqualValues(t, len(evs), rewritten)
 }
+
+// Copies of an event that ClickHouse has not merged yet, and that differ
+// (a forged copy, say), are each rewritten from their own values: they
+// still differ afterwards, as verification would report, and neither
+// keeps a personal value.
+//
+// Only on a ClickHouse server: the test holds merges back until the
+// erasure's mutation is queued, and chDB runs one statement at a time, so
+// it cannot restart merges while the erasure waits on that mutation.
+func TestEraseClickHouseKeepsCopiesApart(t *testing.T) {
+	if testenv.ClickHouseEngine() == testenv.EngineChDB {
+		t.Skip("chDB runs one statement at a time; this test needs a server (make test runs it on 18.16)")
+	}
+	ctx := testCtx(t)
+	conn, db := testenv.ClickHouse(t)
+	opts := chschema.Options{Database: db}
+	layout, err := chschema.Migrate(ctx, conn, opts)
+	require.NoError(t, err)
+	require.NoError(t, conn.Exec(ctx, "SYSTEM STOP MERGES "+db+".audit_logs"))
+	ev := otelaudit.Event{ID: uuid.Must(uuid.NewV7()), Time: time.Now().UTC().Add(-time.Hour), Action: "profile_updated",
+		Actor:   otelaudit.Actor{UserID: "usr_c", WorkspaceID: "ws_1"},
+		Details: otelaudit.Value(map[string]any{"who": "usr_c", "v": 1})}
+	forged := ev
+	forged.Details = otelaudit.Value(map[string]any{"who": "usr_c", "v": 2})
+	exp, err := clickhouselog.New(conn, clickhouselog.WithSchema(opts), clickhouselog.WithLayout(layout))
+	require.NoError(t, err)
+	require.NoError(t, exp.Export(ctx, captureRecords(t, []otelaudit.Event{ev})))
+	// In another second: the compat layout's ingest_version counts
+	// seconds, by the server's coarse clock (a little past the boundary).
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 100*time.Millisecond)))
+	require.NoError(t, exp.Export(ctx, captureRecords(t, []otelaudit.Event{forged})))
+	require.NoError(t, exp.Shutdown(context.Background()))
+
+	var versions uint64
+	require.NoError(t, conn.QueryRow(ctx, "SELECT uniqExact(ingest_version) FROM "+db+".audit_logs").Scan(&versions))
+	require.EqualValues(t, 2, versions, "two copies, stored in different seconds")
+	// Mutations run in the merge pool: merges restart once the erasure's
+	// mutation is queued, which the pool then takes before merging the
+	// two parts.
+	type result struct {
+		n   uint64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := eraseClickHouse(ctx, conn, opts, eraseRequest{user: "usr_c", pseudonym: "erased_c", keys: defaultEraseKeys}, &progress{})
+		done <- result{n, err}
+	}()
+	require.Eventually(t, func() bool {
+		var queued uint64
+		err := conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND table = 'audit_logs' AND is_done = 0", db).Scan(&queued)
+		return err == nil && queued > 0
+	}, time.Minute, 10*time.Millisecond)
+	require.NoError(t, conn.Exec(ctx, "SYSTEM START MERGES "+db+".audit_logs"))
+	r := <-done
+	require.NoError(t, r.err)
+	require.EqualValues(t, 1, r.n)
+	rows, err := conn.Query(ctx, "SELECT user_id, details FROM "+db+".audit_logs WHERE event_id = ? ORDER BY details", ev.ID)
+	require.NoError(t, err)
+	var got []string
+	for rows.Next() {
+		var uid, d string
+		require.NoError(t, rows.Scan(&uid, &d))
+		got = append(got, uid+" "+d)
+	}
+	require.NoError(t, rows.Err())
+	rows.Close()
+	require.Equal(t, []string{`erased_c {"v":1,"who":"erased_c"}`, `erased_c {"v":2,"who":"erased_c"}`}, got)
+}
