@@ -14,6 +14,7 @@ import (
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
+	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
 )
 
 // watchConn is a real connection that watches the INSERTs: how many are
@@ -59,13 +60,13 @@ func (b *watchBatch) Send() error {
 
 // countingRecords counts the records the Exporter has asked for.
 type countingRecords struct {
-	otlpRecords
+	corpus.OTLPRecords
 	mapped *atomic.Int64
 }
 
 func (r countingRecords) At(i int) (auditrow.Source, string) {
 	r.mapped.Add(1)
-	return r.otlpRecords.At(i)
+	return r.OTLPRecords.At(i)
 }
 
 // TestExportOverlapsChunksLive: an Export larger than one INSERT maps the
@@ -84,7 +85,7 @@ func TestExportOverlapsChunksLive(t *testing.T) {
 
 	const n = 3000
 	at := time.Date(2025, 6, 1, 9, 30, 0, 0, time.UTC)
-	var recs otlpRecords
+	var recs corpus.OTLPRecords
 	var wantRejected []rejection
 	good := map[uuid.UUID]bool{}
 	m := auditrow.NewMapper(auditrow.Options{})
@@ -96,8 +97,8 @@ func TestExportOverlapsChunksLive(t *testing.T) {
 		case i%450 == 5:
 			name = "http.request" // not an audit record: refused by the mapping
 		}
-		recs = append(recs, otlpRecord{name: name, ts: at.Add(time.Duration(i) * time.Millisecond),
-			attrs: []attribute.KeyValue{
+		recs = append(recs, corpus.OTLPRecord{Name: name, Time: at.Add(time.Duration(i) * time.Millisecond),
+			Attrs: []attribute.KeyValue{
 				attribute.String(otelaudit.KeyEventID, uuid.Must(uuid.NewV7()).String()),
 				attribute.String(otelaudit.KeyUserID, user), attribute.String(otelaudit.KeyWorkspaceID, "ws"),
 				attribute.String("padding", string(make([]byte, 64))),

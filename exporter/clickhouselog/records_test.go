@@ -7,56 +7,23 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
 	"github.com/otelaudit/otelaudit/exporter/clickhouselog"
+	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
 	"github.com/otelaudit/otelaudit/schema/chschema"
 )
 
-// otlpRecord is a record as another SDK sends it over OTLP: a body and a
-// severity besides the attributes.
-type otlpRecord struct {
-	name     string
-	ts       time.Time
-	body     attribute.Value
-	attrs    []attribute.KeyValue
-	severity int
-	sevText  string
-}
-
-func (r *otlpRecord) EventName() string            { return r.name }
-func (r *otlpRecord) Timestamp() time.Time         { return r.ts }
-func (r *otlpRecord) ObservedTimestamp() time.Time { return time.Time{} }
-func (r *otlpRecord) Body() attribute.Value        { return r.body }
-func (r *otlpRecord) TraceID() trace.TraceID       { return trace.TraceID{} }
-func (r *otlpRecord) SpanID() trace.SpanID         { return trace.SpanID{} }
-func (r *otlpRecord) SeverityNumber() int          { return r.severity }
-func (r *otlpRecord) SeverityText() string         { return r.sevText }
-func (r *otlpRecord) WalkAttributes(f func(attribute.KeyValue) bool) {
-	for _, kv := range r.attrs {
-		if !f(kv) {
-			return
-		}
-	}
-}
-
-// otlpRecords is an auditrow.Records of one service.
-type otlpRecords []otlpRecord
-
-func (rs otlpRecords) Len() int                           { return len(rs) }
-func (rs otlpRecords) At(i int) (auditrow.Source, string) { return &rs[i], "node-portal" }
-
-func otlpLogins(n int) otlpRecords {
+func otlpLogins(n int) corpus.OTLPRecords {
 	at := time.Date(2025, 6, 1, 9, 30, 0, 0, time.UTC)
-	recs := make(otlpRecords, n)
+	recs := make(corpus.OTLPRecords, n)
 	for i := range recs {
-		recs[i] = otlpRecord{name: "audit.login", ts: at.Add(time.Duration(i) * time.Millisecond),
-			body: attribute.StringValue("user logged in"), severity: 9, sevText: "INFO",
-			attrs: []attribute.KeyValue{attribute.String(otelaudit.KeyUserID, "u1"), attribute.Int("attempt", i)}}
+		recs[i] = corpus.OTLPRecord{Name: "audit.login", Time: at.Add(time.Duration(i) * time.Millisecond),
+			BodyValue: attribute.StringValue("user logged in"), Severity: 9, SevText: "INFO",
+			Attrs: []attribute.KeyValue{attribute.String(otelaudit.KeyUserID, "u1"), attribute.Int("attempt", i)}}
 	}
-	return append(recs, otlpRecord{name: "http.request", ts: at, body: attribute.StringValue("GET /")})
+	return append(recs, corpus.OTLPRecord{Name: "http.request", Time: at, BodyValue: attribute.StringValue("GET /")})
 }
 
 func TestExportRecordsStoresOTLPRecords(t *testing.T) {

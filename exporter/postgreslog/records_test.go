@@ -8,58 +8,25 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
 	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
-
-// otlpRecord is a record as another SDK sends it over OTLP: a body and a
-// severity besides the attributes.
-type otlpRecord struct {
-	name     string
-	ts       time.Time
-	body     attribute.Value
-	attrs    []attribute.KeyValue
-	severity int
-	sevText  string
-}
-
-func (r *otlpRecord) EventName() string            { return r.name }
-func (r *otlpRecord) Timestamp() time.Time         { return r.ts }
-func (r *otlpRecord) ObservedTimestamp() time.Time { return time.Time{} }
-func (r *otlpRecord) Body() attribute.Value        { return r.body }
-func (r *otlpRecord) TraceID() trace.TraceID       { return trace.TraceID{} }
-func (r *otlpRecord) SpanID() trace.SpanID         { return trace.SpanID{} }
-func (r *otlpRecord) SeverityNumber() int          { return r.severity }
-func (r *otlpRecord) SeverityText() string         { return r.sevText }
-func (r *otlpRecord) WalkAttributes(f func(attribute.KeyValue) bool) {
-	for _, kv := range r.attrs {
-		if !f(kv) {
-			return
-		}
-	}
-}
-
-// otlpRecords is an auditrow.Records of one service.
-type otlpRecords []otlpRecord
-
-func (rs otlpRecords) Len() int                           { return len(rs) }
-func (rs otlpRecords) At(i int) (auditrow.Source, string) { return &rs[i], "node-portal" }
 
 func TestExportRecordsStoresOTLPRecordsOnce(t *testing.T) {
 	pool := migrated(t, pgschema.Options{})
 	exp, _ := newExporter(t, pool)
 	at := time.Date(2025, 6, 1, 9, 30, 0, 0, time.UTC)
-	recs := otlpRecords{
-		{name: "audit.login", ts: at, body: attribute.StringValue("user logged in"), severity: 9, sevText: "INFO",
-			attrs: []attribute.KeyValue{
+	recs := corpus.OTLPRecords{
+		{Name: "audit.login", Time: at, BodyValue: attribute.StringValue("user logged in"), Severity: 9, SevText: "INFO",
+			Attrs: []attribute.KeyValue{
 				attribute.String(otelaudit.KeyEventID, "0190b9b2-7f00-7000-8000-000000000001"),
 				attribute.String(otelaudit.KeyUserID, "u1"),
 				attribute.String(otelaudit.KeyClientAddress, "203.0.113.9:51000"),
 			}},
-		{name: "http.request", ts: at.Add(time.Second), body: attribute.StringValue("GET /")},
+		{Name: "http.request", Time: at.Add(time.Second), BodyValue: attribute.StringValue("GET /")},
 	}
 	require.NoError(t, exp.ExportRecords(testCtx(t), recs))
 	st := exp.Stats()

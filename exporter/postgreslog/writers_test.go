@@ -16,6 +16,7 @@ import (
 
 	"github.com/otelaudit/otelaudit"
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/internal/corpus"
 	"github.com/otelaudit/otelaudit/exporter/postgreslog"
 	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
@@ -221,12 +222,12 @@ func TestRejectHookWithWritersConcurrentSafe(t *testing.T) {
 func TestExportRecordsWithWritersConcurrentSafe(t *testing.T) {
 	pool := migrated(t, pgschema.Options{})
 	e, _ := newExporter(t, pool, postgreslog.WithWriters(3))
-	recs := make(otlpRecords, 1600)
+	recs := make(corpus.OTLPRecords, 1600)
 	want := make([]string, len(recs))
 	for i := range recs {
 		want[i] = fmt.Sprintf("0190b9b2-7f00-7000-8000-%012d", i)
-		recs[i] = otlpRecord{name: "audit.login", ts: batchTime.Add(time.Duration(i) * time.Millisecond),
-			attrs: []attribute.KeyValue{
+		recs[i] = corpus.OTLPRecord{Name: "audit.login", Time: batchTime.Add(time.Duration(i) * time.Millisecond),
+			Attrs: []attribute.KeyValue{
 				attribute.String(otelaudit.KeyEventID, want[i]),
 				attribute.String(otelaudit.KeyUserID, fmt.Sprint("u", i)),
 			}}

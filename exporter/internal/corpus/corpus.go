@@ -18,9 +18,11 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
-	"go.opentelemetry.io/otel/sdk/resource"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit"
+	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/internal/testenv"
 )
 
 // Case is one input record and its defined outcome.
@@ -186,31 +188,8 @@ func Records(cases []Case) []sdklog.Record {
 // service.name=ServiceName, default limits) and returns clones of the
 // records it emitted, in order: how tests get SDK records from the bridge.
 func Capture(emit func(lp log.LoggerProvider)) []sdklog.Record {
-	p := &capture{}
-	lp := sdklog.NewLoggerProvider(
-		sdklog.WithProcessor(p),
-		sdklog.WithResource(resource.NewSchemaless(attribute.String(otelaudit.KeyServiceName, ServiceName))),
-	)
-	defer func() { _ = lp.Shutdown(context.Background()) }()
-	emit(lp)
-	return p.records
+	return testenv.Capture(ServiceName, emit)
 }
-
-type capture struct {
-	mu      sync.Mutex
-	records []sdklog.Record
-}
-
-func (p *capture) OnEmit(_ context.Context, r *sdklog.Record) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.records = append(p.records, r.Clone())
-	return nil
-}
-
-func (p *capture) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
-func (p *capture) Shutdown(context.Context) error                         { return nil }
-func (p *capture) ForceFlush(context.Context) error                       { return nil }
 
 // ErrorLog collects what an exporter hands to its error handler; pass
 // its Handle method as the handler. It is safe for concurrent use.
@@ -232,3 +211,42 @@ func (h *ErrorLog) All() []error {
 	defer h.mu.Unlock()
 	return append([]error(nil), h.errs...)
 }
+
+// OTLPRecord is a record as another SDK sends it over OTLP (what the
+// Collector exporter hands on): a body and a severity besides the
+// attributes. It is an auditrow.Source.
+type OTLPRecord struct {
+	Name      string
+	Time      time.Time
+	BodyValue attribute.Value
+	Attrs     []attribute.KeyValue
+	Severity  int
+	SevText   string
+}
+
+func (r *OTLPRecord) EventName() string            { return r.Name }
+func (r *OTLPRecord) Timestamp() time.Time         { return r.Time }
+func (r *OTLPRecord) ObservedTimestamp() time.Time { return time.Time{} }
+func (r *OTLPRecord) Body() attribute.Value        { return r.BodyValue }
+func (r *OTLPRecord) TraceID() trace.TraceID       { return trace.TraceID{} }
+func (r *OTLPRecord) SpanID() trace.SpanID         { return trace.SpanID{} }
+func (r *OTLPRecord) SeverityNumber() int          { return r.Severity }
+func (r *OTLPRecord) SeverityText() string         { return r.SevText }
+func (r *OTLPRecord) WalkAttributes(f func(attribute.KeyValue) bool) {
+	for _, kv := range r.Attrs {
+		if !f(kv) {
+			return
+		}
+	}
+}
+
+// OTLPService is the service.name of every record of an [OTLPRecords].
+const OTLPService = "node-portal"
+
+// OTLPRecords is an auditrow.Records of one service, [OTLPService].
+type OTLPRecords []OTLPRecord
+
+func (rs OTLPRecords) Len() int { return len(rs) }
+
+// At returns record i and its service (auditrow.Records).
+func (rs OTLPRecords) At(i int) (auditrow.Source, string) { return &rs[i], OTLPService }
