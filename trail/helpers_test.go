@@ -3,7 +3,6 @@ package trail_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,10 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
-	"go.opentelemetry.io/otel/sdk/resource"
 	"go.uber.org/goleak"
 
 	"github.com/otelaudit/otelaudit"
@@ -99,28 +96,8 @@ func (s *stores) write(evs []otelaudit.Event) {
 }
 
 func capture(emit func(lp log.LoggerProvider)) []sdklog.Record {
-	p := &captureProcessor{}
-	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p),
-		sdklog.WithResource(resource.NewSchemaless(attribute.String(otelaudit.KeyServiceName, "billing"))))
-	defer func() { _ = lp.Shutdown(context.Background()) }()
-	emit(lp)
-	return p.records
+	return testenv.Capture("billing", emit)
 }
-
-type captureProcessor struct {
-	mu      sync.Mutex
-	records []sdklog.Record
-}
-
-func (p *captureProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.records = append(p.records, r.Clone())
-	return nil
-}
-func (p *captureProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
-func (p *captureProcessor) Shutdown(context.Context) error                         { return nil }
-func (p *captureProcessor) ForceFlush(context.Context) error                       { return nil }
 
 // corpus returns n varied events with ids, from base on, a few minutes
 // apart: logins (some failed, some from IPv6), settings changes with

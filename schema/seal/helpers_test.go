@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
-	"go.opentelemetry.io/otel/sdk/resource"
 	"go.uber.org/goleak"
 
 	"github.com/otelaudit/otelaudit"
@@ -187,28 +185,8 @@ func (f *fixture) chExec(sql string) {
 
 // capture returns the records emitted through a real SDK provider.
 func capture(emit func(lp log.LoggerProvider)) []sdklog.Record {
-	p := &captureProcessor{}
-	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p),
-		sdklog.WithResource(resource.NewSchemaless(attribute.String(otelaudit.KeyServiceName, "billing"))))
-	defer func() { _ = lp.Shutdown(context.Background()) }()
-	emit(lp)
-	return p.records
+	return testenv.Capture("billing", emit)
 }
-
-type captureProcessor struct {
-	mu      sync.Mutex
-	records []sdklog.Record
-}
-
-func (p *captureProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.records = append(p.records, r.Clone())
-	return nil
-}
-func (p *captureProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
-func (p *captureProcessor) Shutdown(context.Context) error                         { return nil }
-func (p *captureProcessor) ForceFlush(context.Context) error                       { return nil }
 
 // events returns n varied audit records, the i-th at at(i): logins,
 // settings changes with details and previous/new values of every JSON
