@@ -164,18 +164,12 @@ func (c *cli) loginAs(role string) string {
 // captureRecords returns the records the bridge emits for evs.
 func captureRecords(t *testing.T, evs []otelaudit.Event) []sdklog.Record {
 	t.Helper()
-	var recs []sdklog.Record
-	var mu sync.Mutex
-	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(processorFunc(func(r *sdklog.Record) {
-		mu.Lock()
-		defer mu.Unlock()
-		recs = append(recs, r.Clone())
-	})))
-	a := bridge.New(bridge.WithLoggerProvider(log.LoggerProvider(lp)), bridge.WithErrorHandler(func(err error) { t.Errorf("bridge: %v", err) }))
-	for _, ev := range evs {
-		a.Record(context.Background(), ev)
-	}
-	require.NoError(t, lp.Shutdown(context.Background()))
+	recs := testenv.Capture("billing", func(lp log.LoggerProvider) {
+		a := bridge.New(bridge.WithLoggerProvider(lp), bridge.WithErrorHandler(func(err error) { t.Errorf("bridge: %v", err) }))
+		for _, ev := range evs {
+			a.Record(context.Background(), ev)
+		}
+	})
 	require.Len(t, recs, len(evs))
 	return recs
 }
