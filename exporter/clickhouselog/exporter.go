@@ -377,8 +377,15 @@ func (e *Exporter) send(ctx context.Context, c *columns) (sent bool, err error) 
 	if err != nil {
 		return false, err
 	}
-	defer b.Close()
-	for i, v := range c.values() {
+	vals := c.values()
+	mem := strPool.Get().(*strBuffers)
+	sized := presize(b.Columns(), vals, mem)
+	defer func() {
+		_ = b.Close()
+		reclaim(sized, mem)
+		strPool.Put(mem)
+	}()
+	for i, v := range vals {
 		col := b.Column(i)
 		if rows, ok := v.([][]string); ok {
 			// An Array column appends a [][]string by reflection, with an
