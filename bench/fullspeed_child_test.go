@@ -54,6 +54,9 @@ const (
 	// alone, PostgresInsert/export_only and ClickHouseInsert/export_only.
 	childPostgresExportOnly   = "postgres_export_only"
 	childClickHouseExportOnly = "clickhouse_export_only"
+	// ClickHouseInsert/export_prebuilt: the exporter alone, every record
+	// built before the clock starts.
+	childClickHouseExportPre = "clickhouse_export_prebuilt"
 )
 
 // childScenarios maps childConfig.Scenario to its work.
@@ -63,6 +66,7 @@ var childScenarios = map[string]func(childConfig) (childResult, error){
 	childClickHouseExporter:   clickHouseExporterChild,
 	childPostgresExportOnly:   postgresExportOnlyChild,
 	childClickHouseExportOnly: clickHouseExportOnlyChild,
+	childClickHouseExportPre:  clickHouseExportPrebuiltChild,
 }
 
 // childConfig is the child's work.
