@@ -296,22 +296,26 @@ func appendJSON(b, js []byte) []byte {
 // ("0" for zero, whatever its sign): 100, 1e2 and 100.0 are all "1e2",
 // 0.10 is "1e-1". jsonb prints numbers in its own way (1e2 as 100), so
 // the text each store returns cannot be compared as it is. An exponent
-// out of int64 range leaves the text as it is.
-func normNumber(s string) string {
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
+// out of int64 range (or beyond ±2^62) leaves the text as it is, sign
+// included. (Before, the sign of such a number was dropped: -1e99999999999999999999
+// and 1e99999999999999999999 encoded alike. The exporters never write one,
+// their numbers being int64 or float64 values, and jsonb cannot hold one,
+// so no row sealed from Postgres had one.)
+func normNumber(text string) string {
+	neg := strings.HasPrefix(text, "-")
+	s := strings.TrimPrefix(text, "-")
 	mant, exp := s, int64(0)
 	if i := strings.IndexAny(s, "eE"); i >= 0 {
 		e, err := strconv.ParseInt(strings.TrimPrefix(s[i+1:], "+"), 10, 64)
 		if err != nil {
-			return s
+			return text
 		}
 		mant, exp = s[:i], e
 	}
 	intPart, frac, _ := strings.Cut(mant, ".")
 	digits := strings.TrimLeft(intPart+frac, "0")
 	if exp < -(1<<62) || exp > 1<<62 {
-		return s
+		return text
 	}
 	exp -= int64(len(frac))
 	trimmed := strings.TrimRight(digits, "0")

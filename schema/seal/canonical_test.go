@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -22,7 +23,15 @@ func TestNormNumber(t *testing.T) {
 		"-1.5": "-15e-1", "-150": "-15e1", "1.5e3": "15e2", "1500": "15e2",
 		"1e21": "1e21", "1000000000000000000000": "1e21",
 		"123.456": "123456e-3", "1e-7": "1e-7", "0.0000001": "1e-7",
-		"1e99999999999999999999": "1e99999999999999999999", // exponent out of range: as is
+		"1e99999999999999999999":   "1e99999999999999999999", // exponent out of range: as is
+		"-1e99999999999999999999":  "-1e99999999999999999999",
+		"-1e-99999999999999999999": "-1e-99999999999999999999",
+		// At the exponent's limits (±2^62): normalised; beyond them, as is.
+		"10e4611686018427387904":   "1e4611686018427387905",
+		"10e4611686018427387905":   "10e4611686018427387905",
+		"-10e4611686018427387905":  "-10e4611686018427387905",
+		"1.5e-4611686018427387904": "15e-4611686018427387905",
+		"1.5e-4611686018427387905": "1.5e-4611686018427387905",
 	} {
 		require.Equal(t, want, normNumber(in), in)
 	}
@@ -105,7 +114,41 @@ func TestCanonicalJSONIsStoreIndependent(t *testing.T) {
 func TestCanonicalJSONDepthLimit(t *testing.T) {
 	for _, depth := range []int{9999, 10000, 10001, 1 << 20} {
 		js := []byte(strings.Repeat("[", depth) + strings.Repeat("]", depth))
-		require.Equal(t, referenceJSON(js), appendJSON(nil, js), "depth %d", depth)
+		require.Equal(t, referenceJSON(js), appendJSON(nil, js), "arrays, depth %d", depth)
+		js = []byte(strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth))
+		require.Equal(t, referenceJSON(js), appendJSON(nil, js), "objects, depth %d", depth)
+		// Depth is given back on the way out: siblings, each half as deep.
+		half := depth / 2
+		arrays := strings.Repeat("[", half-1) + strings.Repeat("]", half-1)
+		objects := strings.Repeat(`{"b":`, half-1) + "2" + strings.Repeat("}", half-1)
+		for _, js := range []string{"[" + arrays + "," + objects + "]", "[" + objects + "," + arrays + "]"} {
+			require.Equal(t, referenceJSON([]byte(js)), appendJSON(nil, []byte(js)), "siblings, depth %d", half)
+		}
+	}
+}
+
+// TestCanonicalJSONEveryPrefix holds the one-pass encoder to the
+// encoding/json oracle on every prefix of documents that use each part of
+// the grammar (so every "input ends here" check is reached), and on each
+// prefix followed by a byte that continues it wrongly. A prefix is mostly
+// not JSON and must encode as invalid JSON, never panic or read past the
+// end.
+func TestCanonicalJSONEveryPrefix(t *testing.T) {
+	docs := []string{
+		` { "a b" : [ 10, -0.5e+9, 9E-09, 0, 1.09 ] , "c" : { } , "d" : [ ] , "e\"f" : "g h" } `,
+		`{"t":true,"f":false,"n":null,"s":"a\nb\u00e9\ud83d\ude00 \ud800x\/ \t\r\b\f\\"}`,
+		"[{\"k\":\"v\"},{\"k\":\"w\",\"k\":\"x\"},\"\xff\xfe\",  \"é ü\", \"\\u0041\\u00DF\\uABcd\"]",
+		`[90, 19.99, -9, 0.0e0, 1e1, 2E+2, 3e-3]`,
+		`true`, `false`, `null`, `-12.5e3`, `"s"`, `0`,
+	}
+	for _, doc := range docs {
+		require.True(t, json.Valid([]byte(doc)) || !utf8.ValidString(doc), "%q is JSON", doc)
+		for i := 0; i <= len(doc); i++ {
+			for _, tail := range []string{"", "x", "}", "]", ",", ":", "\"", "\\", "\x01", " "} {
+				js := []byte(doc[:i] + tail)
+				require.Equal(t, referenceJSON(js), appendJSON(nil, js), "%q", js)
+			}
+		}
 	}
 }
 
