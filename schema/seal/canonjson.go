@@ -189,7 +189,7 @@ func (p *jsonCanon) next(closing byte) (bool, error) {
 }
 
 func (p *jsonCanon) literal(b []byte, word string, tag byte) ([]byte, error) {
-	if !strings.HasPrefix(string(p.src[p.pos:min(len(p.src), p.pos+len(word))]), word) || len(p.src)-p.pos < len(word) {
+	if len(p.src)-p.pos < len(word) || string(p.src[p.pos:p.pos+len(word)]) != word {
 		return b, errNotJSON
 	}
 	p.pos += len(word)
