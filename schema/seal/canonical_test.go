@@ -140,6 +140,7 @@ func TestCanonicalJSONEveryPrefix(t *testing.T) {
 		"[{\"k\":\"v\"},{\"k\":\"w\",\"k\":\"x\"},\"\xff\xfe\",  \"é ü\", \"\\u0041\\u00DF\\uABcd\"]",
 		`[90, 19.99, -9, 0.0e0, 1e1, 2E+2, 3e-3]`,
 		`true`, `false`, `null`, `-12.5e3`, `"s"`, `0`,
+		`["\u0000","\ud83d\ude00","\ud83d\u0000x","\ude00\ud83d"]`,
 	}
 	for _, doc := range docs {
 		require.True(t, json.Valid([]byte(doc)) || !utf8.ValidString(doc), "%q is JSON", doc)
