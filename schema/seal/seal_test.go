@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelaudit/otelaudit/schema/seal"
@@ -113,4 +114,41 @@ func TestKnownTipCatchesATruncatedChain(t *testing.T) {
 	res, err = f.verify(seal.WithKnownTip(first.TipSeq, first.TipHash))
 	requireFound(t, res, err, seal.Finding{Kind: seal.BrokenChain})
 	require.Contains(t, findings(res, seal.BrokenChain, "")[0].Detail, "rewritten")
+}
+
+// TestWindowsSealedOnlyAfterTheirDelay: with hour windows and a delay of
+// six hours, a run seals the windows that ended at least six hours ago
+// and nothing of the window that holds now minus six hours (still open to
+// the sealer), nor anything later.
+func TestWindowsSealedOnlyAfterTheirDelay(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	const delay = 6 * time.Hour
+	// The window of now-delay must not change before the seal runs: stay
+	// clear of the hour's end.
+	if now := time.Now(); now.Add(2 * time.Minute).Truncate(time.Hour).After(now.Truncate(time.Hour)) {
+		time.Sleep(time.Until(now.Truncate(time.Hour).Add(time.Hour + time.Second)))
+	}
+	now := time.Now().UTC()
+	cut := now.Add(-delay).Truncate(time.Hour) // the start of the window of now-delay
+	due, open, recent := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	f.write(eventWithID(due, cut.Add(-time.Minute)))
+	f.write(eventWithID(open, now.Add(-delay)))
+	f.write(eventWithID(recent, now.Add(-time.Minute)))
+
+	rep := f.seal(seal.WithWindow(time.Hour), seal.WithDelay(delay))
+	require.EqualValues(t, 1, rep.Rows, "only the row of the window that ended before now-delay")
+	require.NotEmpty(t, rep.Digests)
+	require.Equal(t, cut, rep.Digests[len(rep.Digests)-1].End, "sealed up to the window of now-delay")
+	var sealedRows int64
+	for _, d := range rep.Digests {
+		sealedRows += d.Count
+	}
+	require.EqualValues(t, 1, sealedRows)
+	_, _, err := f.verifier().Prove(f.ctx, due)
+	require.NoError(t, err, "the due row is in a digest")
+	for _, id := range []uuid.UUID{open, recent} {
+		_, _, err := f.verifier().Prove(f.ctx, id)
+		require.Error(t, err, "%v is not sealed", id)
+	}
 }
