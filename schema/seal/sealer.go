@@ -191,11 +191,7 @@ func (s *Sealer) sealLate(ctx context.Context, tx pgx.Tx, ds []Digest, cs *chain
 		if i == len(mains) || r.Time.Before(mains[i].Start) {
 			return nil // outside every range: not possible with contiguous ranges
 		}
-		l, err := newLeaf(r, s.version, &buf)
-		if err != nil {
-			return err
-		}
-		byRange[mains[i]] = append(byRange[mains[i]], l)
+		byRange[mains[i]] = append(byRange[mains[i]], newLeaf(r, s.version, &buf))
 		return nil
 	})
 	if err != nil {
@@ -246,23 +242,18 @@ func (s *Sealer) sealWindows(ctx context.Context, tx pgx.Tx, cs *chainState, now
 		}
 		end := s.align(cursor).Add(s.c.window)
 		var leaves []leaf
-		var saltErr error
 		err = pipeline(func(emit func(*Row) error) error {
 			rows, err := tx.Query(ctx, s.st.rows, cursor, end)
 			if err != nil {
 				return err
 			}
 			return scanPostgresRows(rows, emit)
-		}, func(r *Row, buf *[]byte) leafResult {
-			l, err := newLeaf(r, s.version, buf)
-			return leafResult{l, err}
-		}, func(x leafResult) {
-			if x.err != nil && saltErr == nil {
-				saltErr = x.err
-			}
-			leaves = append(leaves, x.l)
+		}, func(r *Row, buf *[]byte) leaf {
+			return newLeaf(r, s.version, buf)
+		}, func(l leaf) {
+			leaves = append(leaves, l)
 		})
-		if err = errors.Join(err, saltErr); err != nil {
+		if err != nil {
 			return fmt.Errorf("seal: read rows [%v, %v): %w", cursor, end, err)
 		}
 		if err := s.write(ctx, tx, cs, cursor, end, 0, leaves, now, rep); err != nil {
@@ -293,18 +284,12 @@ func (s *Sealer) align(t time.Time) time.Time {
 	return time.Unix(sec-r, 0).UTC()
 }
 
-type leafResult struct {
-	l   leaf
-	err error
-}
-
 // newLeaf salts and hashes one row in the given encoding version; buf is
-// scratch space.
-func newLeaf(r *Row, version int, buf *[]byte) (leaf, error) {
+// scratch space. (crypto/rand.Read never fails: it crashes the program
+// rather than return an error.)
+func newLeaf(r *Row, version int, buf *[]byte) leaf {
 	salt := make([]byte, SaltSize)
-	if _, err := rand.Read(salt); err != nil {
-		return leaf{}, fmt.Errorf("seal: salt: %w", err)
-	}
+	_, _ = rand.Read(salt)
 	comm := r.commit(version, salt)
 	*buf = r.appendCanonical((*buf)[:0], version, comm)
 	return leaf{
@@ -313,7 +298,7 @@ func newLeaf(r *Row, version int, buf *[]byte) (leaf, error) {
 		hash:       LeafHash(*buf),
 		salt:       salt,
 		commitment: comm,
-	}, nil
+	}
 }
 
 // write builds, signs and stores the digest of leaves for [start, end).
