@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -296,6 +298,17 @@ func requireFound(t *testing.T, res *seal.Result, err error, want ...seal.Findin
 	slices.Sort(got)
 	slices.Sort(exp)
 	require.Equal(t, exp, got, "findings:\n%s", describe(res))
+	// The error counts them, by kind in Kind order.
+	counts := map[seal.Kind]int{}
+	for _, f := range want {
+		counts[f.Kind]++
+	}
+	kinds := slices.Sorted(maps.Keys(counts))
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%d %v", counts[k], k)
+	}
+	require.Regexp(t, `(^|\s)`+regexp.QuoteMeta(fmt.Sprintf("%d findings (%s)", len(want), strings.Join(parts, ", "))), err.Error())
 }
 
 func describe(res *seal.Result) string {
