@@ -197,8 +197,9 @@ func (e *Exporter) export(ctx context.Context, n int, mapAt func(*auditrow.Mappe
 	if n == 0 {
 		return nil
 	}
-	call := e.stats.Start(ctx, n)
-	defer call.End()
+	stats := e.stats.Start(ctx, n)
+	defer stats.End()
+	call := stats.Share() // chunks are mapped and written on two goroutines
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.ownsConn {
@@ -235,7 +236,6 @@ func (e *Exporter) export(ctx context.Context, n int, mapAt func(*auditrow.Mappe
 		sanitized int
 		cur       = 0
 	)
-	rejects := &lockedCall{call: &call}
 	wait := func() {
 		if inflight != nil {
 			<-inflight
@@ -244,7 +244,7 @@ func (e *Exporter) export(ctx context.Context, n int, mapAt func(*auditrow.Mappe
 		}
 	}
 	write := func(c columns) {
-		if err := e.write(ctx, rejects, c, e.cfg.checkStored); err != nil {
+		if err := e.write(ctx, call, c, e.cfg.checkStored); err != nil {
 			errsMu.Lock()
 			errs = append(errs, err)
 			errsMu.Unlock()
@@ -277,7 +277,7 @@ func (e *Exporter) export(ctx context.Context, n int, mapAt func(*auditrow.Mappe
 		if err != nil {
 			// Other logs sharing the pipeline are expected: the error
 			// handler does not get them, or they would flood it.
-			rejects.Reject(auditrow.ReasonOf(err), uuid.Nil, err)
+			call.Reject(auditrow.ReasonOf(err), uuid.Nil, err)
 			continue
 		}
 		b := &e.bufs[cur]
@@ -289,28 +289,13 @@ func (e *Exporter) export(ctx context.Context, n int, mapAt func(*auditrow.Mappe
 		}
 	}
 	flush(true)
-	wait()
 	return errors.Join(errs...)
-}
-
-// lockedCall serializes the rejections of one Export, whose chunks are
-// mapped and written on two goroutines: the error handler and the reject
-// hook are never called concurrently.
-type lockedCall struct {
-	mu   sync.Mutex
-	call *exportstats.Call
-}
-
-func (l *lockedCall) Reject(reason string, id uuid.UUID, err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.call.Reject(reason, id, err)
 }
 
 // write sends the rows of c with retries, after looking up which are
 // stored already when checkFirst is set; after a refusal for data, or for
 // memory, it bisects.
-func (e *Exporter) write(ctx context.Context, call *lockedCall, c columns, checkFirst bool) error {
+func (e *Exporter) write(ctx context.Context, call *exportstats.Shared, c columns, checkFirst bool) error {
 	if c.len() == 0 {
 		return nil
 	}
@@ -409,7 +394,7 @@ func (e *Exporter) send(ctx context.Context, c *columns) (sent bool, err error) 
 }
 
 // emptyRow is an empty array value, boxed once.
-var emptyRow any = []string{}
+var emptyRow any = emptyStrings
 
 // dropStored returns the rows of c whose event ids are not in the table
 // yet. The lookup is bounded by the rows' time range (partition pruning).

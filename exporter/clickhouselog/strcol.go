@@ -20,20 +20,16 @@ import (
 //
 // The buffers are an unexported field of the driver's column. Its offset
 // is looked up by reflection once, with its type checked; with another
-// driver version whose column differs, strColField is unset and the
+// driver version whose column differs, strColOK is false and the
 // columns grow as the driver makes them (correct, only slower).
 // TestStringColumnsReused fails loudly in that case.
-var strColField = func() (off uintptr, ok bool) {
+var strColOffset, strColOK = func() (uintptr, bool) {
 	f, found := reflect.TypeOf(column.String{}).FieldByName("col")
 	if !found || f.Type != reflect.TypeOf(chproto.ColStr{}) {
 		return 0, false
 	}
 	return f.Offset, true
-}
-
-var (
-	strColOffset, strColOK = strColField()
-)
+}()
 
 // driverColStr returns the buffers of a driver String column, or nil for
 // any other column.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
@@ -156,8 +155,8 @@ func (e *Exporter) export(ctx context.Context, n int, set func(*batch)) error {
 	if n == 0 {
 		return nil
 	}
-	call := &rejecter{call: e.stats.Start(ctx, n)}
-	defer call.call.End()
+	call := e.stats.Start(ctx, n)
+	defer call.End()
 	if err := ctx.Err(); err != nil {
 		e.stats.Failed(n)
 		return fmt.Errorf("postgreslog: export %d records to %s: %w", n, e.stmts.Table, err)
@@ -168,7 +167,7 @@ func (e *Exporter) export(ctx context.Context, n int, set func(*batch)) error {
 	stop := context.AfterFunc(e.abort, func() { cancel(errAborted) })
 	defer stop()
 
-	failed, err := e.writeShares(ctx, n, set, call)
+	failed, err := e.writeShares(ctx, n, set, call.Share())
 	if err != nil {
 		e.stats.Failed(failed)
 		return fmt.Errorf("postgreslog: export %d records to %s: %d not written: %w", n, e.stmts.Table, failed, err)
@@ -181,7 +180,7 @@ func (e *Exporter) export(ctx context.Context, n int, set func(*batch)) error {
 // batch of its own on a goroutine of its own when there are several. It
 // returns how many records were not written, with the errors of every
 // share.
-func (e *Exporter) writeShares(ctx context.Context, n int, set func(*batch), call *rejecter) (int, error) {
+func (e *Exporter) writeShares(ctx context.Context, n int, set func(*batch), call *exportstats.Shared) (int, error) {
 	shares := min(e.cfg.writers, max(1, n/minShareRecords))
 	if shares == 1 {
 		b := e.getBatch(set, call, 0, n)
@@ -207,26 +206,11 @@ func (e *Exporter) writeShares(ctx context.Context, n int, set func(*batch), cal
 }
 
 // getBatch returns a batch for records [lo, hi) of those set gives it.
-func (e *Exporter) getBatch(set func(*batch), call *rejecter, lo, hi int) *batch {
+func (e *Exporter) getBatch(set func(*batch), call *exportstats.Shared, lo, hi int) *batch {
 	b := e.batches.Get().(*batch)
 	set(b)
 	b.call, b.base, b.n = call, lo, hi-lo
 	return b
-}
-
-// rejecter reports the rejections of one Export. Its writers share it,
-// and it makes their reports one at a time: exportstats.Call is not safe
-// for concurrent use, and the calls of one Export's reject hook must not
-// overlap.
-type rejecter struct {
-	mu   sync.Mutex
-	call exportstats.Call
-}
-
-func (r *rejecter) Reject(reason string, id uuid.UUID, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.call.Reject(reason, id, err)
 }
 
 // errAborted is the cause of an export ended by Shutdown.

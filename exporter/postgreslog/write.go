@@ -13,6 +13,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/otelaudit/otelaudit/exporter/auditrow"
+	"github.com/otelaudit/otelaudit/exporter/internal/exportstats"
 	"github.com/otelaudit/otelaudit/exporter/internal/retry"
 )
 
@@ -105,7 +106,7 @@ func (c *chunk) reader(lo, hi int) io.Reader {
 // batch is the state of one Export; it is reused by later ones.
 type batch struct {
 	e       *Exporter
-	call    *rejecter // reports rejections, shared by the batches of one Export
+	call    *exportstats.Shared // reports rejections, shared by the batches of one Export
 	mapper  *auditrow.Mapper
 	records []sdklog.Record  // the records of Export, or
 	src     auditrow.Records // those of ExportRecords

@@ -18,6 +18,7 @@ package exportstats
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -263,6 +264,27 @@ func (c *Call) Reject(reason string, id uuid.UUID, err error) {
 	if c.hook != nil {
 		safeCall(c.hook, re)
 	}
+}
+
+// Shared is a Call that the goroutines of one Export report rejections
+// through (an Export written in several INSERTs or COPYs at once): its
+// reports are made one at a time, so the error handler and the reject
+// hook never run concurrently for one call. (The lock is not in Call
+// itself: it would move every Call to the heap.)
+type Shared struct {
+	mu   sync.Mutex
+	call *Call
+}
+
+// Share returns c for concurrent Rejects; c must not be used directly
+// until every goroutine is done with the result.
+func (c *Call) Share() *Shared { return &Shared{call: c} }
+
+// Reject is [Call.Reject], serialized.
+func (s *Shared) Reject(reason string, id uuid.UUID, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.call.Reject(reason, id, err)
 }
 
 // End adds the call's rejections to the instruments and records its

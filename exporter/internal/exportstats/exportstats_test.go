@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -182,4 +184,37 @@ func TestRecorderConcurrentSafe(t *testing.T) {
 	require.Equal(t, uint64(goroutines*rounds), s.Rejected[auditrow.ReasonInvalidAction])
 	metricstest.RequireMatches(t, m, "testlog", s)
 	require.Equal(t, uint64(goroutines*rounds), m.Read(t, "testlog").Exports)
+}
+
+// TestSharedRejectConcurrentSafe: rejections reported through one Shared
+// call from several goroutines are all counted, and the handler and the
+// hook never run at the same time.
+func TestSharedRejectConcurrentSafe(t *testing.T) {
+	var inside, overlaps, handled, hooked atomic.Int64
+	enter := func() {
+		if inside.Add(1) > 1 {
+			overlaps.Add(1)
+		}
+		time.Sleep(10 * time.Microsecond)
+		inside.Add(-1)
+	}
+	r := exportstats.New("testlog", nil, func(error) { enter(); handled.Add(1) })
+	ctx := auditrow.ContextWithRejectHook(context.Background(), func(*auditrow.RejectError) { enter(); hooked.Add(1) })
+	const goroutines, each = 4, 50
+	call := r.Start(ctx, goroutines*each)
+	shared := call.Share()
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range each {
+				shared.Reject(auditrow.ReasonInvalidAction, uuid.Nil, auditrow.ErrInvalidAction)
+			}
+		})
+	}
+	wg.Wait()
+	call.End()
+	require.Zero(t, overlaps.Load(), "the handler and the hook ran concurrently")
+	require.EqualValues(t, goroutines*each, handled.Load())
+	require.EqualValues(t, goroutines*each, hooked.Load())
+	require.Equal(t, uint64(goroutines*each), r.Stats().Rejected[auditrow.ReasonInvalidAction])
 }
