@@ -150,6 +150,13 @@ func TestVersion1DigestsStillVerify(t *testing.T) {
 		require.Equal(t, want, p.Version)
 		require.Equal(t, want, d.Version)
 		require.NoError(t, seal.VerifyInclusion(p, p.Canonical(readRow(t, f.ctx, f.chSrc, id, p.Time)), d, f.pub))
+		if id == v1 {
+			// A proof kept from before Proof.Version existed has none:
+			// it was a version 1 proof.
+			old := *p
+			old.Version = 0
+			require.NoError(t, seal.VerifyInclusion(&old, old.Canonical(readRow(t, f.ctx, f.chSrc, id, p.Time)), d, f.pub))
+		}
 	}
 
 	f.pgExec("UPDATE audit_digests_leaves SET salt = NULL WHERE event_id = $1", v1)

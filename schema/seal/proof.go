@@ -23,7 +23,8 @@ type Proof struct {
 	Seq   int64
 	Index int64
 	// Version is the digest's encoding version, which the row's canonical
-	// bytes must use ([Proof.Canonical] does).
+	// bytes must use ([Proof.Canonical] does). 0, in a proof kept from
+	// before this field existed, means version 1, the only one then.
 	Version int
 	// Salt is the salt of the row's commitment (the personal fields, and
 	// from version 2 the resource id and JSON values); nil once the person
@@ -41,7 +42,7 @@ type Proof struct {
 func (p *Proof) Canonical(r *Row) []byte {
 	ver := p.Version
 	if ver == 0 {
-		ver = EncodingVersion
+		ver = encodingV1
 	}
 	comm := p.Commitment
 	if p.Salt != nil {
