@@ -1,9 +1,13 @@
 package main
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit/schema/pgschema"
 )
 
 // The ClickHouse side of erasure rewrites JSON text in Go; the Postgres
@@ -43,4 +47,20 @@ func TestEraseRuleAgreesWithPostgres(t *testing.T) {
 	got, changed := rule.apply(`{"a": "Ada"`, true)
 	require.False(t, changed, "text that is not JSON is left as it is")
 	require.Equal(t, `{"a": "Ada"`, got)
+}
+
+// TestDefaultEraseKeysMatchPostgres: --keys defaults to the list the
+// Postgres function <table>_erase_user uses when called without keys.
+func TestDefaultEraseKeysMatchPostgres(t *testing.T) {
+	ms, err := pgschema.Migrations(pgschema.Options{})
+	require.NoError(t, err)
+	def := regexp.MustCompile(`keys text\[\] DEFAULT '\{([^}]*)\}'`)
+	var found []string
+	for _, m := range ms {
+		if g := def.FindStringSubmatch(m.SQL); g != nil {
+			found = strings.Split(g[1], ",")
+		}
+	}
+	require.NotNil(t, found, "no keys default in the Postgres migrations")
+	require.Equal(t, found, defaultEraseKeys)
 }
