@@ -74,13 +74,7 @@ func (c *ClickHouse) Search(ctx context.Context, f Filter, page Page) (Result, e
 	// Time bounds in seconds (toDateTime) are exact on the compat
 	// layout's DateTime column only.
 	d.Bounds = layout == chschema.LayoutCompat
-	vals := filterArgs(f)
-	if !f.Since.IsZero() {
-		vals["since_s"], vals["since_us"] = f.Since.Unix(), f.Since.UnixMicro()
-	}
-	if !f.Until.IsZero() {
-		vals["until_s"], vals["until_us"] = f.Until.Unix(), f.Until.UnixMicro()
-	}
+	vals := chFilterArgs(f)
 	anchor := time.Now()
 	if !f.Until.IsZero() {
 		anchor = f.Until
@@ -177,6 +171,20 @@ func (c *ClickHouse) pageIDs(ctx context.Context, q string, vals map[string]any)
 	return ids, lo, hi, nil
 }
 
+// chFilterArgs returns the query parameters of f: its filters, and its
+// time bounds in seconds and in microseconds.
+func chFilterArgs(f Filter) map[string]any {
+	vals := filterArgs(f)
+	if !f.Since.IsZero() {
+		vals["since_s"], vals["since_us"] = f.Since.Unix(), f.Since.UnixMicro()
+	}
+	if !f.Until.IsZero() {
+		vals["until_s"], vals["until_us"] = f.Until.Unix(), f.Until.UnixMicro()
+	}
+	return vals
+}
+
+// namedArgs returns vals as the driver's named parameters.
 func namedArgs(vals map[string]any) []any {
 	args := make([]any, 0, len(vals))
 	for k, v := range vals {
@@ -339,21 +347,11 @@ func (c *ClickHouse) Follow(ctx context.Context, f Filter, after string, limit i
 	if err != nil {
 		return nil, after, err
 	}
-	vals := filterArgs(f)
-	if !f.Since.IsZero() {
-		vals["since_s"], vals["since_us"] = f.Since.Unix(), f.Since.UnixMicro()
-	}
-	if !f.Until.IsZero() {
-		vals["until_s"], vals["until_us"] = f.Until.Unix(), f.Until.UnixMicro()
-	}
+	vals := chFilterArgs(f)
 	vals["horizon"], vals["after_arrival"] = horizon, cur.arrival
 	vals["after_us"], vals["after_id"] = cur.micros, cur.id.String()
 	vals["limit"] = limit
-	args := make([]any, 0, len(vals))
-	for k, v := range vals {
-		args = append(args, clickhouse.Named(k, v))
-	}
-	rows, err := c.conn.Query(ctx, q, args...)
+	rows, err := c.conn.Query(ctx, q, namedArgs(vals)...)
 	if err != nil {
 		return nil, after, c.wrap(err)
 	}
