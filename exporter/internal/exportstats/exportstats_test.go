@@ -218,3 +218,28 @@ func TestSharedRejectConcurrentSafe(t *testing.T) {
 	require.EqualValues(t, goroutines*each, hooked.Load())
 	require.Equal(t, uint64(goroutines*each), r.Stats().Rejected[auditrow.ReasonInvalidAction])
 }
+
+// TestZeroCountsMakeNoSeries: an Export that wrote, skipped, failed and
+// rejected nothing adds no data point to otelaudit.exporter.records (a
+// zero Add would make a series per outcome and reason).
+func TestZeroCountsMakeNoSeries(t *testing.T) {
+	m := metricstest.New(t)
+	r := exportstats.New("testlog", m.Provider, func(error) {})
+	call := r.Start(context.Background(), 0)
+	r.Written(0)
+	r.AlreadyStored(0)
+	r.Failed(0)
+	call.End()
+	rm := m.Collect(t)
+	for _, sm := range rm.ScopeMetrics {
+		for _, mt := range sm.Metrics {
+			if mt.Name != "otelaudit.exporter.records" {
+				continue
+			}
+			sum, ok := mt.Data.(metricdata.Sum[int64])
+			require.True(t, ok)
+			require.Empty(t, sum.DataPoints, "zero counts made data points")
+		}
+	}
+	require.EqualValues(t, 1, m.Read(t, "testlog").Exports, "the export itself is measured")
+}
